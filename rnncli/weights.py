@@ -1,0 +1,313 @@
+"""Saved weights: one `.npz` file of plain numeric arrays plus a JSON `meta` string.
+
+Format (version 1), readable by any program that reads NumPy `.npz` files
+(`numpy.load(path, allow_pickle=False)`):
+
+- A zip archive of `.npy` arrays (written uncompressed by `numpy.savez`).
+- Parameters, float32 or float64, named as in the core's parameter dict
+  (I input size, H hidden size, O output size, l = 0 .. num_layers-1):
+
+  | name            | shape                         | role                              |
+  |-----------------|-------------------------------|-----------------------------------|
+  | `rnn.{l}.W_xh`  | (H, I) for l=0, (H, H) above  | input (or layer below) to hidden  |
+  | `rnn.{l}.W_hh`  | (H, H)                        | hidden to hidden (recurrent)      |
+  | `rnn.{l}.b_h`   | (H,)                          | hidden bias                       |
+  | `head.W_hy`     | (O, H)                        | top hidden state to output        |
+  | `head.b_y`      | (O,)                          | output bias                       |
+
+  One step of layer l: `h_t = f(W_xh @ x_t + W_hh @ h_{t-1} + b_h)` with f = tanh or relu
+  and x_t the layer below's state; output `y_t = W_hy @ h_t + b_y` (logits for classifiers).
+- `meta`: a 0-d unicode array holding a JSON object with at least
+  `format: "rnn-weights"`, `format_version: 1` and `model: {input_size, hidden_size,
+  output_size, num_layers, nonlinearity, output}`; the trainer adds the resolved
+  `config`, `task` (kind, vocabulary for text models, scaler statistics), `epoch`,
+  `step` and `metrics`. Non-finite floats in meta are written as `null` (strict JSON).
+- Any other array is an "extra" (checkpoints store optimizer state as
+  `optim.<slot>.<param name>`). Names starting with `rnn.` or `head.` are reserved for
+  parameters.
+
+Loading never unpickles (`allow_pickle=False`), reads `meta` and every array header
+before loading array data, and refuses files whose arrays do not match `meta.model`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.lib.format as npformat
+
+from rnncli.errors import WeightsError
+from rnncli.fsutil import atomic_writer, check_readable_file
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "expected_shapes",
+    "load_weights",
+    "read_meta",
+    "resolve_weights_path",
+    "save_weights",
+]
+
+FORMAT = "rnn-weights"
+FORMAT_VERSION = 1
+PARAM_PREFIXES = ("rnn.", "head.")
+MODEL_KEYS = ("input_size", "hidden_size", "output_size", "num_layers", "nonlinearity", "output")
+# meta is a short JSON text (config, vocabulary, metrics); anything bigger is not ours.
+MAX_META_BYTES = 64 * 2**20
+# The best ratio deflate can reach is about 1032:1; a member claiming more is lying.
+MAX_DEFLATE_RATIO = 1100
+
+
+def expected_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes for a model description (meta["model"]).
+
+    Raises:
+        ValueError: if a size is missing or not a positive integer.
+    """
+    sizes = {}
+    for key in ("input_size", "hidden_size", "output_size", "num_layers"):
+        v = model.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"model.{key} must be a positive integer (got {v!r})")
+        sizes[key] = v
+    I, H, O, L = (sizes[k] for k in ("input_size", "hidden_size", "output_size", "num_layers"))
+    shapes: dict[str, tuple[int, ...]] = {}
+    for l in range(L):
+        shapes[f"rnn.{l}.W_xh"] = (H, I if l == 0 else H)
+        shapes[f"rnn.{l}.W_hh"] = (H, H)
+        shapes[f"rnn.{l}.b_h"] = (H,)
+    shapes["head.W_hy"] = (O, H)
+    shapes["head.b_y"] = (O,)
+    return shapes
+
+
+def _jsonable(obj: Any) -> Any:
+    """Turn numpy scalars/arrays, tuples and paths into JSON types; NaN/inf become None."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def save_weights(
+    path: str | os.PathLike[str],
+    params: dict[str, np.ndarray],
+    meta: dict[str, Any],
+    extra: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Write parameters, `meta` and optional extra arrays to `path` atomically.
+
+    Args:
+        path: the .npz file to write (its directory must exist).
+        params: name -> float array, exactly the names of `expected_shapes(meta["model"])`.
+        meta: JSON-able dict with a "model" entry; "format" and "format_version" are added.
+        extra: more arrays (e.g. optimizer state), names not starting with "rnn."/"head.".
+
+    Raises:
+        ValueError: on a programming error (params that do not match meta["model"], name clash).
+    """
+    extra = extra or {}
+    if "model" not in meta:
+        raise ValueError("meta must contain 'model' (input_size, hidden_size, ...)")
+    shapes = expected_shapes(meta["model"])
+    if set(params) != set(shapes):
+        raise ValueError(f"params {sorted(params)} do not match the model {sorted(shapes)}")
+    for name, arr in params.items():
+        if tuple(np.shape(arr)) != shapes[name]:
+            raise ValueError(f"{name} has shape {np.shape(arr)}, model needs {shapes[name]}")
+    for name in extra:
+        if name == "meta" or name.startswith(PARAM_PREFIXES):
+            raise ValueError(f"extra array name {name!r} is reserved")
+    full_meta = {**_jsonable(meta), "format": FORMAT, "format_version": FORMAT_VERSION}
+    arrays = {name: np.asarray(a) for name, a in {**params, **extra}.items()}
+    arrays["meta"] = np.array(json.dumps(full_meta, allow_nan=False))
+    with atomic_writer(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def resolve_weights_path(path: str | os.PathLike[str]) -> Path:
+    """A .npz path, or a run directory's `model.npz`; checked to be a readable file."""
+    p = Path(path)
+    if p.is_dir():
+        candidate = p / "model.npz"
+        if not candidate.exists():
+            raise WeightsError(f"no model.npz in run directory: {p}")
+        p = candidate
+    return check_readable_file(p, "weights file", WeightsError)
+
+
+def _read_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of one .npy member, read from its header without loading data."""
+    with zf.open(info) as fp:
+        version = npformat.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = npformat.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, _, dtype = npformat.read_array_header_2_0(fp)
+        else:
+            shape, _, dtype = npformat._read_array_header(fp, version)
+        header_len = fp.tell()
+    if dtype.hasobject:
+        raise WeightsError(
+            f"array {info.filename[:-4]!r} holds Python objects; refusing to load it"
+        )
+    # A valid .npy member is exactly its header plus the data the header declares;
+    # checking that here keeps a lying header from making us allocate.
+    nbytes = math.prod(shape) * dtype.itemsize
+    if header_len + nbytes != info.file_size:
+        raise WeightsError(f"array {info.filename[:-4]!r} is truncated or corrupted")
+    return tuple(shape), dtype
+
+
+def _open_members(p: Path) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    if not zipfile.is_zipfile(p):
+        raise WeightsError(f"{p}: not an .npz file (not a zip archive, or truncated)")
+    zf = zipfile.ZipFile(p)
+    members = {}
+    file_size = p.stat().st_size
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            zf.close()
+            raise WeightsError(f"{p}: unexpected member {info.filename!r} (not an .npy array)")
+        limit = (
+            file_size
+            if info.compress_type == zipfile.ZIP_STORED
+            else (info.compress_size * MAX_DEFLATE_RATIO)
+        )
+        if info.file_size > limit:
+            zf.close()
+            raise WeightsError(f"{p}: member {info.filename!r} claims an impossible size")
+        members[info.filename[:-4]] = info
+    return zf, members
+
+
+def _parse_meta(p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict:
+    if "meta" not in members:
+        raise WeightsError(f"{p}: no 'meta' array (not an rnn weights file?)")
+    if members["meta"].file_size > MAX_META_BYTES:
+        raise WeightsError(f"{p}: 'meta' is larger than {MAX_META_BYTES // 2**20} MB")
+    shape, dtype = _read_header(zf, members["meta"])
+    if shape != () or dtype.kind != "U":
+        raise WeightsError(f"{p}: 'meta' must be a 0-d unicode string, got {dtype} {shape}")
+    with zf.open(members["meta"]) as fp:
+        text = str(npformat.read_array(fp, allow_pickle=False))
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{p}: 'meta' is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise WeightsError(f"{p}: 'meta' must be a JSON object, got {type(meta).__name__}")
+    if meta.get("format") != FORMAT:
+        raise WeightsError(f"{p}: meta.format is {meta.get('format')!r}, expected {FORMAT!r}")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise WeightsError(f"{p}: meta.format_version must be a positive integer (got {version!r})")
+    if version > FORMAT_VERSION:
+        raise WeightsError(
+            f"{p}: format_version {version} is newer than this rnn supports "
+            f"({FORMAT_VERSION}); upgrade rnncli to load it"
+        )
+    model = meta.get("model")
+    if not isinstance(model, dict):
+        raise WeightsError(f"{p}: meta has no 'model' description")
+    missing = [k for k in MODEL_KEYS if k not in model]
+    if missing:
+        raise WeightsError(f"{p}: meta.model is missing {', '.join(missing)}")
+    return meta
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Only the parsed and checked `meta` of a weights file (or run directory); cheap."""
+    p = resolve_weights_path(path)
+    with _errors_name(p):
+        zf, members = _open_members(p)
+        with zf:
+            return _parse_meta(p, zf, members)
+
+
+@contextlib.contextmanager
+def _errors_name(p: Path) -> Iterator[None]:
+    """Turn any failure while reading `p` into a one-line WeightsError starting with the path."""
+    try:
+        yield
+    except WeightsError as e:
+        msg = str(e)
+        raise WeightsError(msg if msg.startswith(f"{p}:") else f"{p}: {msg}") from None
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as e:
+        raise WeightsError(f"{p}: corrupted .npz ({e})") from None
+
+
+def load_weights(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray]]:
+    """Load and check a weights file or run directory.
+
+    Returns:
+        (params, meta, extra): parameter arrays keyed as in `expected_shapes(meta["model"])`,
+        the meta dict, and every other array (e.g. optimizer state).
+
+    Raises:
+        WeightsError: one line naming the file for anything wrong with it.
+    """
+    p = resolve_weights_path(path)
+    with _errors_name(p):
+        zf, members = _open_members(p)
+        with zf:
+            meta = _parse_meta(p, zf, members)
+            return _load_arrays(p, zf, members, meta)
+
+
+def _load_arrays(
+    p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], meta: dict
+) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray]]:
+    try:
+        shapes = expected_shapes(meta["model"])
+    except ValueError as e:
+        raise WeightsError(f"{p}: meta.{e}") from None
+    names = [n for n in members if n != "meta"]
+    headers = {n: _read_header(zf, members[n]) for n in names}
+    stored = [n for n in names if n.startswith(PARAM_PREFIXES)]
+    missing = [n for n in shapes if n not in headers]
+    if missing:
+        raise WeightsError(f"{p}: missing parameters: {', '.join(missing)}")
+    unexpected = [n for n in stored if n not in shapes]
+    if unexpected:
+        raise WeightsError(f"{p}: unexpected parameters: {', '.join(unexpected)}")
+    for name, want in shapes.items():
+        shape, dtype = headers[name]
+        if shape != want:
+            raise WeightsError(f"{p}: {name} has shape {shape}, the model needs {want}")
+        if dtype not in (np.float32, np.float64):
+            raise WeightsError(f"{p}: {name} has dtype {dtype}; parameters must be float32/float64")
+    for name in names:
+        kind = headers[name][1].kind
+        if kind not in "biuf":
+            raise WeightsError(f"{p}: array {name!r} has non-numeric dtype {headers[name][1]}")
+    arrays = {}
+    for name in names:
+        with zf.open(members[name]) as fp:
+            arr = npformat.read_array(fp, allow_pickle=False)
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise WeightsError(f"{p}: {name} contains NaN or infinite values")
+        arrays[name] = arr
+    params = {n: arrays[n] for n in shapes}
+    extra = {n: a for n, a in arrays.items() if n not in shapes}
+    return params, meta, extra
