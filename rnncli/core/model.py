@@ -1,0 +1,138 @@
+"""The whole model: stacked RNN layers plus a linear head, over one flat dict of named arrays.
+
+    y = W_hy h + b_y      on the top layer's state at the last valid step ("last", many-to-one)
+                          or at every step ("sequence", many-to-many)
+
+Parameter names (saved weights depend on them): rnn.{l}.W_xh (H, I) for l = 0 and (H, H) above,
+rnn.{l}.W_hh (H, H), rnn.{l}.b_h (H,), head.W_hy (O, H), head.b_y (O,). Gradients and optimizer state
+use the same keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rnncli.core.losses import LOSSES
+from rnncli.core.rnn import NONLINEARITIES, rnn_backward, rnn_forward, step_mask
+
+OUTPUTS = ("last", "sequence")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture: everything needed to rebuild the parameter shapes and the forward pass."""
+
+    input_size: int
+    hidden_size: int
+    output_size: int
+    num_layers: int = 1
+    nonlinearity: str = "tanh"
+    output: str = "last"
+
+    def __post_init__(self):
+        for name in ("input_size", "hidden_size", "output_size", "num_layers"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {self.nonlinearity!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter, in the order init_params draws them."""
+    H = spec.hidden_size
+    shapes: dict[str, tuple[int, ...]] = {}
+    for l in range(spec.num_layers):
+        shapes[f"rnn.{l}.W_xh"] = (H, spec.input_size if l == 0 else H)
+        shapes[f"rnn.{l}.W_hh"] = (H, H)
+        shapes[f"rnn.{l}.b_h"] = (H,)
+    shapes["head.W_hy"] = (spec.output_size, H)
+    shapes["head.b_y"] = (spec.output_size,)
+    return shapes
+
+
+def num_params(spec: ModelSpec) -> int:
+    return sum(int(np.prod(s)) for s in param_shapes(spec).values())
+
+
+def forward(params, spec: ModelSpec, x, lengths=None, h0=None, *, dropout=0.0, rng=None):
+    """Outputs for a batch.
+
+    Args:
+        x: (B, T, I); lengths: (B,) or None; h0: (L, B, H) or None.
+
+    Returns:
+        y: (B, O) for "last", (B, T, O) for "sequence" (logits for a classifier);
+        h_final: (L, B, H); cache for backward.
+    """
+    hs, h_final, rnn_cache = rnn_forward(
+        params, x, num_layers=spec.num_layers, nonlinearity=spec.nonlinearity,
+        lengths=lengths, h0=h0, dropout=dropout, rng=rng,
+    )
+    W_hy, b_y = params["head.W_hy"], params["head.b_y"]
+    if spec.output == "last":
+        top = h_final[-1]  # (B, H): padded steps carried the last valid state to the end
+        y = top @ W_hy.T + b_y
+    else:
+        B, T, H = hs.shape
+        top = rnn_cache["layers"][-1]["hs"]  # (T, B, H) time-major, contiguous
+        y = (top.reshape(T * B, H) @ W_hy.T + b_y).reshape(T, B, -1).transpose(1, 0, 2)
+    return y, h_final, {"rnn": rnn_cache, "top": top, "spec": spec}
+
+
+def backward(dy, cache, dh_final=None):
+    """Gradients of all parameters from dL/dy.
+
+    Returns:
+        grads (same keys as params), dx (B, T, I), dh0 (L, B, H), dh_norms (L, T).
+    """
+    spec, top, params = cache["spec"], cache["top"], cache["rnn"]["params"]
+    W_hy = params["head.W_hy"]
+    if spec.output == "last":
+        grads_head = {"head.W_hy": dy.T @ top, "head.b_y": dy.sum(axis=0)}
+        dh_top = dy @ W_hy  # enters the sweep as a gradient on the final state of the top layer
+        if dh_final is None:
+            dh_final = np.zeros((spec.num_layers,) + dh_top.shape, dtype=dh_top.dtype)
+        else:
+            dh_final = dh_final.copy()
+        dh_final[-1] += dh_top
+        dhs = None
+    else:
+        T, B, H = top.shape
+        dy2 = np.ascontiguousarray(dy.transpose(1, 0, 2)).reshape(T * B, -1)  # (T*B, O)
+        grads_head = {"head.W_hy": dy2.T @ top.reshape(T * B, H), "head.b_y": dy2.sum(axis=0)}
+        dhs = (dy2 @ W_hy).reshape(T, B, H).transpose(1, 0, 2)
+    grads, dx, dh0, dh_norms = rnn_backward(dhs, cache["rnn"], dh_final)
+    grads.update(grads_head)
+    return grads, dx, dh0, dh_norms
+
+
+def sequence_mask(spec: ModelSpec, lengths, T: int):
+    """(B, T) bool mask of valid steps for sequence outputs; None when not needed."""
+    if spec.output != "sequence" or lengths is None:
+        return None
+    return step_mask(lengths, T)[..., 0].T
+
+
+def loss_and_grads(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None,
+                   dropout=0.0, rng=None):
+    """Forward, loss and backward for one batch (or one truncated-BPTT window, given h0).
+
+    Returns:
+        loss (float), grads (dict like params), aux with outputs, h_final, dh_norms, dx, dh0.
+    """
+    out, h_final, cache = forward(params, spec, x, lengths, h0, dropout=dropout, rng=rng)
+    value, dout = LOSSES[loss](out, y, sequence_mask(spec, lengths, x.shape[1]))
+    grads, dx, dh0, dh_norms = backward(dout, cache)
+    aux = {"outputs": out, "h_final": h_final, "dh_norms": dh_norms, "dx": dx, "dh0": dh0}
+    return value, grads, aux

@@ -1,0 +1,158 @@
+"""Optimizers and gradient clipping over the flat parameter dict.
+
+Every optimizer updates parameters in place, keeps its state in arrays keyed like the parameters
+(`"{slot}.{name}"` in state_dict, e.g. "m.rnn.0.W_xh"), and keeps the parameters' dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+
+
+class Optimizer:
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, lr: float, weight_decay: float = 0.0):
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.t = 0  # updates done: Adam's bias correction needs it, resume restores it
+        self.state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Update every parameter in place from its gradient."""
+        self.t += 1
+        for name, p in params.items():
+            g = grads[name]
+            if self.weight_decay:
+                g = g + p.dtype.type(self.weight_decay) * p  # L2 penalty, as torch's weight_decay
+            for slot in self.slots:
+                if name not in self.state[slot]:
+                    self.state[slot][name] = np.zeros_like(p)
+            self._update(name, p, g)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        d: dict = {"t": self.t}
+        for slot, arrays in self.state.items():
+            for name, arr in arrays.items():
+                d[f"{slot}.{name}"] = arr
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        self.t = int(d["t"])
+        for key, arr in d.items():
+            if key == "t":
+                continue
+            slot, name = key.split(".", 1)
+            self.state[slot][name] = np.array(arr)
+
+
+class SGD(Optimizer):
+    def _update(self, name, p, g):
+        p -= p.dtype.type(self.lr) * g
+
+
+class Momentum(Optimizer):
+    """Heavy ball, torch style: v = mu v + g; p -= lr v (Nesterov: p -= lr (g + mu v))."""
+
+    slots = ("v",)
+
+    def __init__(self, lr, momentum=0.9, nesterov=False, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.momentum, self.nesterov = momentum, nesterov
+
+    def _update(self, name, p, g):
+        mu, lr = p.dtype.type(self.momentum), p.dtype.type(self.lr)
+        v = self.state["v"][name]
+        v *= mu
+        v += g
+        p -= lr * (g + mu * v if self.nesterov else v)
+
+
+class Adagrad(Optimizer):
+    """Per-entry step sizes from the running sum of squared gradients (min-char-rnn's choice)."""
+
+    slots = ("G",)
+
+    def __init__(self, lr, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.eps = eps
+
+    def _update(self, name, p, g):
+        G = self.state["G"][name]
+        G += g * g
+        p -= p.dtype.type(self.lr) * g / (np.sqrt(G) + p.dtype.type(self.eps))
+
+
+class RMSprop(Optimizer):
+    slots = ("s",)
+
+    def __init__(self, lr, decay=0.99, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.decay, self.eps = decay, eps
+
+    def _update(self, name, p, g):
+        d = p.dtype.type(self.decay)
+        s = self.state["s"][name]
+        s *= d
+        s += (1 - d) * g * g
+        p -= p.dtype.type(self.lr) * g / (np.sqrt(s) + p.dtype.type(self.eps))
+
+
+class Adam(Optimizer):
+    slots = ("m", "v")
+
+    def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def _update(self, name, p, g):
+        f = p.dtype.type
+        b1, b2 = f(self.beta1), f(self.beta2)
+        m, v = self.state["m"][name], self.state["v"][name]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        step = f(self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t))
+        p -= step * m / (np.sqrt(v) + f(self.eps))
+
+
+def make_optimizer(name: str, lr: float, **opts) -> Optimizer:
+    """Build an optimizer by name; opts that do not apply to it are ignored.
+
+    Options: momentum, nesterov (momentum); beta1, beta2 (adam); decay (rmsprop); eps; weight_decay.
+    """
+    classes = {"sgd": SGD, "momentum": Momentum, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
+    if name not in classes:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+    cls = classes[name]
+    accepted = cls.__init__.__code__.co_varnames[2 : cls.__init__.__code__.co_argcount]
+    return cls(lr, **{k: v for k, v in opts.items() if k in accepted and v is not None})
+
+
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """sqrt of the sum of squares of every gradient entry, accumulated in float64."""
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+
+
+def clip_gradients(grads: dict[str, np.ndarray], max_norm: float | None = None,
+                   max_value: float | None = None) -> float:
+    """Clip in place: each entry to ±max_value, then the global norm to max_norm.
+
+    Returns the global norm before any clipping (what training logs report).
+    """
+    norm = global_norm(grads)
+    if max_value is not None:
+        for g in grads.values():
+            np.clip(g, -max_value, max_value, out=g)
+    if max_norm is not None:
+        clipped = global_norm(grads) if max_value is not None else norm
+        if clipped > max_norm:
+            for g in grads.values():
+                g *= g.dtype.type(max_norm / (clipped + 1e-12))
+    return norm
