@@ -1,0 +1,173 @@
+"""The gradient check: it passes on every model variant and it fails on a wrong backward.
+
+All checks run in float64 on tiny sizes (B=3, T=4, I=2, H=3, O=3).
+ReLU: a centred difference that straddles the kink at 0 gives a wrong numerical gradient, so the
+relu cases use a seed whose pre-activations are all at least 1e-4 away from 0 (a step of eps = 1e-6
+can then never cross it) and a looser tolerance (RELU_TOL, see below).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from strategies import build_case
+
+import rnncli.core.gradcheck as gradcheck_module
+import rnncli.core.rnn as rnn_module
+from rnncli.core.gradcheck import gradcheck, relative_error
+from rnncli.core.model import ModelSpec
+
+KINK_MARGIN = 1e-4
+# A relu net with dead units can have a whole tensor whose largest gradient is ~1e-5; float64
+# round-off of a centred difference (~1e-16 * loss / eps = 1e-10) is then ~1e-6 of it, so relu
+# is checked at 1e-5 (tanh at the default 1e-6). The error scales as 1/eps there: round-off.
+RELU_TOL = 1e-5
+
+
+def preactivations(params, spec, x, lengths, h0):
+    """Every valid pre-activation W_xh u + W_hh h + b of every layer (per-step reference)."""
+    batch, steps, _ = x.shape
+    found = []
+    u = x
+    for layer in range(spec.num_layers):
+        W_xh, W_hh, b = (params[f"rnn.{layer}.{k}"] for k in ("W_xh", "W_hh", "b_h"))
+        h = np.zeros((batch, spec.hidden_size)) if h0 is None else h0[layer].copy()
+        out = np.zeros((batch, steps, spec.hidden_size))
+        for t in range(steps):
+            a = u[:, t] @ W_xh.T + h @ W_hh.T + b
+            valid = np.ones(batch, bool) if lengths is None else t < np.asarray(lengths)
+            found.append(a[valid])
+            new = np.tanh(a) if spec.nonlinearity == "tanh" else np.maximum(a, 0)
+            h = np.where(valid[:, None], new, h)
+            out[:, t] = h
+        u = out
+    return np.concatenate([f.ravel() for f in found])
+
+
+def describe(report):
+    return "; ".join(
+        f"{r.name}: {r.rel_error:.2e} at {r.worst_index}" for r in report.results if not r.passed
+    )
+
+
+GRID = list(
+    itertools.product(
+        [1, 2, 3], ["tanh", "relu"], ["last", "sequence"], ["mse", "cross_entropy"],
+        ["full", "ragged"], ["full_bptt", "window"],
+    )
+)
+
+
+def grid_case(spec, loss, ragged, window, seed):
+    """A Case with non-zero biases (as after training); for relu, the first of a few seeds whose
+    pre-activations all keep KINK_MARGIN from 0 and whose units are mostly alive."""
+    for attempt in range(20):
+        case = build_case(spec, loss=loss, batch=3, steps=4, seed=seed + 1000 * attempt,
+                          ragged=ragged, with_h0=window)
+        # With zero biases a dead relu unit below gives an exactly-zero pre-activation above.
+        bias_rng = np.random.default_rng(seed + 1000 * attempt)
+        for name in case.params:
+            if name.endswith(("b_h", "b_y")):
+                case.params[name] = bias_rng.normal(0.0, 0.3, size=case.params[name].shape)
+        if spec.nonlinearity == "tanh":
+            return case
+        pre = preactivations(case.params, spec, case.x, case.lengths, case.h0)
+        if np.abs(pre).min() > KINK_MARGIN and (pre > 0).mean() > 0.3:
+            return case
+    raise AssertionError("no relu-friendly seed found")
+
+
+@pytest.mark.parametrize(("num_layers", "nonlinearity", "output", "loss", "lengths", "bptt"), GRID)
+def test_gradcheck_passes_on_every_variant(num_layers, nonlinearity, output, loss, lengths, bptt):
+    spec = ModelSpec(2, 3, 3, num_layers=num_layers, nonlinearity=nonlinearity, output=output)
+    seed = GRID.index((num_layers, nonlinearity, output, loss, lengths, bptt))
+    case = grid_case(spec, loss, lengths == "ragged", bptt == "window", seed)
+    tol = 1e-6 if nonlinearity == "tanh" else RELU_TOL
+    report = gradcheck(case.params, spec, case.x, case.y, loss=loss, lengths=case.lengths,
+                       h0=case.h0, tol=tol)
+    assert report.passed, describe(report)
+    assert report.tol == tol
+    names = [r.name for r in report.results]
+    assert sorted(names) == sorted([*case.params, "x", "h0"])
+    sizes = {**{k: v.size for k, v in case.params.items()}, "x": case.x.size,
+             "h0": num_layers * 3 * 3}
+    for r in report.results:
+        assert r.checked == sizes[r.name], r.name
+        assert r.rel_error <= tol and r.passed
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_wrong_tanh_derivative_fails_the_check(monkeypatch, output):
+    """Notebook 002's bug: 1 - tanh(h)**2 applied to the already-activated state h."""
+    spec = ModelSpec(2, 3, 3, num_layers=2, output=output)
+    case = build_case(spec, loss="mse", batch=3, steps=4, seed=100)
+    good = gradcheck(case.params, spec, case.x, case.y, loss="mse")
+    assert good.passed, describe(good)
+    monkeypatch.setattr(rnn_module, "tanh_grad_from_output", lambda h: 1 - np.tanh(h) ** 2)
+    bad = gradcheck(case.params, spec, case.x, case.y, loss="mse")
+    assert not bad.passed
+    failed = {r.name for r in bad.results if not r.passed}
+    # Every recurrent tensor and the inputs see the wrong derivative; the head does not.
+    assert {"rnn.0.W_xh", "rnn.0.W_hh", "rnn.1.W_hh", "x"} <= failed
+    assert "head.W_hy" not in failed and "head.b_y" not in failed
+    assert max(r.rel_error for r in bad.results) > 1e-3
+
+
+def test_a_single_wrong_entry_is_located(monkeypatch):
+    spec = ModelSpec(2, 3, 2, num_layers=2)
+    case = build_case(spec, loss="mse", batch=3, steps=4, seed=101)
+    real = gradcheck_module.loss_and_grads
+
+    def off_by_a_bit(*args, **kwargs):
+        value, grads, aux = real(*args, **kwargs)
+        grads["rnn.1.W_hh"] = grads["rnn.1.W_hh"].copy()
+        grads["rnn.1.W_hh"][2, 1] += 1e-3
+        return value, grads, aux
+
+    monkeypatch.setattr(gradcheck_module, "loss_and_grads", off_by_a_bit)
+    report = gradcheck(case.params, spec, case.x, case.y, loss="mse")
+    failed = [r for r in report.results if not r.passed]
+    assert [r.name for r in failed] == ["rnn.1.W_hh"]
+    assert failed[0].worst_index == (2, 1)
+    assert not report.passed
+
+
+def test_relative_error_is_normalised_by_the_tensors_largest_gradient():
+    """Documented in rnncli/core/gradcheck.py: max|a-n| / max(1e-8, max(|a|+|n|))."""
+    a = np.array([1.0, 1e-9, -2.0])
+    n = np.array([1.0, 2e-9, -1.5])
+    err, worst = relative_error(a, n)
+    assert worst == (2,)
+    assert err == pytest.approx(0.5 / 3.5, rel=1e-12)
+    # Both gradients ~0: the 1e-8 floor keeps round-off from dividing by zero.
+    err0, _ = relative_error(np.array([0.0, 1e-12]), np.array([0.0, -1e-12]))
+    assert err0 == pytest.approx(2e-12 / 1e-8, rel=1e-9)
+
+
+def test_sampling_checks_k_entries_per_tensor_reproducibly():
+    spec = ModelSpec(3, 6, 2, num_layers=2, output="sequence")
+    case = build_case(spec, loss="cross_entropy", batch=2, steps=5, seed=102)
+    kwargs = {"loss": "cross_entropy", "sample": 4}
+    r1 = gradcheck(case.params, spec, case.x, case.y, rng=np.random.default_rng(3), **kwargs)
+    r2 = gradcheck(case.params, spec, case.x, case.y, rng=np.random.default_rng(3), **kwargs)
+    assert r1.passed, describe(r1)
+    sizes = {**{k: v.size for k, v in case.params.items()}, "x": case.x.size, "h0": 2 * 2 * 6}
+    for res in r1.results:
+        assert res.checked == min(4, sizes[res.name]), res.name
+    assert [(r.name, r.rel_error, r.worst_index) for r in r1.results] == [
+        (r.name, r.rel_error, r.worst_index) for r in r2.results
+    ]
+
+
+def test_float32_model_is_checked_in_float64_and_not_modified():
+    spec = ModelSpec(2, 3, 2, num_layers=2)
+    case = build_case(spec, loss="mse", batch=2, steps=3, seed=103, dtype=np.float32)
+    before = {k: v.copy() for k, v in case.params.items()}
+    report = gradcheck(case.params, spec, case.x, case.y, loss="mse", tol=1e-5)
+    assert report.passed, describe(report)
+    assert report.tol == 1e-5
+    for name, value in case.params.items():
+        assert value.dtype == np.float32
+        np.testing.assert_array_equal(value, before[name])
