@@ -1,0 +1,112 @@
+"""Oracle: forward outputs and every gradient equal torch.nn.RNN + nn.Linear in float64.
+
+torch.nn.RNN has two biases per layer; ours is bias_ih with bias_hh held at zero. Skipped cleanly
+when torch is not installed (`pip install -e '.[torch]'` enables it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rnncli.core.init import init_params  # noqa: E402
+from rnncli.core.model import ModelSpec, loss_and_grads  # noqa: E402
+
+TOL = 1e-10
+
+
+def torch_loss_and_grads(params, spec, x, y, loss, lengths, h0):
+    """The same computation in torch; returns (loss, outputs, grads by our names, dx, dh0)."""
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(spec.input_size, spec.hidden_size, num_layers=spec.num_layers,
+                       nonlinearity=spec.nonlinearity, batch_first=True, dtype=torch.float64)
+    head = torch.nn.Linear(spec.hidden_size, spec.output_size, dtype=torch.float64)
+    with torch.no_grad():
+        for l in range(spec.num_layers):
+            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh"]))
+            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh"]))
+            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h"]))
+            getattr(rnn, f"bias_hh_l{l}").zero_()
+        head.weight.copy_(torch.from_numpy(params["head.W_hy"]))
+        head.bias.copy_(torch.from_numpy(params["head.b_y"]))
+    xt = torch.tensor(x, requires_grad=True)
+    h0t = torch.tensor(h0, requires_grad=True)
+    batch, steps, _ = x.shape
+    if lengths is None:
+        hs, h_n = rnn(xt, h0t)
+    else:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False
+        )
+        out_packed, h_n = rnn(packed, h0t)
+        hs, _ = torch.nn.utils.rnn.pad_packed_sequence(
+            out_packed, batch_first=True, total_length=steps
+        )
+    if spec.output == "last":
+        out = head(h_n[-1])
+        target = torch.from_numpy(y)
+        if loss == "mse":
+            value = torch.nn.functional.mse_loss(out, target)
+        else:
+            value = torch.nn.functional.cross_entropy(out, target)
+    else:
+        out = head(hs)
+        valid = torch.ones(batch, steps, dtype=torch.bool)
+        if lengths is not None:
+            valid = torch.arange(steps)[None, :] < torch.as_tensor(lengths)[:, None]
+        target = torch.from_numpy(y)
+        if loss == "mse":
+            value = ((out - target) ** 2)[valid].mean()
+        else:
+            value = torch.nn.functional.cross_entropy(out[valid], target[valid])
+    value.backward()
+    grads = {"head.W_hy": head.weight.grad, "head.b_y": head.bias.grad}
+    for l in range(spec.num_layers):
+        grads[f"rnn.{l}.W_xh"] = getattr(rnn, f"weight_ih_l{l}").grad
+        grads[f"rnn.{l}.W_hh"] = getattr(rnn, f"weight_hh_l{l}").grad
+        grads[f"rnn.{l}.b_h"] = getattr(rnn, f"bias_ih_l{l}").grad
+    grads = {k: v.numpy() for k, v in grads.items()}
+    return value.item(), out.detach().numpy(), h_n.detach().numpy(), grads, xt.grad.numpy(), \
+        h0t.grad.numpy()
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("output", ["last", "sequence"])
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_matches_torch_rnn(num_layers, nonlinearity, output, loss, ragged):
+    spec = ModelSpec(3, 5, 4, num_layers=num_layers, nonlinearity=nonlinearity, output=output)
+    rng = np.random.default_rng(num_layers * 7 + len(nonlinearity) + len(output) + len(loss))
+    params = init_params(spec, rng)
+    params["head.b_y"] = rng.normal(size=4)
+    for l in range(num_layers):
+        params[f"rnn.{l}.b_h"] = rng.normal(scale=0.3, size=5)
+    batch, steps = 4, 6
+    x = rng.normal(size=(batch, steps, 3))
+    h0 = rng.uniform(0, 0.5, size=(num_layers, batch, 5))
+    lengths = np.array([6, 3, 1, 5]) if ragged else None
+    if loss == "mse":
+        y = rng.normal(size=(batch, 4) if output == "last" else (batch, steps, 4))
+    else:
+        y = rng.integers(0, 4, size=(batch,) if output == "last" else (batch, steps))
+
+    value, grads, aux = loss_and_grads(params, spec, x, y, loss=loss, lengths=lengths, h0=h0)
+    t_value, t_out, t_hn, t_grads, t_dx, t_dh0 = torch_loss_and_grads(
+        params, spec, x, y, loss, lengths, h0
+    )
+    assert value == pytest.approx(t_value, abs=TOL)
+    out = aux["outputs"]
+    if output == "sequence" and ragged:  # torch pads with zeros past each length; compare valid
+        valid = np.arange(steps)[None, :] < lengths[:, None]
+        np.testing.assert_allclose(out[valid], t_out[valid], atol=TOL, rtol=0)
+    else:
+        np.testing.assert_allclose(out, t_out, atol=TOL, rtol=0)
+    np.testing.assert_allclose(aux["h_final"], t_hn, atol=TOL, rtol=0)
+    assert set(grads) == set(t_grads)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], t_grads[name], atol=TOL, rtol=0, err_msg=name)
+    np.testing.assert_allclose(aux["dx"], t_dx, atol=TOL, rtol=0)
+    np.testing.assert_allclose(aux["dh0"], t_dh0, atol=TOL, rtol=0)
