@@ -1,0 +1,83 @@
+"""Checks shared by generators and loaders; each failure is a one-line DataError."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from rnncli.errors import DataError
+
+
+def memory_limit() -> int:
+    """Bytes one array may take: half the machine's RAM (RNN_MAX_BYTES overrides, for tests)."""
+    env = os.environ.get("RNN_MAX_BYTES")
+    if env:
+        return int(env)
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+def check_alloc(nbytes: int, what: str) -> None:
+    """Refuse an allocation that would not fit, before making it."""
+    limit = memory_limit()
+    if nbytes > limit:
+        raise DataError(
+            f"{what} would need {nbytes / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB "
+            "this machine allows; make it smaller"
+        )
+
+
+def check_file(path: Path, name: str) -> int:
+    """Existence, kind and readability of a data file; returns its size in bytes."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{name}: cannot access: {exc.strerror}") from None
+    if path.is_dir():
+        raise DataError(f"{name}: is a directory, expected a data file")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{name}: cannot read: permission denied")
+    if st.st_size == 0:
+        raise DataError(f"{name}: file is empty")
+    return int(st.st_size)
+
+
+def check_finite(a: np.ndarray, name: str, key: str) -> None:
+    """NaN or infinity anywhere in `a` names the first bad index."""
+    if a.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(a)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"{name}: {key} holds {a[idx]} at index {list(idx)}; data must be finite")
+
+
+def check_labels(y: np.ndarray, num_classes: int, name: str, key: str) -> None:
+    """Integer labels in [0, num_classes); names the first offender."""
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"{name}: {key} has label {int(y[idx])} at index {list(idx)}, outside the class "
+            f"range 0..{num_classes - 1}"
+        )
+
+
+def check_lengths(lengths: np.ndarray, n: int, t: int, name: str) -> np.ndarray:
+    """lengths (N,) integers in [1, T]; returned as int64."""
+    if lengths.dtype.kind not in "iu" or lengths.shape != (n,):
+        raise DataError(
+            f"{name}: key 'lengths' must be {n} integers, got shape {list(lengths.shape)} "
+            f"of {lengths.dtype}"
+        )
+    bad = (lengths < 1) | (lengths > t)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{name}: key 'lengths' has {int(lengths[i])} at index {i}, outside 1..{t}")
+    return lengths.astype(np.int64)

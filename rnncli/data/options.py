@@ -1,0 +1,179 @@
+"""The `data:` section of the config: which data, and the options of its generator or loader."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GENERATORS = ("random", "sine", "adding", "copy", "parity", "frequency", "text")
+FILE_FORMATS = ("npz", "npy", "csv", "jsonl", "txt")
+
+# Options each source reads; `source`, `val_fraction` apply everywhere, `format` to files.
+APPLIES: dict[str, frozenset[str]] = {
+    "random": frozenset(
+        {"num_samples", "seq_len", "input_size", "output_size", "output", "num_classes", "min_len"}
+    ),
+    "sine": frozenset({"num_samples", "seq_len", "noise", "horizon", "output", "freq_range"}),
+    "adding": frozenset({"num_samples", "seq_len"}),
+    "copy": frozenset({"num_samples", "num_symbols", "copy_len", "delay"}),
+    "parity": frozenset({"num_samples", "seq_len", "min_len"}),
+    "frequency": frozenset({"num_samples", "seq_len", "num_classes", "noise", "freq_range"}),
+    "text": frozenset({"path", "seq_len"}),
+    "txt": frozenset({"seq_len"}),
+    "csv": frozenset(
+        {"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "header",
+         "delimiter", "output", "standardize"}
+    ),
+    "npz": frozenset({"targets", "num_classes", "standardize"}),
+    "jsonl": frozenset({"output", "targets", "num_classes", "standardize"}),
+    "npy": frozenset(),
+}
+_ALWAYS = frozenset({"source", "val_fraction"})
+
+
+def source_kind(source: str, fmt: str | None = None) -> str:
+    """The generator name or file format ("csv", ...) that `source` means.
+
+    Raises:
+        ValueError: neither a generator nor a known file suffix (message suggests a fix).
+    """
+    if source in GENERATORS:
+        return source
+    if fmt is not None:
+        return fmt
+    if source == "-":
+        raise ValueError(
+            "data.format is required when data.source is '-' (one of csv, jsonl, txt, npz, npy)"
+        )
+    suffix = Path(source).suffix.lower().lstrip(".")
+    if suffix in FILE_FORMATS:
+        return suffix
+    close = difflib.get_close_matches(source, GENERATORS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"data.source {source!r} is neither a generator ({', '.join(GENERATORS)}) nor a file "
+        f"ending in .{', .'.join(FILE_FORMATS)}{hint}"
+    )
+
+
+def applicable_fields(source: str, fmt: str | None = None) -> frozenset[str]:
+    """Names of the DataConfig fields that `source` reads (for dumping a minimal config)."""
+    kind = source_kind(source, fmt)
+    extra = {"format"} if kind not in GENERATORS else set()
+    return APPLIES[kind] | _ALWAYS | extra
+
+
+class DataConfig(BaseModel):
+    """Where sequences come from and how they are cut; see each field's description."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(
+        "sine",
+        description="A generator (random, sine, adding, copy, parity, frequency, text), a file "
+        "path (.npz, .npy, .csv, .jsonl, .txt; relative to the config file) or '-' for stdin.",
+    )
+    format: Literal["npz", "npy", "csv", "jsonl", "txt"] | None = Field(
+        None, description="File format when the suffix does not say it; required for '-'."
+    )
+    num_samples: int = Field(1000, ge=1, description="Generators: number of sequences made.")
+    seq_len: int = Field(
+        50, ge=1, description="Sequence length T (window length for csv and text)."
+    )
+    val_fraction: float = Field(
+        0.1, ge=0.0, lt=1.0,
+        description="Fraction held out for validation (seeded shuffle; csv and text split by "
+        "position, the end of the series/text being validation).",
+    )
+    # random
+    input_size: int = Field(5, ge=1, description="random: input features I.")
+    output_size: int = Field(2, ge=1, description="random: regression outputs O.")
+    output: Literal["last", "sequence"] = Field(
+        "last", description="random, sine, csv, jsonl: one target per sequence or one per step."
+    )
+    num_classes: int | None = Field(
+        None, ge=2,
+        description="random: make integer labels in [0, K) instead of Gaussian targets; "
+        "frequency: number of classes (default 4); npz/jsonl: declared class count "
+        "(labels are checked against it; default max label + 1).",
+    )
+    min_len: int | None = Field(
+        None, ge=1,
+        description="random, parity: ragged lengths drawn uniformly in [min_len, seq_len] "
+        "(zero padded, lengths recorded).",
+    )
+    # sine / frequency
+    noise: float = Field(0.0, ge=0.0, description="sine, frequency: std of Gaussian noise added.")
+    horizon: int = Field(1, ge=1, description="sine, csv: forecast this many next values.")
+    freq_range: tuple[float, float] = Field(
+        (0.02, 0.1),
+        description="sine, frequency: frequencies in cycles per step, [low, high], 0 < low <= "
+        "high <= 0.5 (sine draws uniformly; frequency spaces the K classes evenly).",
+    )
+    # copy
+    num_symbols: int = Field(8, ge=1, description="copy: alphabet size S of the symbols copied.")
+    copy_len: int = Field(10, ge=1, description="copy: number of symbols K to remember.")
+    delay: int = Field(
+        20, ge=0, description="copy: blanks between the symbols and the recall marker."
+    )
+    # text
+    path: str | None = Field(None, description="text: the corpus file (UTF-8 plain text).")
+    # files
+    targets: Literal["auto", "regression", "classification"] = Field(
+        "auto", description="npz, jsonl: integer targets are class labels under 'auto'."
+    )
+    standardize: bool | None = Field(
+        None,
+        description="csv (default true), npz, jsonl (default false): scale inputs and float "
+        "targets to zero mean, unit std with training-part statistics (saved with the model).",
+    )
+    input_columns: list[str | int] | None = Field(
+        None, description="csv: input columns by header name or 0-based index (default all)."
+    )
+    target_columns: list[str | int] | None = Field(
+        None, description="csv: target columns (default: the input columns, i.e. forecasting)."
+    )
+    window: int | None = Field(None, ge=1, description="csv: window length (default seq_len).")
+    stride: int = Field(1, ge=1, description="csv: steps between consecutive window starts.")
+    header: bool | None = Field(
+        None, description="csv: first row holds column names (default: detect non-numbers)."
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="csv: cell separator.")
+
+    @model_validator(mode="after")
+    def _check_applicable(self) -> DataConfig:
+        try:
+            kind = source_kind(self.source, self.format)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        allowed = applicable_fields(self.source, self.format)
+        defaults = type(self).model_fields
+        for name in sorted(self.model_fields_set - allowed):
+            # A resolved config dump repeats every default; only a changed value is a mistake.
+            if getattr(self, name) != defaults[name].default:
+                raise ValueError(f"data.{name} does not apply to source {self.source!r}")
+        if kind == "text" and not self.path:
+            raise ValueError("data.path is required for source 'text' (the corpus file)")
+        if self.min_len is not None and self.min_len > self.seq_len:
+            raise ValueError(f"data.min_len {self.min_len} is larger than data.seq_len")
+        lo, hi = self.freq_range
+        if not 0 < lo <= hi <= 0.5:
+            raise ValueError(f"data.freq_range {list(self.freq_range)} needs 0 < low <= high <= 0.5")
+        if (
+            kind == "random"
+            and self.num_classes is not None
+            and "output_size" in self.model_fields_set
+            and self.output_size != self.num_classes
+        ):
+            raise ValueError("data.output_size must equal data.num_classes for labels")
+        if kind in ("adding",) and self.seq_len < 2:
+            raise ValueError("data.seq_len must be >= 2 for the adding problem")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The generator name or the file format this config selects."""
+        return source_kind(self.source, self.format)

@@ -1,0 +1,250 @@
+"""Low-level, safe readers: files or stdin, UTF-8 text, .npz/.npy without pickles, CSV rows.
+
+Every failure is a DataError naming the file (as the user wrote it) and the line, row,
+column or key at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from rnncli.data.checks import check_alloc, check_file
+from rnncli.errors import DataError
+
+STDIN_NAME = "<stdin>"
+
+
+def resolve_path(source: str | Path, base_dir: Path | None) -> Path:
+    """`source` with ~ expanded, relative to base_dir when not absolute."""
+    p = Path(source).expanduser()
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    return p
+
+
+def _stdin_bytes(stdin: IO | None) -> bytes:
+    stream = stdin if stdin is not None else sys.stdin
+    raw = getattr(stream, "buffer", stream)
+    data = raw.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not data:
+        raise DataError(f"{STDIN_NAME}: standard input is empty")
+    return data
+
+
+def read_source_bytes(
+    source: str | Path, *, base_dir: Path | None = None, stdin: IO | None = None
+) -> tuple[bytes, str]:
+    """All bytes of a file or of stdin ('-'), after existence/size checks; (bytes, name)."""
+    if str(source) == "-":
+        return _stdin_bytes(stdin), STDIN_NAME
+    name = str(source)
+    path = resolve_path(source, base_dir)
+    size = check_file(path, name)
+    check_alloc(size, f"{name}: reading the file")
+    try:
+        return path.read_bytes(), name
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read: {exc.strerror}") from None
+
+
+def decode_utf8(data: bytes, name: str) -> str:
+    """UTF-8 text (a BOM is dropped); a bad byte names its line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{name}: line {line}: not valid UTF-8 (byte {data[exc.start]:#04x})"
+        ) from None
+
+
+def read_text_source(
+    source: str | Path, *, base_dir: Path | None = None, stdin: IO | None = None
+) -> tuple[str, str]:
+    """(text, name) of a UTF-8 file or stdin; empty text is an error."""
+    data, name = read_source_bytes(source, base_dir=base_dir, stdin=stdin)
+    text = decode_utf8(data, name)
+    if not text:
+        raise DataError(f"{name}: no text")
+    return text, name
+
+
+def _npz_member_sizes(data: bytes | Path, name: str) -> dict[str, int]:
+    """Uncompressed size of each array in an .npz, read from the zip directory (no loading)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as zf:
+            return {i.filename.removesuffix(".npy"): i.file_size for i in zf.infolist()}
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{name}: not a valid .npz (zip) file: {exc}") from None
+
+
+def load_npz_arrays(
+    source: str | Path, *, base_dir: Path | None = None, stdin: IO | None = None
+) -> tuple[dict[str, np.ndarray], str]:
+    """The arrays of an .npz as a dict, refusing object arrays (never unpickles)."""
+    if str(source) == "-":
+        data: bytes | Path = _stdin_bytes(stdin)
+        name = STDIN_NAME
+    else:
+        name = str(source)
+        data = resolve_path(source, base_dir)
+        check_file(data, name)
+    sizes = _npz_member_sizes(data, name)
+    check_alloc(sum(sizes.values()), f"{name}: loading the arrays")
+    out: dict[str, np.ndarray] = {}
+    try:
+        with np.load(io.BytesIO(data) if isinstance(data, bytes) else data,
+                     allow_pickle=False) as npz:
+            for key in npz.files:
+                try:
+                    out[key] = npz[key]
+                except ValueError:
+                    raise DataError(
+                        f"{name}: key {key!r} holds Python objects (a pickle); refused for "
+                        "safety: save numeric arrays only"
+                    ) from None
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{name}: cannot read as .npz: {exc}") from None
+    return out, name
+
+
+def load_npy_array(
+    source: str | Path, *, base_dir: Path | None = None, stdin: IO | None = None
+) -> tuple[np.ndarray, str]:
+    """The array of an .npy; header checked (shape, size, dtype) before the data is read."""
+    if str(source) == "-":
+        stream: IO[bytes] = io.BytesIO(_stdin_bytes(stdin))
+        name, size = STDIN_NAME, len(stream.getvalue())  # type: ignore[attr-defined]
+    else:
+        name = str(source)
+        path = resolve_path(source, base_dir)
+        size = check_file(path, name)
+        stream = path.open("rb")
+    with stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            else:  # (3, 0): utf-8 field names; only the private reader knows it
+                shape, _, dtype = np.lib.format._read_array_header(stream, version)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"{name}: not a valid .npy file: {exc}") from None
+        if dtype.hasobject:
+            raise DataError(f"{name}: holds Python objects (a pickle); refused for safety")
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes > size:
+            raise DataError(
+                f"{name}: header says {list(shape)} {dtype} ({nbytes} bytes) but the file has "
+                f"{size} bytes; it is truncated"
+            )
+        check_alloc(nbytes, f"{name}: loading {list(shape)} {dtype}")
+        stream.seek(0)
+        try:
+            return np.load(stream, allow_pickle=False), name
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"{name}: cannot read as .npy: {exc}") from None
+
+
+def is_number(cell: str) -> bool:
+    """True when `cell` parses as a float."""
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def csv_rows(
+    lines: Iterator[str], name: str, *, delimiter: str = ",", header: bool | None = None
+) -> tuple[list[str] | None, Iterator[tuple[int, np.ndarray]]]:
+    """Parse a CSV series lazily: (column names or None, iterator of (line number, row (C,))).
+
+    Blank lines are skipped. With header None, a first row holding any non-number is the
+    header. Ragged rows, non-numbers and NaN/inf raise DataError with line and column.
+    """
+    reader = csv.reader(lines, delimiter=delimiter)
+    first: list[str] = []
+    try:
+        for first in reader:
+            if any(c.strip() for c in first):
+                break
+        else:
+            raise DataError(f"{name}: no data rows")
+    except csv.Error as exc:
+        raise DataError(f"{name}: line {reader.line_num}: malformed CSV: {exc}") from None
+    first_line = reader.line_num
+    cells = [c.strip() for c in first]
+    if header is None:
+        header = not all(is_number(c) for c in cells)
+    names = cells if header else None
+    ncol = len(cells)
+
+    def label(j: int) -> str:
+        return f"column {j + 1} ({names[j]!r})" if names else f"column {j + 1}"
+
+    def parse(row: list[str], line: int) -> np.ndarray:
+        if len(row) != ncol:
+            raise DataError(
+                f"{name}: line {line} has {len(row)} columns, expected {ncol} "
+                "(as in the first row)"
+            )
+        out = np.empty(ncol)
+        for j, c in enumerate(row):
+            try:
+                v = float(c)
+            except ValueError:
+                raise DataError(
+                    f"{name}: line {line}, {label(j)}: {c.strip()!r} is not a number"
+                ) from None
+            if not np.isfinite(v):
+                raise DataError(f"{name}: line {line}, {label(j)}: {c.strip()!r} is not finite")
+            out[j] = v
+        return out
+
+    def rows() -> Iterator[tuple[int, np.ndarray]]:
+        if not header:
+            yield first_line, parse(first, first_line)
+        try:
+            for row in reader:
+                if any(c.strip() for c in row):
+                    yield reader.line_num, parse(row, reader.line_num)
+        except csv.Error as exc:
+            raise DataError(f"{name}: line {reader.line_num}: malformed CSV: {exc}") from None
+
+    return names, rows()
+
+
+def select_columns(
+    names: list[str] | None, ncol: int, wanted: list[str | int] | None, name: str, key: str
+) -> list[int]:
+    """0-based indices of `wanted` (header names or 0-based indices); None = all columns."""
+    if wanted is None:
+        return list(range(ncol))
+    out = []
+    for w in wanted:
+        if isinstance(w, int):
+            if not 0 <= w < ncol:
+                raise DataError(f"{name}: {key}: column index {w} is outside 0..{ncol - 1}")
+            out.append(w)
+        elif names is not None and w in names:
+            out.append(names.index(w))
+        else:
+            have = ", ".join(names) if names else "none: the file has no header"
+            raise DataError(f"{name}: {key}: no column {w!r} (columns: {have})")
+    if not out:
+        raise DataError(f"{name}: {key} is empty")
+    return out

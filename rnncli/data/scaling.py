@@ -1,0 +1,85 @@
+"""Standardisation: statistics from the training part only, saved with the model as
+`TaskInfo.scaler` so eval and predict scale inputs the same way and report original units."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncli.data.types import SequenceData, TaskInfo
+
+
+def _std(a: np.ndarray) -> np.ndarray:
+    s = a.std(axis=0)
+    # A constant column carries no scale; dividing by 1 keeps it finite (and zero after centring).
+    return np.where(s > 1e-12, s, 1.0)
+
+
+def column_stats(rows: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-column mean and std of rows (R, C) as plain lists."""
+    return rows.mean(axis=0).tolist(), _std(rows).tolist()
+
+
+def _valid_rows(a: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """(N, T, F) -> (valid steps, F) using lengths; (N, F) unchanged."""
+    if a.ndim == 2:
+        return a
+    if lengths is None:
+        return a.reshape(-1, a.shape[-1])
+    return a[np.arange(a.shape[1])[None, :] < lengths[:, None]]
+
+
+def fit_scaler(data: SequenceData, scale_targets: bool) -> dict[str, list[float]]:
+    """Statistics of a training part's inputs (and float targets) over valid steps."""
+    im, istd = column_stats(_valid_rows(data.X, data.lengths))
+    scaler = {"input_mean": im, "input_std": istd}
+    if scale_targets and data.y is not None:
+        tm, tstd = column_stats(_valid_rows(data.y, data.lengths))
+        scaler.update(target_mean=tm, target_std=tstd)
+    return scaler
+
+
+def _tiled(values: list[float], width: int, dtype) -> np.ndarray:
+    v = np.asarray(values, dtype=dtype)
+    return np.tile(v, width // len(v))
+
+
+def scale_inputs(x: np.ndarray, scaler: dict | None, lengths: np.ndarray | None = None):
+    """(…, I) inputs in model units; padded steps stay zero."""
+    if not scaler:
+        return x
+    out = (x - _tiled(scaler["input_mean"], x.shape[-1], x.dtype)) / _tiled(
+        scaler["input_std"], x.shape[-1], x.dtype
+    )
+    if lengths is not None and x.ndim == 3:
+        out *= (np.arange(x.shape[1])[None, :] < lengths[:, None])[:, :, None]
+    return out.astype(x.dtype, copy=False)
+
+
+def scale_targets(y: np.ndarray, scaler: dict | None) -> np.ndarray:
+    """(…, O) float targets in model units (O is the target columns times the horizon)."""
+    if not scaler or "target_mean" not in scaler or y.dtype.kind != "f":
+        return y
+    m = _tiled(scaler["target_mean"], y.shape[-1], y.dtype)
+    return ((y - m) / _tiled(scaler["target_std"], y.shape[-1], y.dtype)).astype(y.dtype)
+
+
+def unscale_targets(pred: np.ndarray, task: TaskInfo) -> np.ndarray:
+    """Model outputs (…, O) back in original units (unchanged when targets were not scaled)."""
+    sc = task.scaler
+    if not sc or "target_mean" not in sc or task.kind != "regression":
+        return pred
+    m = _tiled(sc["target_mean"], pred.shape[-1], pred.dtype)
+    return (pred * _tiled(sc["target_std"], pred.shape[-1], pred.dtype) + m).astype(pred.dtype)
+
+
+def apply_scaler(data: SequenceData, scaler: dict | None) -> SequenceData:
+    """A copy of `data` with inputs and float targets standardised (padding kept at zero)."""
+    if not scaler:
+        return data
+    y = data.y
+    if y is not None:
+        y = scale_targets(y, scaler)
+        if data.lengths is not None and y.ndim == 3 and y is not data.y:
+            y *= (np.arange(y.shape[1])[None, :] < data.lengths[:, None])[:, :, None]
+    return SequenceData(scale_inputs(data.X, scaler, data.lengths), y, data.lengths,
+                        data.stateful)
