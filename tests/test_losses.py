@@ -137,3 +137,17 @@ def test_accuracy_with_mask_counts_valid_steps_only():
     mask = np.array([[True, True, False]])
     assert accuracy(logits, target, mask) == pytest.approx(0.5)
     assert isinstance(accuracy(logits, target, mask), float)
+
+
+def test_padded_targets_may_hold_any_value():
+    """Padding conventions differ (0, -1 as an ignore index, garbage): none may leak in."""
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(2, 3, 4))
+    target = np.array([[1, 2, -1], [3, -1, 99]])
+    mask = np.array([[True, True, False], [True, False, False]])
+    clean = np.where(mask, target, 0)
+    loss, dlogits = cross_entropy(logits, target, mask)
+    loss0, dlogits0 = cross_entropy(logits, clean, mask)
+    assert loss == loss0
+    np.testing.assert_array_equal(dlogits, dlogits0)
+    assert accuracy(logits, target, mask) == accuracy(logits, clean, mask)

@@ -149,12 +149,19 @@ def test_windows_chained_through_h_final_reproduce_the_full_forward(num_layers):
     np.testing.assert_array_equal(h, full["h_final"])
 
 
-def test_a_window_does_not_modify_the_h0_it_was_given():
-    case = build_case(ModelSpec(2, 3, 2, num_layers=2), loss="mse", batch=2, steps=3, seed=4,
-                      with_h0=True)
-    before = case.h0.copy()
-    run(case)
-    np.testing.assert_array_equal(case.h0, before)
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_loss_and_grads_modifies_none_of_its_inputs(output):
+    case = build_case(ModelSpec(2, 3, 2, num_layers=2, output=output), loss="mse", batch=2,
+                      steps=3, seed=4, with_h0=True, ragged=True)
+    before = {**{k: v.copy() for k, v in case.params.items()}, "x": case.x.copy(),
+              "y": case.y.copy(), "h0": case.h0.copy(), "lengths": case.lengths.copy()}
+    _, grads, aux = run(case)
+    for g in grads.values():  # the optimizer will update params in place next
+        g += 1.0
+    aux["h_final"] += 1.0  # the caller owns what it gets back (it becomes the next h0)
+    after = {**case.params, "x": case.x, "y": case.y, "h0": case.h0, "lengths": case.lengths}
+    for name, value in before.items():
+        np.testing.assert_array_equal(after[name], value, err_msg=name)
 
 
 # ---------------------------------------------------------------- dropout
