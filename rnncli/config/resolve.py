@@ -1,0 +1,45 @@
+"""Fill the keys left to inference (model.input_size, output_size, output, loss) from the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnncli.config.schema import Config
+from rnncli.errors import ConfigError
+
+__all__ = ["resolve_with_task"]
+
+
+def resolve_with_task(cfg: Config, task: Any) -> Config:
+    """A copy of `cfg` with inferred keys filled from `task` (a rnncli.data.TaskInfo).
+
+    Keys the user set must agree with the data; the resolved config is what a run saves,
+    so `rnn train --config runs/x/config.yaml` rebuilds the same model.
+
+    Raises:
+        ConfigError: a set key contradicts the data, e.g.
+            "model.input_size is 3 but the data has 5 input features".
+    """
+    m = cfg.model
+    checks = [
+        ("model.input_size", m.input_size, task.input_size, "input features"),
+        ("model.output_size", m.output_size, task.output_size, "outputs"),
+    ]
+    errors = []
+    for key, mine, theirs, what in checks:
+        if mine is not None and mine != theirs:
+            errors.append(f"{key} is {mine} but the data has {theirs} {what} (set it to null to infer)")
+    if m.output is not None and m.output != task.output:
+        errors.append(
+            f"model.output is {m.output!r} but the data has {task.output!r} targets "
+            "(one per sequence = 'last', one per step = 'sequence')"
+        )
+    if cfg.loss is not None and cfg.loss != task.loss:
+        need = "class labels" if task.loss == "cross_entropy" else "real-valued targets"
+        errors.append(f"loss is {cfg.loss!r} but the data has {need}; use {task.loss!r} (or null)")
+    if errors:
+        raise ConfigError("\n".join(errors))
+    model = m.model_copy(
+        update={"input_size": task.input_size, "output_size": task.output_size, "output": task.output}
+    )
+    return cfg.model_copy(update={"model": model, "loss": task.loss})

@@ -1,0 +1,177 @@
+"""The config schema: every key, its default and why, in one place.
+
+Sections: `seed`, `name`, `data` (rnncli.data.options.DataConfig), `model`, `loss`, `train`.
+Every section forbids unknown keys, so a typo is an error, never silently ignored.
+Keys left at `null` marked "inferred" are filled from the data (see `resolve_with_task`).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from rnncli.data.options import DataConfig
+
+__all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig"]
+
+
+class _Section(BaseModel):
+    # validate_assignment: `cfg.train.lr = -1` in code fails as loudly as in a file.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads `hidden_size: true` as 1; a YAML boolean where a number
+        # belongs is a mistake, so refuse it with the same error as any other non-number.
+        if isinstance(value, bool) and not _accepts_bool(cls.model_fields[info.field_name].annotation):
+            raise PydanticCustomError("bool_not_number", "expected a number")
+        return value
+
+
+def _accepts_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_accepts_bool(a) for a in typing.get_args(annotation))
+    return False
+
+
+class ModelConfig(_Section):
+    """Architecture and initialisation of the stacked vanilla RNN plus linear head."""
+
+    input_size: int | None = Field(
+        None, ge=1, description="Features per step I; null = inferred from the data."
+    )
+    hidden_size: int = Field(
+        64, ge=1, description="Hidden units H per layer; 64 learns the shipped tasks in seconds."
+    )
+    num_layers: int = Field(1, ge=1, description="Stacked RNN layers; each feeds its states to the next.")
+    nonlinearity: Literal["tanh", "relu"] = Field(
+        "tanh", description="Hidden activation; tanh is bounded and the stable default."
+    )
+    output: Literal["last", "sequence"] | None = Field(
+        None,
+        description="'last' = one output per sequence (many-to-one), 'sequence' = one per step "
+        "(many-to-many); null = inferred from the data.",
+    )
+    output_size: int | None = Field(
+        None, ge=1, description="Outputs O (classes for classifiers); null = inferred from the data."
+    )
+    init: Literal["normal", "uniform", "xavier"] = Field(
+        "uniform",
+        description="Weight init: normal = N(0, init_scale^2) as the reference notebooks; "
+        "uniform = U(±1/sqrt(H)) as torch.nn.RNN; xavier = Glorot uniform.",
+    )
+    recurrent_init: Literal["orthogonal", "identity"] | None = Field(
+        None,
+        description="Override for W_hh: orthogonal keeps gradient norms steady over time; "
+        "identity (with relu) is the IRNN of Le et al. 2015; null = same as init.",
+    )
+    init_scale: float = Field(
+        0.01, gt=0, description="Standard deviation of init 'normal' (the notebooks use 0.01)."
+    )
+    dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout between stacked layers (as torch.nn.RNN); 0 = off. No effect with one layer.",
+    )
+
+
+class TrainConfig(_Section):
+    """Optimisation, batching, stopping and checkpointing."""
+
+    epochs: int = Field(20, ge=1, description="Passes over the training data.")
+    batch_size: int = Field(32, ge=1, description="Sequences per step; 32 balances noise and NumPy speed.")
+    optimizer: Literal["sgd", "momentum", "adagrad", "rmsprop", "adam"] = Field(
+        "adam", description="Update rule; adam works without tuning on every shipped task."
+    )
+    lr: float = Field(1e-3, gt=0, description="Learning rate; 1e-3 is Adam's usual default.")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum coefficient (optimizer 'momentum').")
+    nesterov: bool = Field(False, description="Nesterov look-ahead for optimizer 'momentum'.")
+    beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam: decay of the gradient mean.")
+    beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam: decay of the squared-gradient mean.")
+    eps: float = Field(
+        1e-8, gt=0, description="Adam/RMSprop/Adagrad: added to the denominator for stability."
+    )
+    rmsprop_decay: float = Field(
+        0.99, ge=0.0, lt=1.0, description="RMSprop: decay of the squared-gradient average."
+    )
+    weight_decay: float = Field(
+        0.0, ge=0.0, description="L2 penalty added to the gradient of weight matrices; 0 = off."
+    )
+    clip_norm: float | None = Field(
+        5.0,
+        gt=0,
+        description="Rescale gradients whose global L2 norm exceeds this; vanilla RNNs explode "
+        "without it. null = off.",
+    )
+    clip_value: float | None = Field(
+        None, gt=0, description="Clip each gradient entry to [-v, v]; null = off."
+    )
+    bptt: int | None = Field(
+        None,
+        ge=1,
+        description="Truncated BPTT window in steps (state carried, gradient cut between "
+        "windows); null = full sequence.",
+    )
+    dtype: Literal["float32", "float64"] = Field(
+        "float32", description="Float type for training; float32 is twice as fast, float64 exact."
+    )
+    patience: int | None = Field(
+        None, ge=1, description="Stop after this many epochs without a better val_loss; null = off."
+    )
+    shuffle: bool = Field(
+        True, description="Reshuffle training sequences each epoch (ignored for stateful text)."
+    )
+    drop_last: bool = Field(
+        False, description="Drop the last incomplete batch so every step has batch_size rows."
+    )
+    on_nonfinite: Literal["stop", "skip"] = Field(
+        "stop",
+        description="A NaN/inf loss or gradient: 'stop' (exit 1, keep the last good "
+        "checkpoint) or 'skip' the batch.",
+    )
+    checkpoint_every: int | None = Field(
+        None,
+        ge=1,
+        description="Also checkpoint every this many steps; one is always written at epoch end.",
+    )
+    max_memory_gb: float | None = Field(
+        None,
+        gt=0,
+        description="Refuse to start if the estimated memory exceeds this; null = 80% of RAM.",
+    )
+
+
+class Config(_Section):
+    """A whole run: data, model, loss and training, plus the seed that makes it repeatable."""
+
+    seed: int = Field(
+        0, description="Seeds data generation, init, shuffling and dropout: same seed, same run."
+    )
+    name: str | None = Field(
+        None,
+        description="Run name (runs/<name>-<N>); null = the last config file's name or 'default'.",
+    )
+    data: DataConfig = Field(
+        default_factory=DataConfig, description="Where sequences come from (see data.*)."
+    )
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The network.")
+    loss: Literal["mse", "cross_entropy"] | None = Field(
+        None, description="Training loss; null = inferred from the data (labels: cross_entropy)."
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, value: Any) -> Any:
+        # `train:` with every sub-key commented out is YAML null; read it as "all defaults".
+        if isinstance(value, dict):
+            return {k: ({} if v is None and k in ("data", "model", "train") else v) for k, v in value.items()}
+        return value
