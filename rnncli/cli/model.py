@@ -1,0 +1,187 @@
+"""Commands that use a trained model: `rnn eval`, `rnn predict`, `rnn sample`, `rnn info`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli.options import BatchSize, Json, Weights
+from rnncli.errors import UsageError
+
+
+def eval_cmd(
+    weights: Weights,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", "-d", metavar="SPEC",
+            help="A data file (.npz, .jsonl, .csv, .txt), '-' for stdin, or a generator name. "
+            "Default: the validation part of the data the model was trained on.",
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", metavar="KEY=VALUE",
+            help="Override a data option, e.g. --set seq_len=100 (or data.seq_len=100).",
+        ),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format", help="Format of --data when its name does not say it."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed for generated data (default: the training seed + 1, "
+                     "so a generator gives sequences the model has not seen)."),
+    ] = None,
+    batch_size: BatchSize = 256,
+    json_: Json = False,
+) -> None:
+    """Loss and task metrics of a model on a dataset.
+
+    Metrics: accuracy for classifiers; mse, rmse and mae in original units for
+    regression; bits per character and perplexity for text models.
+
+    Examples:
+      rnn eval runs/sine-1
+      rnn eval runs/sine-1 --data sine --set noise=0.1 --json
+      rnn eval model.npz --data test.jsonl
+    """
+    from rnncli.inference import evaluate, load_data_for_model, load_model
+    from rnncli.render import metrics_table
+
+    model = load_model(weights)
+    bundle = load_data_for_model(
+        model, data, overrides=set_ or [], fmt=input_format, seed=seed
+    )
+    metrics = evaluate(model, bundle, batch_size=batch_size)
+    if json_:
+        echo_json(metrics)
+        return
+    err_console(is_quiet()).print(metrics_table(metrics, title=f"eval {weights}"))
+
+
+def predict(
+    weights: Weights,
+    input_: Annotated[
+        str,
+        typer.Argument(
+            metavar="[INPUT|-]",
+            help="Sequences to predict on: a .jsonl, .csv, .npy or .npz file, or '-' for stdin.",
+        ),
+    ] = "-",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Output format: csv, jsonl or npy.")
+    ] = "csv",
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format",
+            help="Input format (jsonl, csv, npy, npz); inferred from INPUT's extension, "
+            "jsonl for stdin.",
+        ),
+    ] = None,
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Classifiers: add class probabilities.")
+    ] = False,
+    header: Annotated[
+        bool, typer.Option("--header/--no-header", help="csv: write a header line.")
+    ] = True,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE",
+                     help="Write here (atomically) instead of stdout."),
+    ] = None,
+    batch_size: BatchSize = 256,
+) -> None:
+    """Predict on sequences read from a file or stdin; only predictions go to stdout.
+
+    Regression models print their outputs in original units, classifiers the label
+    (--proba adds probabilities), sequence models one row per step. Input is read
+    and predictions are written batch by batch, so endless streams work.
+
+    Examples:
+      rnn predict runs/sine-1 series.jsonl
+      rnn data sine -o - | rnn predict runs/sine-1 - --format jsonl | head
+    """
+    from rnncli.cli.writers import FORMATS, PredictionWriter
+    from rnncli.data import iter_predict_inputs
+    from rnncli.fsutil import atomic_writer
+    from rnncli.inference import load_model, predict_outputs
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    model = load_model(weights)
+    if input_ == "-" and input_format is None:
+        input_format = "jsonl"  # the natural format of pipelines
+    binary = fmt == "npy"
+    if output is None and binary and sys.stdout.isatty():
+        raise UsageError("refusing to write binary .npy to a terminal; use -o FILE or a pipe")
+
+    def run(stream) -> None:
+        writer = PredictionWriter(
+            stream, fmt, kind=model.task.kind, sequence=model.spec.output == "sequence",
+            proba=proba, vocab=model.task.vocab if model.task.kind == "text" else None,
+            header=header,
+        )
+        batches = iter_predict_inputs(
+            input_, task=model.task, fmt=input_format, batch_size=batch_size, dtype=model.dtype,
+        )
+        for batch in batches:
+            writer.write(predict_outputs(model, batch), batch.lengths)
+        writer.close()
+
+    if output is None:
+        run(sys.stdout.buffer if binary else sys.stdout)
+    else:
+        # Nothing appears at FILE unless every prediction was written.
+        with atomic_writer(output, "wb" if binary else "w") as f:
+            run(f)
+
+
+def sample(
+    weights: Weights,
+    prime: Annotated[
+        str, typer.Option("--prime", "-p", help="Text to start from (printed first).")
+    ] = "",
+    length: Annotated[
+        int, typer.Option("--length", "-n", min=0, help="Characters to generate.")
+    ] = 200,
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-t", help="Below 1: safer; above 1: wilder.")
+    ] = 1.0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+) -> None:
+    """Generate text from a character-level model (stdout).
+
+    Example: rnn sample runs/text-1 --prime "The " --length 300 --temperature 0.8
+    """
+    import numpy as np
+
+    from rnncli.inference import load_model, sample_text
+
+    model = load_model(weights)
+    text = sample_text(model, prime, length, temperature, np.random.default_rng(seed))
+    sys.stdout.write(prime + text + "\n")
+
+
+def info(weights: Weights, json_: Json = False) -> None:
+    """Architecture, parameter count, and how and on what a model was trained.
+
+    Example: rnn info runs/sine-1 --json | jq .parameters
+    """
+    from rnncli.inference import load_model, model_info
+    from rnncli.render import info_lines
+
+    data = model_info(load_model(weights))
+    if json_:
+        echo_json(data)
+        return
+    console = err_console(is_quiet())
+    for line in info_lines(data):
+        console.print(line, markup=False, highlight=False)

@@ -1,0 +1,43 @@
+"""Option types shared by several commands (one definition, same help everywhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ConfigFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--config", "-c", metavar="FILE",
+        help="YAML config file; repeat to merge several (the last one wins).",
+    ),
+]
+SetOverrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", "-s", metavar="KEY=VALUE",
+        help="Override one config key by dotted path, e.g. --set train.lr=0.01 "
+        "(the value is read as a YAML scalar); repeatable.",
+    ),
+]
+Seed = Annotated[
+    int | None, typer.Option("--seed", help="Random seed (overrides the config's seed).")
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout instead of a table.")
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress or logs on stderr.")
+]
+Weights = Annotated[
+    Path,
+    typer.Argument(
+        metavar="WEIGHTS", help="A weights file (.npz) or a run directory (uses its model.npz).",
+        show_default=False,
+    ),
+]
+BatchSize = Annotated[
+    int, typer.Option("--batch-size", "-b", min=1, help="Sequences per batch.")
+]

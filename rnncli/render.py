@@ -1,0 +1,238 @@
+"""Rendering for the terminal: training progress, metric lines and tables (all on stderr).
+
+Only the CLI uses this module. On a terminal, training shows a live progress bar
+(with `redirect_stdout=False`, so data on stdout is never mixed into it); on a pipe
+or file, one plain line per epoch, Keras style:
+
+    epoch 3/20 loss 0.41 val_loss 0.45 val_accuracy 0.91 12ms/step
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+try:  # the trainer's callback base; the reporter works without it (duck typing)
+    from rnncli.train import TrainCallbacks as _Base
+except ImportError:  # pragma: no cover - only while train.py is missing
+    _Base = object  # type: ignore[assignment,misc]
+
+# Bookkeeping fields of a metrics record that the epoch line does not repeat.
+_NOT_SHOWN = {
+    "epoch", "seconds", "lr", "grad_norm", "grad_norm_max", "dh_ratio", "fb_seconds",
+    "val_seconds", "step", "steps", "time", "best", "status", "skipped_steps",
+}
+
+
+def fmt_num(v: Any, digits: int = 4) -> str:
+    """Compact human formatting of a metric value."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
+
+
+def epoch_line(record: Mapping[str, Any], epochs: int | None, steps: int | None) -> str:
+    """`epoch 3/20 loss 0.41 val_loss 0.45 ... 12ms/step` for one metrics record."""
+    epoch = record.get("epoch", "?")
+    parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
+    keys = [k for k in ("loss", "val_loss") if k in record]
+    keys += [k for k in record if k not in keys and k not in _NOT_SHOWN]
+    for k in keys:
+        v = record[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) and v is not None:
+            continue
+        parts.append(f"{k} {fmt_num(v)}")
+    seconds = record.get("seconds")
+    if isinstance(seconds, (int, float)) and steps:
+        parts.append(f"{seconds / steps * 1000:.0f}ms/step")
+    elif isinstance(seconds, (int, float)):
+        parts.append(f"{seconds:.2f}s")
+    return " ".join(parts)
+
+
+def start_line(info: Mapping[str, Any]) -> str:
+    """`training runs/sine-1: regression, 1 x 32 tanh (last), 29 steps/epoch, 5 epochs`."""
+    spec, task = info.get("spec") or {}, info.get("task") or {}
+    parts = []
+    if task.get("kind"):
+        parts.append(str(task["kind"]))
+    if spec:
+        parts.append(
+            f"{spec.get('num_layers')} x {spec.get('hidden_size')} {spec.get('nonlinearity')} "
+            f"({spec.get('output')})"
+        )
+    if info.get("steps_per_epoch"):
+        parts.append(f"{info['steps_per_epoch']} steps/epoch")
+    if info.get("epochs"):
+        parts.append(f"{info['epochs']} epochs")
+    if info.get("start_epoch"):
+        parts.append(f"resuming after epoch {info['start_epoch']}")
+    head = f"training {info['run_dir']}" if info.get("run_dir") else "training"
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
+class ProgressReporter(_Base):  # type: ignore[misc,valid-type]
+    """Training callbacks that draw progress on a stderr console.
+
+    Args:
+        console: a Console(stderr=True) (quiet consoles print nothing).
+        live: draw a live progress bar (only when stderr is a terminal).
+    """
+
+    def __init__(self, console: Console, *, live: bool) -> None:
+        self.console = console
+        self.live = live and not console.quiet
+        self.epochs: int | None = None
+        self.steps: int | None = None
+        self._progress = None
+        self._task = None
+
+    # -- callbacks -------------------------------------------------------------------
+    def on_train_start(self, info: dict) -> None:
+        self.epochs = info.get("epochs")
+        self.steps = info.get("steps_per_epoch") or info.get("steps")
+        self.console.print(start_line(info), markup=False, highlight=False)
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[loss]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                redirect_stdout=False,
+                redirect_stderr=False,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("epoch 1", total=self.steps, loss="")
+
+    def on_step_end(self, epoch: int, step: int, steps: int, loss: float) -> None:
+        self.steps = steps
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                description=f"epoch {epoch}/{self.epochs}" if self.epochs else f"epoch {epoch}",
+                completed=step, total=steps, loss=f"loss {fmt_num(loss)}",
+            )
+
+    def on_epoch_end(self, record: dict) -> None:
+        # On a terminal the line is printed above the live bar; elsewhere it is the output.
+        self.console.print(epoch_line(record, self.epochs, self.steps), markup=False)
+        if self._progress is not None:
+            self._progress.reset(self._task)
+
+    def on_train_end(self, summary: dict) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def summary_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Human summary of a finished run (stderr)."""
+    lines = []
+    status = summary.get("status", "done")
+    epochs = summary.get("epochs")
+    seconds = summary.get("seconds")
+    head = f"{status}"
+    if epochs is not None:
+        head += f" after {epochs} epoch{'s' if epochs != 1 else ''}"
+    if isinstance(seconds, (int, float)):
+        head += f" in {seconds:.1f}s"
+    lines.append(head)
+    best = {k: v for k, v in summary.items() if k.startswith("best") or k == "val_loss"}
+    for k, v in best.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            lines.append(f"{k}: {fmt_num(v)}")
+        elif isinstance(v, Mapping):
+            lines.append(f"{k}: " + " ".join(f"{kk} {fmt_num(vv)}" for kk, vv in v.items()))
+    if summary.get("run_dir"):
+        lines.append(f"run directory: {summary['run_dir']}")
+    return lines
+
+
+def metrics_table(metrics: Mapping[str, Any], title: str | None = None) -> Table:
+    """Two-column table: metric, value."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        table.add_row(k, fmt_num(v, 6) if isinstance(v, float) else str(v))
+    return table
+
+
+def gradcheck_table(results: list, tol: float) -> Table:
+    """One row per tensor: name, relative error, worst index, pass/fail."""
+    table = Table(title=f"gradient check (tolerance {tol:.1e})", header_style="bold")
+    table.add_column("name")
+    table.add_column("rel error", justify="right")
+    table.add_column("worst index")
+    table.add_column("checked", justify="right")
+    table.add_column("result")
+    for name, rel, worst, passed, checked in results:
+        rel_s = f"{rel:.2e}" if isinstance(rel, float) and math.isfinite(rel) else str(rel)
+        table.add_row(
+            name, rel_s, str(tuple(worst) if worst is not None else "-"), str(checked),
+            "[green]pass[/]" if passed else "[red bold]FAIL[/]",
+        )
+    return table
+
+
+def info_lines(info: Mapping[str, Any]) -> list[str]:
+    """Human description of a saved model (what `rnn info` prints on stderr)."""
+    m, t = info.get("model", {}), info.get("task", {})
+    lines = [
+        f"model: {m.get('num_layers')}-layer {m.get('nonlinearity')} RNN, input {m.get('input_size')}, "
+        f"hidden {m.get('hidden_size')}, output {m.get('output_size')} ({m.get('output')})",
+        f"parameters: {info.get('parameters')} ({info.get('dtype')})",
+    ]
+    task = f"task: {t.get('kind')} with {t.get('loss')} loss"
+    if t.get("num_classes"):
+        task += f", {t['num_classes']} classes"
+    if t.get("vocab_size"):
+        task += f", vocabulary of {t['vocab_size']} characters"
+    if t.get("scaled"):
+        task += ", standardised data (outputs in original units)"
+    lines.append(task)
+    data = info.get("data") or {}
+    if data:
+        opts = ", ".join(f"{k}={v}" for k, v in data.items() if k != "source" and v is not None)
+        lines.append(f"data: {data.get('source')}" + (f" ({opts})" if opts else ""))
+    train = info.get("train") or {}
+    if train:
+        keys = ("epochs", "batch_size", "optimizer", "lr", "clip_norm", "bptt", "dtype")
+        lines.append("train: " + ", ".join(f"{k}={train[k]}" for k in keys if k in train))
+    if info.get("seed") is not None:
+        lines.append(f"seed: {info['seed']}")
+    if info.get("epoch") is not None:
+        lines.append(f"epoch: {info['epoch']}")
+    metrics = info.get("metrics") or {}
+    if isinstance(metrics, Mapping) and metrics:
+        shown = {k: v for k, v in metrics.items() if k not in _NOT_SHOWN}
+        lines.append("metrics: " + " ".join(f"{k} {fmt_num(v)}" for k, v in shown.items()))
+    for k, v in (t.get("baselines") or {}).items():
+        lines.append(f"baseline {k}: {fmt_num(v)}")
+    return lines
