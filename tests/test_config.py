@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rnncli.config import (
     Config,
@@ -104,6 +106,17 @@ def test_all_value_errors_at_once_in_file_order(cwd):
         "x.yaml:8:12: model.dropout: must be < 1 (got 1.0)",
         "x.yaml:9:7: loss: must be 'mse' or 'cross_entropy' (got 'hinge')",
     ]
+
+
+def test_odd_keys_and_yaml_merge_keys(cwd):
+    write("x.yaml", "base: &b\n  hidden_size: 3\nmodel:\n  <<: *b\n  num_layers: 0\nnull: 1\n")
+    assert error_lines(["x.yaml"]) == [
+        "x.yaml:1:1: base: unknown key (valid keys: seed, name, data, model, loss, train)",
+        "x.yaml:5:15: model.num_layers: must be >= 1 (got 0)",
+        "x.yaml:6:1: None: unknown key (valid keys: seed, name, data, model, loss, train)",
+    ]
+    write("z.yaml", "model:\n  <<: {hidden_size: 3}\n")
+    assert load_config(["z.yaml"]).model.hidden_size == 3
 
 
 def test_section_not_a_mapping(cwd):
@@ -349,3 +362,39 @@ def test_resolve_reports_every_conflict(cwd):
         "one per step = 'sequence')",
         "loss is 'mse' but the data has class labels; use 'cross_entropy' (or null)",
     ]
+
+
+# --- fuzzing: whatever the input, a ConfigError or a Config, never a traceback ---------------
+
+yaml_ish = st.text(alphabet=st.sampled_from(list("abdeilmnorst_:.-[]{},'\"#&*!|> \n\t0123456789")))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=yaml_ish | st.binary().map(lambda b: b.decode("latin-1")),
+    sets=st.lists(yaml_ish.map(lambda s: s.replace("\n", " ")), max_size=3),
+)
+def test_fuzzed_config_never_crashes(cwd, text, sets):
+    Path("f.yaml").write_text(text, encoding="utf-8")
+    try:
+        cfg = load_config(["f.yaml"], sets)
+    except ConfigError as e:
+        lines = str(e).split("\n")
+        assert all(line.strip() for line in lines)
+        assert all(line.startswith(("f.yaml", "--set ")) for line in lines), lines
+    else:
+        assert isinstance(cfg, Config)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    section=st.sampled_from(["model", "train", "data"]),
+    key=st.sampled_from(["hidden_size", "lr", "epochs", "dropout", "seq_len", "clip_norm", "x"]),
+    value=st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
+)
+def test_fuzzed_values_never_crash(cwd, section, key, value):
+    Path("f.yaml").write_text(yaml.safe_dump({section: {key: value}}), encoding="utf-8")
+    try:
+        load_config(["f.yaml"])
+    except ConfigError as e:
+        assert str(e).startswith("f.yaml:"), str(e)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rnncli.errors import WeightsError
 from rnncli.weights import (
@@ -310,3 +313,61 @@ def test_non_npy_member(tmp_path):
     with zipfile.ZipFile(p, "a") as zf:
         zf.writestr("readme.txt", "hi")
     assert load_error(p) == f"{p}: unexpected member 'readme.txt' (not an .npy array)"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_files_give_weights_error_or_load(tmp_path, data):
+    p = tmp_path / "m.npz"
+    save_weights(p, make_params(), {"model": MODEL})
+    raw = bytearray(p.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(raw)))
+    p.write_bytes(bytes(raw[:cut]))
+    try:
+        params, meta, _ = load_weights(p)
+    except WeightsError as e:
+        assert str(e).startswith(f"{p}: ") and "\n" not in str(e)
+    else:
+        assert all(np.isfinite(a).all() for a in params.values())
+
+
+KILL_WRITER = """
+import sys, numpy as np
+from rnncli.weights import save_weights, expected_shapes
+model = {"input_size": 50, "hidden_size": 300, "output_size": 5, "num_layers": 2,
+         "nonlinearity": "tanh", "output": "last"}
+i = 0
+while True:
+    params = {n: np.full(s, float(i)) for n, s in expected_shapes(model).items()}
+    save_weights(sys.argv[1], params, {"model": model, "epoch": i})
+    if i == 0:
+        print("ready", flush=True)
+    i += 1
+"""
+
+
+def test_sigkill_during_writes_leaves_a_loadable_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = tmp_path / "checkpoint.npz"
+    repo = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_WRITER, str(p)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": repo},
+    )
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        time.sleep(0.3)  # many writes in flight: the kill lands at an arbitrary moment
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    params, meta, _ = load_weights(p)
+    epoch = meta["epoch"]
+    assert all((a == epoch).all() for a in params.values())  # one complete version, not a mix

@@ -76,6 +76,14 @@ def _yaml_problem(e: yaml.YAMLError) -> tuple[tuple[int, int] | None, str]:
     return None, " ".join(str(e).split())
 
 
+def _key_text(knode: yaml.Node) -> str:
+    """The key as safe_load reads it (`null:` is None, `yes:` is True), as text."""
+    try:
+        return str(yaml.SafeLoader("").construct_object(knode, deep=True))
+    except yaml.YAMLError:  # e.g. the merge key "<<", which has no constructor of its own
+        return str(knode.value)
+
+
 def _walk_positions(
     node: yaml.MappingNode,
     label: str,
@@ -86,7 +94,7 @@ def _walk_positions(
 ) -> None:
     seen: dict[str, int] = {}
     for knode, vnode in node.value:
-        key = str(knode.value)
+        key = _key_text(knode)
         path = (*prefix, key)
         line, col = _mark(knode)
         if key in seen:
