@@ -269,7 +269,12 @@ def test_relative_data_paths_are_relative_to_their_config_file(cwd):
     cfg = load_config(["configs/t.yaml"], ["data.path=other.txt"])
     assert cfg.data.path == str(cwd / "other.txt")  # --set: relative to the current directory
     write("configs/c.yaml", "data:\n  source: series.csv\n")
-    assert load_config(["configs/c.yaml"]).data.source == str(cwd / "configs" / "series.csv")
+    cfg = load_config(["configs/c.yaml"])
+    assert cfg.data.source == str(cwd / "configs" / "series.csv")
+    write("runs/x/config.yaml", config_to_yaml(cfg))  # elsewhere, still the same file
+    assert load_config(["runs/x/config.yaml"]) == cfg
+    write("s.yaml", "data:\n  source: '-'\n  format: csv\n")
+    assert load_config(["s.yaml"]).data.source == "-"  # stdin is not a path
 
 
 # --- dumping --------------------------------------------------------------------------------

@@ -170,7 +170,8 @@ def _merge(
         path = (*prefix, str(key))
         old = _get(data, path)
         if isinstance(value, dict) and isinstance(old, dict):
-            origins[path] = new_origins.get(path, origins.get(path))
+            if path in new_origins:
+                origins[path] = new_origins[path]
             _merge(data, origins, value, new_origins, path)
         else:
             _set(data, origins, path, value, None)
