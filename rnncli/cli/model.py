@@ -71,7 +71,7 @@ def predict(
     input_: Annotated[
         str,
         typer.Argument(
-            metavar="[INPUT|-]",
+            metavar="INPUT",
             help="Sequences to predict on: a .jsonl, .csv, .npy or .npz file, or '-' for stdin.",
         ),
     ] = "-",
