@@ -271,6 +271,9 @@ def gradcheck_config(
 ):
     """Gradient-check the config's model on a small batch of its own data, in float64.
 
+    The architecture and data come from the config; the weights are drawn uniformly in
+    +-1/sqrt(H) (a well-conditioned point for finite differences).
+
     Args:
         cfg: a validated Config.
         batch_size: sequences in the batch (the first ones of the training part).
@@ -303,10 +306,10 @@ def gradcheck_config(
         if lengths is not None:
             lengths = np.minimum(lengths, steps)
     rng = np.random.default_rng([seed, 7])
-    params = init_params(
-        spec, rng, init=cfg.model.init, recurrent_init=cfg.model.recurrent_init,
-        scale=cfg.model.init_scale, dtype=np.float64,
-    )
+    # The check point is uniform +-1/sqrt(H) whatever the config's init: with the notebooks'
+    # N(0, 0.01^2) weights, gradients are so small that centred-difference round-off alone
+    # exceeds the tolerance, and an identity W_hh puts relu units right at their kink.
+    params = init_params(spec, rng, init="uniform", dtype=np.float64)
     report = gradcheck(
         params, spec, x, y, loss=data.task.loss, lengths=lengths, eps=eps, tol=tol,
         sample=sample, rng=rng,
