@@ -1,0 +1,70 @@
+"""Saving weights with their meta, and checkpoints that resume training exactly.
+
+model.npz / best.npz hold the parameters and meta (config, model spec, task, epoch, metrics).
+checkpoint.npz adds the optimizer's state arrays (as `optim.<slot>.<param>`), the carried hidden
+state of stateful data (`h_carry`), and in meta the counters, RNG states and the epoch's running sums.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rnncli import __version__
+from rnncli.config import config_to_dict
+from rnncli.core.model import ModelSpec
+from rnncli.errors import WeightsError
+from rnncli.runfiles import CHECKPOINT
+from rnncli.weights import load_weights, save_weights
+
+
+def model_meta(cfg, spec: ModelSpec, task, epoch: int, metrics: dict | None) -> dict:
+    return {"config": config_to_dict(cfg), "model": spec.to_dict(), "task": task.to_dict(),
+            "epoch": epoch, "metrics": metrics, "rnn_version": __version__}
+
+
+def save_model(path: Path, params, cfg, spec, task, epoch: int, metrics: dict | None) -> None:
+    save_weights(path, params, model_meta(cfg, spec, task, epoch, metrics))
+
+
+def save_checkpoint(run_dir: Path, state, cfg, spec, task, *, acc: dict) -> None:
+    meta = model_meta(cfg, spec, task, state.epoch, None)
+    opt_state = state.optimizer.state_dict()
+    meta["checkpoint"] = {
+        "epoch": state.epoch, "step_in_epoch": state.step_in_epoch, "global_step": state.global_step,
+        "optimizer_t": opt_state.pop("t"), "epoch_rng_state": state.epoch_rng_state,
+        "dropout_rng_state": state.dropout_rng_state, "best": state.best, "best_epoch": state.best_epoch,
+        "bad_epochs": state.bad_epochs, "acc": acc,
+    }
+    extra = {f"optim.{k}": v for k, v in opt_state.items()}
+    if state.h_carry is not None:
+        extra["h_carry"] = state.h_carry
+    save_weights(run_dir / CHECKPOINT, state.params, meta, extra)
+
+
+def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype):
+    """The TrainState saved in RUN_DIR/checkpoint.npz, with `optimizer` restored in place."""
+    from rnncli.train import TrainState  # the state type lives with the loop that owns it
+
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise WeightsError(f"{path}: no checkpoint to resume from (is {run_dir} a run directory?)")
+    params, meta, extra = load_weights(path)
+    ck = meta.get("checkpoint")
+    if not isinstance(ck, dict):
+        raise WeightsError(f"{path}: meta has no 'checkpoint' section; not a training checkpoint")
+    if ModelSpec.from_dict(meta["model"]) != spec:
+        raise WeightsError(f"{path}: the checkpoint's model {meta['model']} does not match the config's "
+                           f"{spec.to_dict()}")
+    opt_state = {k[len("optim."):]: v for k, v in extra.items() if k.startswith("optim.")}
+    opt_state["t"] = ck["optimizer_t"]
+    optimizer.load_state_dict(opt_state)
+    best = ck["best"] if ck["best"] is not None else np.inf  # JSON has no inf: saved as null
+    return TrainState(
+        params={k: v.astype(dtype, copy=False) for k, v in params.items()}, optimizer=optimizer,
+        epoch=ck["epoch"], step_in_epoch=ck["step_in_epoch"], global_step=ck["global_step"],
+        epoch_rng_state=ck["epoch_rng_state"], dropout_rng_state=ck["dropout_rng_state"],
+        h_carry=extra.get("h_carry"), best=best, best_epoch=ck["best_epoch"],
+        bad_epochs=ck["bad_epochs"], acc=ck["acc"],
+    )
