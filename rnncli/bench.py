@@ -1,0 +1,332 @@
+"""Benchmark of a training step: NumPy core against the machine's matmul peak and torch.nn.RNN.
+
+Letters: B batch, T time, I input, H hidden, L layers, O output.
+
+The step timed is forward + backward of the RNN layers (rnn_forward + rnn_backward, which also
+returns dL/dx); its work is counted as 6*B*T*H*(I+H) floating-point operations per layer (I = H above
+the first): 2 for the forward products, 4 for the backward ones. The full training step (head, loss,
+gradient clipping, Adam) is timed separately. torch is optional and, when importable, is given its
+fastest honest path: time-major input (its native layout), the same threads and dtype, and no dL/dx.
+
+Timings on a shared machine are noisy, so the contenders run interleaved (one numpy step, one torch
+step, ...) and the median is reported, with the load average before and after. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from rnncli.core.init import init_params
+from rnncli.core.model import ModelSpec, loss_and_grads
+from rnncli.core.optim import clip_gradients, make_optimizer
+from rnncli.core.rnn import rnn_backward, rnn_forward
+
+DTYPES = ("float32", "float64")
+PEAK_SIZES = (512, 1024, 2048)  # square matmul sizes tried for the peak; the best counts
+CLIP_NORM = 5.0  # the config's default train.clip_norm: a real step clips
+
+
+def step_flops(batch: int, seq_len: int, input_size: int, hidden: int, layers: int = 1) -> int:
+    """Floating-point operations of one forward + backward of the RNN layers."""
+    per_layer = [input_size] + [hidden] * (layers - 1)
+    return sum(6 * batch * seq_len * hidden * (i + hidden) for i in per_layer)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def blas_info() -> list[dict]:
+    """BLAS libraries numpy (and torch, if loaded) run: name, kernel architecture, threads.
+
+    Empty when threadpoolctl is not installed (it is only needed to report and limit threads).
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "version", "architecture", "num_threads", "prefix")
+    return [{k: d.get(k) for k in keys} for d in threadpool_info() if d.get("user_api") == "blas"]
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int) -> Iterator[bool]:
+    """Limit numpy's BLAS (via threadpoolctl, if installed) and torch to `threads`; restore after.
+
+    Yields whether numpy's BLAS could be limited.
+    """
+    torch = _torch()
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            yield False
+            return
+        with threadpool_limits(limits=threads, user_api="blas"):
+            yield True
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+
+
+def _median_ms(times: list[float]) -> float:
+    return float(np.median(times)) * 1e3
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int, repeats: int,
+                     ) -> dict[str, list[float]]:
+    """Seconds per call of each function, called in turn so that load from elsewhere hits all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def matmul_peak(dtype: str, *, sizes: tuple[int, ...] = PEAK_SIZES, repeats: int = 5) -> dict:
+    """The machine's matrix-product rate: best median GFLOP/s of np.matmul on (n, n) matrices."""
+    rng = np.random.default_rng(0)
+    best = {"gflops": 0.0, "n": None}
+    for n in sizes:
+        a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+        c = np.empty((n, n), dtype=dtype)
+        t = time_interleaved({"mm": lambda a=a, b=b, c=c: np.matmul(a, b, out=c)},
+                             warmup=1, repeats=repeats)["mm"]
+        gflops = 2.0 * n**3 / float(np.median(t)) / 1e9
+        if gflops > best["gflops"]:
+            best = {"gflops": gflops, "n": n}
+    return best
+
+
+def _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype, seed=0):
+    """Parameters as torch.nn.RNN initialises them, inputs and a gradient on the top states."""
+    spec = ModelSpec(input_size, hidden, input_size, layers)
+    params = init_params(spec, np.random.default_rng(seed), dtype=dtype)
+    rng = np.random.default_rng(seed + 1)
+    x = rng.standard_normal((batch, seq_len, input_size)).astype(dtype)
+    dhs = rng.standard_normal((batch, seq_len, hidden)).astype(dtype)
+    return spec, params, x, dhs
+
+
+def numpy_step(params, x, dhs, layers) -> Callable[[], tuple]:
+    """One forward + backward of the RNN layers; returns what rnn_backward returns."""
+    def step():
+        _, _, cache = rnn_forward(params, x, num_layers=layers)
+        return rnn_backward(dhs, cache)
+    return step
+
+
+def _torch_rnn(torch, params, input_size, hidden, layers, dtype):
+    """torch.nn.RNN holding the same weights (b_hh = 0, since ours has one bias)."""
+    rnn = torch.nn.RNN(input_size, hidden, num_layers=layers, dtype=getattr(torch, dtype))
+    with torch.no_grad():
+        for l in range(layers):
+            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh"]))
+            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh"]))
+            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h"]))
+            getattr(rnn, f"bias_hh_l{l}").zero_()
+    return rnn
+
+
+def torch_step(torch, params, x, dhs, layers) -> tuple[Callable[[], object], float]:
+    """torch's forward + backward of the same layers, and its max |difference| from ours in hs."""
+    _, T, I = x.shape
+    H = dhs.shape[-1]
+    rnn = _torch_rnn(torch, params, I, H, layers, x.dtype.name)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))  # (T, B, I): torch's native layout
+    gt = torch.from_numpy(np.ascontiguousarray(dhs.transpose(1, 0, 2)))
+
+    def step():
+        rnn.zero_grad(set_to_none=True)
+        out, _ = rnn(xt)
+        out.backward(gt)
+
+    with torch.no_grad():
+        ours = rnn_forward(params, x, num_layers=layers)[0]
+        diff = float(np.max(np.abs(rnn(xt)[0].numpy().transpose(1, 0, 2) - ours)))
+    return step, diff
+
+
+def _train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
+    """Full training steps (RNN + linear head on every step, MSE, clip, Adam) for numpy and torch."""
+    spec, params, x, _ = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
+    spec = ModelSpec(input_size, hidden, input_size, layers, output="sequence")  # next-step regression
+    params = init_params(spec, np.random.default_rng(0), dtype=dtype)
+    y = np.random.default_rng(2).standard_normal((batch, seq_len, input_size)).astype(dtype)
+    opt = make_optimizer("adam", 1e-3)
+    dtypes: set[str] = set()
+
+    def np_train():
+        _, grads, _ = loss_and_grads(params, spec, x, y, loss="mse")
+        clip_gradients(grads, max_norm=CLIP_NORM)
+        opt.step(params, grads)
+        dtypes.update(g.dtype.name for g in grads.values())
+
+    fns = {"numpy": np_train}
+    if torch is not None:
+        rnn = _torch_rnn(torch, params, input_size, hidden, layers, dtype)
+        head = torch.nn.Linear(hidden, input_size, dtype=getattr(torch, dtype))
+        weights = list(rnn.parameters()) + list(head.parameters())
+        topt = torch.optim.Adam(weights, lr=1e-3)
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))
+        yt = torch.from_numpy(np.ascontiguousarray(y.transpose(1, 0, 2)))
+
+        def torch_train():
+            topt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(head(rnn(xt)[0]), yt)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(weights, CLIP_NORM)
+            topt.step()
+
+        fns["torch"] = torch_train
+    return fns, dtypes
+
+
+def activation_memory(batch: int, seq_len: int, input_size: int, hidden: int, layers: int,
+                      dtype: str, window: int) -> dict:
+    """Peak bytes allocated (tracemalloc) by forward + backward over the whole sequence, and over
+    the same sequence in truncated-BPTT windows of `window` steps carrying the state across."""
+    _, params, x, _ = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
+
+    def run(k: int) -> int:
+        tracemalloc.start()
+        try:
+            h = None
+            for s in range(0, seq_len, k):
+                xw = x[:, s:s + k]
+                _, h, cache = rnn_forward(params, xw, num_layers=layers, h0=h)
+                rnn_backward(np.ones(xw.shape[:2] + (hidden,), dtype=dtype), cache)
+                del cache
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    item = np.dtype(dtype).itemsize
+    full, win = run(seq_len), run(window)
+    return {
+        "window": window,
+        "full_peak_bytes": full,
+        "window_peak_bytes": win,
+        "ratio": win / full,
+        "states_bytes_full": layers * seq_len * batch * hidden * item,  # T*B*H per layer
+        "states_bytes_window": layers * min(window, seq_len) * batch * hidden * item,
+    }
+
+
+def _stats(times: list[float], flops: int, batch: int) -> dict:
+    ms = _median_ms(times)
+    return {
+        "step_ms": ms,
+        "step_ms_min": float(np.min(times)) * 1e3,
+        "seq_per_s": batch / (ms / 1e3),
+        "gflops": flops / (ms / 1e3) / 1e9,
+    }
+
+
+def run_bench(
+    *,
+    batch: int,
+    seq_len: int,
+    input_size: int,
+    hidden: int,
+    layers: int = 1,
+    dtype: str = "float32",
+    threads: int | None = None,
+    repeats: int = 20,
+    warmup: int = 3,
+    use_torch: bool = True,
+    train_step: bool = True,
+    scaling: bool = False,
+    memory_window: int | None = None,
+    peak_sizes: tuple[int, ...] = PEAK_SIZES,
+) -> dict:
+    """Time the RNN step (and optionally more) at one size; a JSON-ready dict of the results.
+
+    Args:
+        threads: BLAS threads for numpy and torch alike; None = every core.
+        use_torch: compare with torch.nn.RNN when torch is importable.
+        train_step: also time the full training step (head, MSE, clipping, Adam).
+        scaling: also time the numpy step at 2*T and at 2*B (linear cost: ratios near 2).
+        memory_window: also measure peak memory of full BPTT against windows of this many steps.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    threads = threads or os.cpu_count() or 1
+    torch = _torch() if use_torch else None
+    flops = step_flops(batch, seq_len, input_size, hidden, layers)
+    load_before = os.getloadavg()
+    with thread_limit(threads) as limited:
+        result: dict = {
+            "size": {"batch": batch, "seq_len": seq_len, "input": input_size, "hidden": hidden,
+                     "layers": layers, "dtype": dtype},
+            "threads": threads,
+            "flops_per_step": flops,
+            "environment": {
+                "numpy": np.__version__,
+                "torch": None if torch is None else torch.__version__,
+                "cpu_count": os.cpu_count(),
+                "numpy_threads_limited": limited,
+                "blas": blas_info(),
+                "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+            },
+        }
+        peak = matmul_peak(dtype, sizes=peak_sizes)
+        result["peak"] = peak
+        _, params, x, dhs = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
+        fns = {"numpy": numpy_step(params, x, dhs, layers)}
+        grads = fns["numpy"]()[0]
+        if torch is not None:
+            fns["torch"], result["torch_max_abs_diff"] = torch_step(torch, params, x, dhs, layers)
+        times = time_interleaved(fns, warmup=warmup, repeats=repeats)
+        result["numpy"] = _stats(times["numpy"], flops, batch)
+        result["numpy"]["peak_fraction"] = result["numpy"]["gflops"] / peak["gflops"]
+        result["numpy"]["dtypes"] = sorted({g.dtype.name for g in grads.values()})
+        result["torch"] = None
+        if torch is not None:
+            result["torch"] = _stats(times["torch"], flops, batch)
+            result["torch"]["peak_fraction"] = result["torch"]["gflops"] / peak["gflops"]
+            result["ratio"] = result["numpy"]["step_ms"] / result["torch"]["step_ms"]
+        if train_step:
+            tfns, train_dtypes = _train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype)
+            ttimes = time_interleaved(tfns, warmup=1, repeats=max(3, repeats // 2))
+            result["train_step"] = {name: {"step_ms": _median_ms(t)} for name, t in ttimes.items()}
+            result["train_step"]["numpy"]["dtypes"] = sorted(train_dtypes)
+            if "torch" in ttimes:
+                result["train_step"]["ratio"] = _median_ms(ttimes["numpy"]) / _median_ms(ttimes["torch"])
+        if scaling:
+            result["scaling"] = _scaling(batch, seq_len, input_size, hidden, layers, dtype,
+                                         result["numpy"]["step_ms"], warmup, max(3, repeats // 2))
+    if memory_window:
+        result["memory"] = activation_memory(batch, seq_len, input_size, hidden, layers, dtype,
+                                             memory_window)
+    result["environment"]["loadavg"] = [list(load_before), list(os.getloadavg())]
+    return result
+
+
+def _scaling(batch, seq_len, input_size, hidden, layers, dtype, base_ms, warmup, repeats) -> dict:
+    """numpy step time at 2*T and at 2*B, and each over the base time (2.0 = linear)."""
+    out = {}
+    for key, (b, t) in {"2T": (batch, 2 * seq_len), "2B": (2 * batch, seq_len)}.items():
+        _, params, x, dhs = _rnn_problem(b, t, input_size, hidden, layers, dtype)
+        ms = _median_ms(time_interleaved({"s": numpy_step(params, x, dhs, layers)},
+                                         warmup=warmup, repeats=repeats)["s"])
+        out[key] = {"step_ms": ms, "ratio": ms / base_ms}
+    return out
