@@ -70,8 +70,8 @@ def start_line(info: Mapping[str, Any]) -> str:
         parts.append(str(task["kind"]))
     if spec:
         parts.append(
-            f"{spec.get('num_layers')} x {spec.get('hidden_size')} {spec.get('nonlinearity')} "
-            f"({spec.get('output')})"
+            f"{spec.get('num_layers')} layer x {spec.get('hidden_size')} "
+            f"{spec.get('nonlinearity')} ({spec.get('output')})"
         )
     if info.get("steps_per_epoch"):
         parts.append(f"{info['steps_per_epoch']} steps/epoch")
@@ -167,8 +167,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     for k, v in best.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             lines.append(f"{k}: {fmt_num(v)}")
-        elif isinstance(v, Mapping):
-            lines.append(f"{k}: " + " ".join(f"{kk} {fmt_num(vv)}" for kk, vv in v.items()))
+    for k, v in (summary.get("baselines") or {}).items():
+        lines.append(f"baseline {k}: {fmt_num(v)}")
     if summary.get("run_dir"):
         lines.append(f"run directory: {summary['run_dir']}")
     return lines
