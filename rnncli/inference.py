@@ -266,6 +266,7 @@ def gradcheck_config(
     steps: int | None = 8,
     eps: float = 1e-6,
     tol: float | None = None,
+    atol: float | None = None,
     sample: int | None = None,
     base_dir: Path | None = None,
 ):
@@ -278,7 +279,7 @@ def gradcheck_config(
         cfg: a validated Config.
         batch_size: sequences in the batch (the first ones of the training part).
         steps: cut sequences to this many time steps (None keeps them whole).
-        eps, tol, sample: as `rnncli.core.gradcheck.gradcheck`.
+        eps, tol, atol, sample: as `rnncli.core.gradcheck.gradcheck` (None = its defaults).
 
     Returns:
         (report, spec): the GradcheckReport and the ModelSpec that was checked.
@@ -292,7 +293,7 @@ def gradcheck_config(
         raise UsageError("--batch-size and --steps must be >= 1")
     seed = int(cfg.seed)
     data = load_dataset(cfg.data, seed=seed, dtype=np.float64, base_dir=base_dir or Path.cwd())
-    spec = build_spec(cfg, data.task)
+    cfg, spec = build_spec(cfg, data.task)
     n = min(batch_size, len(data.train))
     if n == 0:
         raise UsageError("the config's data has no training sequences to check on")
@@ -310,9 +311,10 @@ def gradcheck_config(
     # N(0, 0.01^2) weights, gradients are so small that centred-difference round-off alone
     # exceeds the tolerance, and an identity W_hh puts relu units right at their kink.
     params = init_params(spec, rng, init="uniform", dtype=np.float64)
+    extra = {} if atol is None else {"atol": atol}
     report = gradcheck(
         params, spec, x, y, loss=data.task.loss, lengths=lengths, eps=eps, tol=tol,
-        sample=sample, rng=rng,
+        sample=sample, rng=rng, **extra,
     )
     return report, spec
 

@@ -184,21 +184,32 @@ def metrics_table(metrics: Mapping[str, Any], title: str | None = None) -> Table
     return table
 
 
-def gradcheck_table(results: list, tol: float) -> Table:
-    """One row per tensor: name, relative error, worst index, pass/fail."""
-    table = Table(title=f"gradient check (tolerance {tol:.1e})", header_style="bold")
+def gradcheck_table(rows: list, tol: float, atol: float | None = None) -> Table:
+    """One row per tensor: name, relative and absolute error, worst index, checked, pass/fail.
+
+    Args:
+        rows: (name, rel_error, abs_error or None, worst_index, passed, checked) tuples.
+    """
+    title = f"gradient check (tolerance {tol:.1e}" + (
+        f", absolute {atol:.1e})" if atol else ")"
+    )
+    table = Table(title=title, header_style="bold")
     table.add_column("name")
     table.add_column("rel error", justify="right")
+    table.add_column("abs error", justify="right")
     table.add_column("worst index")
     table.add_column("checked", justify="right")
     table.add_column("result")
-    for name, rel, worst, passed, checked in results:
-        rel_s = f"{rel:.2e}" if isinstance(rel, float) and math.isfinite(rel) else str(rel)
+    for name, rel, abs_err, worst, passed, checked in rows:
         table.add_row(
-            name, rel_s, str(tuple(worst) if worst is not None else "-"), str(checked),
-            "[green]pass[/]" if passed else "[red bold]FAIL[/]",
+            name, _sci(rel), _sci(abs_err), str(tuple(worst)) if worst is not None else "-",
+            str(checked), "[green]pass[/]" if passed else "[red bold]FAIL[/]",
         )
     return table
+
+
+def _sci(v: Any) -> str:
+    return f"{v:.2e}" if isinstance(v, float) and math.isfinite(v) else ("-" if v is None else str(v))
 
 
 def info_lines(info: Mapping[str, Any]) -> list[str]:

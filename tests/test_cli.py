@@ -369,12 +369,14 @@ def test_gradcheck_json_and_failure_exit_1():
     report = json.loads(ok.stdout)
     assert ok.exit_code == 0 and report["passed"] is True
     assert {r["name"] for r in report["results"]} >= {"rnn.0.W_hh", "x", "h0"}
-    # A tolerance no float can meet makes the check fail: exit 1 with the table and a reason.
-    bad = run("gradcheck", "--set", "model.hidden_size=3", "--steps", "3", "--tol", "1e-30")
+    assert all(r["rel_error"] < 1e-6 and r["passed"] for r in report["results"])
+    # Tolerances no float can meet make the check fail: exit 1 with the table and a reason.
+    impossible = ["--tol", "1e-30", "--atol", "0"]
+    bad = run("gradcheck", "--set", "model.hidden_size=3", "--steps", "3", *impossible)
     assert bad.exit_code == 1
     assert "FAIL" in bad.stderr
     assert "rnn: error: gradient check failed" in bad.stderr
-    bad_json = run("gradcheck", "--set", "model.hidden_size=3", "--tol", "1e-30", "--json")
+    bad_json = run("gradcheck", "--set", "model.hidden_size=3", *impossible, "--json")
     assert bad_json.exit_code == 1
     assert json.loads(bad_json.stdout)["passed"] is False
 

@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from rnncli import __version__
 from rnncli.cli._common import FLAGS
-from rnncli.errors import RnnError
+from rnncli.errors import Interrupted, RnnError
 
 PROG = "rnn"
 # Typer may vendor its own copy of Click; find its exception base without importing Click.
@@ -56,6 +56,11 @@ def _error_boundary(debug: bool) -> Iterator[None]:
         yield
         # Flush inside the boundary: a closed pipe is often only noticed here.
         sys.stdout.flush()
+    except Interrupted as e:
+        # Not an error: training stopped on request and saved a checkpoint.
+        for line in str(e).splitlines():
+            typer.echo(f"{PROG}: {line}", err=True)
+        raise typer.Exit(e.exit_code) from None
     except RnnError as e:
         if debug:
             traceback.print_exc()

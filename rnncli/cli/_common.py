@@ -47,7 +47,7 @@ def err_console(quiet: bool = False) -> Console:
         width=None if interactive else _NO_WRAP_WIDTH,
         no_color=bool(os.environ.get("NO_COLOR")) or None,
         highlight=False,
-        soft_wrap=not interactive,
+        soft_wrap=True,  # one record per line; the terminal wraps, Rich does not
     )
 
 

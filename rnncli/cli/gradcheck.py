@@ -23,7 +23,13 @@ def gradcheck(
     ] = 8,
     eps: Annotated[float, typer.Option("--eps", help="Finite-difference step.")] = 1e-6,
     tol: Annotated[
-        float | None, typer.Option("--tol", help="Pass threshold on the relative error.")
+        float | None,
+        typer.Option("--tol", help="Pass threshold on the relative error [default: 1e-6]."),
+    ] = None,
+    atol: Annotated[
+        float | None,
+        typer.Option("--atol", help="...or on the absolute error, for tensors whose gradients "
+                     "are all tiny [default: 1e-8]; 0 = relative error only."),
     ] = None,
     sample: Annotated[
         int | None,
@@ -49,24 +55,30 @@ def gradcheck(
 
     cfg = load_config(config or [], set_ or [], seed=seed)
     report, spec = gradcheck_config(
-        cfg, batch_size=batch_size, steps=steps, eps=eps, tol=tol, sample=sample
+        cfg, batch_size=batch_size, steps=steps, eps=eps, tol=tol, atol=atol, sample=sample
     )
-    rows = [(r.name, r.rel_error, r.worst_index, r.passed, r.checked) for r in report.results]
+    rows = [
+        (r.name, r.rel_error, getattr(r, "abs_error", None), r.worst_index, r.passed, r.checked)
+        for r in report.results
+    ]
+    report_atol = getattr(report, "atol", None)
     if json_:
         echo_json({
             "passed": report.passed,
             "tol": report.tol,
+            "atol": report_atol,
             "model": spec.to_dict(),
             "results": [
-                {"name": n, "rel_error": e, "worst_index": list(w), "passed": p, "checked": c}
-                for n, e, w, p, c in rows
+                {"name": n, "rel_error": e, "abs_error": a, "worst_index": list(w),
+                 "passed": p, "checked": c}
+                for n, e, a, w, p, c in rows
             ],
         })
     console = err_console(is_quiet(quiet))
     if not json_:
-        console.print(gradcheck_table(rows, report.tol))
+        console.print(gradcheck_table(rows, report.tol, report_atol))
     if not report.passed:
-        failed = [n for n, _, _, p, _ in rows if not p]
+        failed = [n for n, _, _, _, p, _ in rows if not p]
         worst = report.worst
         raise GradcheckFailed(
             f"gradient check failed for {', '.join(failed)} (worst: {worst.name} relative error "
