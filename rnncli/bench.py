@@ -60,12 +60,10 @@ def blas_info() -> list[dict]:
 
 
 @contextlib.contextmanager
-def thread_limit(threads: int) -> Iterator[bool]:
-    """Limit numpy's BLAS (via threadpoolctl, if installed) and torch to `threads`; restore after.
-
-    Yields whether numpy's BLAS could be limited.
+def thread_limit(threads: int, torch=None) -> Iterator[bool]:
+    """Limit numpy's BLAS (via threadpoolctl, if installed) and `torch` (if given) to `threads`;
+    restore after. Yields whether numpy's BLAS could be limited.
     """
-    torch = _torch()
     before = torch.get_num_threads() if torch is not None else None
     if torch is not None:
         torch.set_num_threads(threads)
@@ -256,7 +254,7 @@ def run_bench(
     train_step: bool = True,
     scaling: bool = False,
     memory_window: int | None = None,
-    peak_sizes: tuple[int, ...] = PEAK_SIZES,
+    peak_sizes: tuple[int, ...] | None = None,
 ) -> dict:
     """Time the RNN step (and optionally more) at one size; a JSON-ready dict of the results.
 
@@ -266,6 +264,7 @@ def run_bench(
         train_step: also time the full training step (head, MSE, clipping, Adam).
         scaling: also time the numpy step at 2*T and at 2*B (linear cost: ratios near 2).
         memory_window: also measure peak memory of full BPTT against windows of this many steps.
+        peak_sizes: square sizes for the matmul peak; None = PEAK_SIZES.
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
@@ -273,7 +272,7 @@ def run_bench(
     torch = _torch() if use_torch else None
     flops = step_flops(batch, seq_len, input_size, hidden, layers)
     load_before = os.getloadavg()
-    with thread_limit(threads) as limited:
+    with thread_limit(threads, torch) as limited:
         result: dict = {
             "size": {"batch": batch, "seq_len": seq_len, "input": input_size, "hidden": hidden,
                      "layers": layers, "dtype": dtype},
@@ -288,7 +287,7 @@ def run_bench(
                 "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
             },
         }
-        peak = matmul_peak(dtype, sizes=peak_sizes)
+        peak = matmul_peak(dtype, sizes=peak_sizes or PEAK_SIZES)
         result["peak"] = peak
         _, params, x, dhs = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
         fns = {"numpy": numpy_step(params, x, dhs, layers)}

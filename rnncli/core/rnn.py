@@ -201,7 +201,8 @@ def rnn_backward(
         da2 = da.reshape(T * B, H)
         grads[f"rnn.{l}.W_xh"] = da2.T @ u.reshape(T * B, -1)
         grads[f"rnn.{l}.W_hh"] = da2.T @ buf[:T].reshape(T * B, H)  # pairs (da_t, h_{t-1}), h_{-1} = h0
-        grads[f"rnn.{l}.b_h"] = da2.sum(axis=0)
+        # Summed over the batch, then over time: float32 round-off grows with B + T, not B * T.
+        grads[f"rnn.{l}.b_h"] = da.sum(axis=1).sum(axis=0)
         d_above = (da2 @ W_xh).reshape(T, B, -1)
         if layer["keep"] is not None:
             d_above *= layer["keep"]

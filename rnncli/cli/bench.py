@@ -1,0 +1,150 @@
+"""`rnn bench`: time a training step of the NumPy RNN against the matmul peak and torch.nn.RNN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli.options import ConfigFiles, Json, Quiet, SetOverrides
+from rnncli.errors import UsageError
+
+# The issue's headline size: a batch of 64 sequences of 100 steps, 64 features, 256 hidden units.
+DEFAULTS = {"batch": 64, "seq_len": 100, "input_size": 64, "hidden": 256, "layers": 1, "dtype": "float32"}
+
+
+def _sizes_from_config(paths: list[Path], overrides: list[str]) -> dict:
+    """Batch, steps, input size, hidden size, layers and dtype of the config's training step."""
+    import numpy as np
+
+    from rnncli.config import load_config
+    from rnncli.data import load_dataset
+
+    cfg = load_config(paths, overrides)
+    data = load_dataset(cfg.data, seed=int(cfg.seed), dtype=np.float64, base_dir=Path.cwd())
+    steps = int(data.train.X.shape[1])
+    return {
+        "batch": int(cfg.train.batch_size),
+        "seq_len": min(steps, cfg.train.bptt or steps),  # a truncated-BPTT step spans one window
+        "input_size": int(data.task.input_size),
+        "hidden": int(cfg.model.hidden_size),
+        "layers": int(cfg.model.num_layers),
+        "dtype": cfg.train.dtype,
+    }
+
+
+def fmt_num(v: float | None, digits: int = 4) -> str:
+    """A table cell: '-' for no value, else `digits` significant digits."""
+    return "-" if v is None else f"{v:.{digits}g}"
+
+
+def _table(r: dict) -> Table:
+    s, n, t = r["size"], r["numpy"], r.get("torch")
+    title = (f"B={s['batch']} T={s['seq_len']} I={s['input']} H={s['hidden']} L={s['layers']} "
+             f"{s['dtype']}, {r['threads']} threads")
+    table = Table(title=f"rnn bench: {title}", title_justify="left")
+    table.add_column("forward+backward")
+    table.add_column("numpy", justify="right")
+    table.add_column("torch", justify="right")
+    table.add_column("numpy/torch", justify="right")
+
+    def row(label, key, digits=4, ratio=False):
+        tv = None if t is None else t[key]
+        table.add_row(label, fmt_num(n[key], digits), fmt_num(tv, digits),
+                      fmt_num(n[key] / tv, 3) if ratio and tv else "")
+
+    row("step ms (median)", "step_ms", ratio=True)
+    row("sequences/s", "seq_per_s")
+    row("GFLOP/s", "gflops")
+    row(f"of matmul peak ({r['peak']['gflops']:.0f} GFLOP/s)", "peak_fraction", 3)
+    if "train_step" in r:
+        ts = r["train_step"]
+        tv = ts.get("torch", {}).get("step_ms")
+        table.add_row("full train step ms (head+MSE+clip+Adam)", fmt_num(ts["numpy"]["step_ms"]),
+                      fmt_num(tv), fmt_num(ts.get("ratio"), 3))
+    for key, sc in r.get("scaling", {}).items():
+        table.add_row(f"step ms at {key} (x base)", f"{sc['step_ms']:.4g} ({sc['ratio']:.2f}x)", "", "")
+    if "memory" in r:
+        m = r["memory"]
+        table.add_row("peak MB, full BPTT", fmt_num(m["full_peak_bytes"] / 2**20), "", "")
+        table.add_row(f"peak MB, BPTT window {m['window']}", fmt_num(m["window_peak_bytes"] / 2**20),
+                      "", fmt_num(m["ratio"], 3))
+    return table
+
+
+def bench(
+    config: ConfigFiles = None,
+    set_: SetOverrides = None,
+    batch: Annotated[int | None, typer.Option("--batch", min=1, help="Sequences per step B.")] = None,
+    seq_len: Annotated[int | None, typer.Option("--seq-len", min=1, help="Time steps T.")] = None,
+    input_size: Annotated[int | None, typer.Option("--input", min=1, help="Input features I.")] = None,
+    hidden: Annotated[int | None, typer.Option("--hidden", min=1, help="Hidden units H.")] = None,
+    layers: Annotated[int | None, typer.Option("--layers", min=1, help="Stacked layers L.")] = None,
+    dtype: Annotated[
+        str | None, typer.Option("--dtype", help="float32 or float64 (default float32).")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help="BLAS threads for numpy and torch; default all cores."),
+    ] = None,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed steps (median reported).")] = 20,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 3,
+    torch: Annotated[
+        bool, typer.Option("--torch/--no-torch", help="Compare with torch.nn.RNN if torch is installed.")
+    ] = True,
+    train_step: Annotated[
+        bool, typer.Option("--train-step/--no-train-step", help="Also time the full training step.")
+    ] = True,
+    scaling: Annotated[
+        bool, typer.Option("--scaling", help="Also time the step at 2*T and 2*B (linear: about 2x).")
+    ] = False,
+    memory_window: Annotated[
+        int | None,
+        typer.Option("--memory-window", min=1, metavar="K",
+                     help="Also report peak memory of full BPTT against windows of K steps."),
+    ] = None,
+    quiet: Quiet = False,
+    json_: Json = False,
+) -> None:
+    """Time forward+backward of the RNN layers, in NumPy and (if installed) torch.nn.RNN.
+
+    Reports the median step time, sequences/s and GFLOP/s (6*B*T*H*(I+H) per layer), the
+    machine's own matmul peak measured in the same run and the fraction reached, and the
+    same for torch with the same sizes, threads and dtype. Sizes come from the options,
+    else from --config (its batch size, data, model and dtype), else B=64 T=100 I=64 H=256.
+
+    Examples:
+      rnn bench
+      rnn bench --batch 128 --seq-len 200 --input 128 --hidden 512 --threads 2 --json
+      rnn bench -c configs/adding.yaml --dtype float64 --scaling --memory-window 20
+    """
+    from rnncli.bench import DTYPES, run_bench
+
+    sizes = dict(DEFAULTS)
+    if config:
+        sizes.update(_sizes_from_config(config, set_ or []))
+    elif set_:
+        raise UsageError("--set needs --config (it overrides a config's keys)")
+    given = {"batch": batch, "seq_len": seq_len, "input_size": input_size, "hidden": hidden,
+             "layers": layers, "dtype": dtype}
+    sizes.update({k: v for k, v in given.items() if v is not None})
+    if sizes["dtype"] not in DTYPES:
+        raise UsageError(f"--dtype: {sizes['dtype']!r} is not one of {', '.join(DTYPES)}")
+    console = err_console(is_quiet(quiet))
+    console.print(f"timing {repeats} steps after {warmup} warm-up steps ...")
+    result = run_bench(**sizes, threads=threads, repeats=repeats, warmup=warmup, use_torch=torch,
+                       train_step=train_step, scaling=scaling, memory_window=memory_window)
+    if json_:
+        echo_json(result)
+    console.print(_table(result))
+    env = result["environment"]
+    kernels = ", ".join(f"{b['internal_api']} {b['architecture']}" for b in env["blas"]) or "unknown"
+    console.print(f"BLAS: {kernels}; load average before/after: "
+                  f"{env['loadavg'][0][0]:.2f}/{env['loadavg'][1][0]:.2f}")
+    if env["loadavg"][0][0] > 0.5:
+        console.print("note: other processes were running; timings may be noisy")
+    if torch and env["torch"] is None:
+        console.print("torch is not installed: no comparison (pip install 'rnncli[torch]')")
