@@ -16,6 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rnncli.cli._common import fmt_num
+
 try:  # the trainer's callback base; the reporter works without it (duck typing)
     from rnncli.train import TrainCallbacks as _Base
 except ImportError:  # pragma: no cover - only while train.py is missing
@@ -26,21 +28,6 @@ _NOT_SHOWN = {
     "epoch", "seconds", "lr", "grad_norm", "grad_norm_max", "dh_ratio", "fb_seconds",
     "val_seconds", "step", "steps", "time", "best", "status", "skipped_steps",
 }
-
-
-def fmt_num(v: Any, digits: int = 4) -> str:
-    """Compact human formatting of a metric value."""
-    if v is None:
-        return "-"
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return str(v)
-    if isinstance(v, int):
-        return str(v)
-    if not math.isfinite(v):
-        return str(v)
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}"
 
 
 def epoch_line(record: Mapping[str, Any], epochs: int | None, steps: int | None) -> str:

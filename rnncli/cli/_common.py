@@ -78,3 +78,18 @@ def echo_json(obj: Any) -> None:
     """One JSON object on stdout, one line, nothing else (for `| jq`)."""
     sys.stdout.write(json.dumps(_json_safe(obj), allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def fmt_num(v: Any, digits: int = 4) -> str:
+    """Compact human formatting of a metric value."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if not math.isfinite(v):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
