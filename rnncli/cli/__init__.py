@@ -148,6 +148,7 @@ def _root(
 def _register() -> None:
     # Imported here so `rnn --version` stays fast and a broken command module
     # does not take the whole CLI down at import.
+    from rnncli.cli import bench as bench_cmds
     from rnncli.cli import config as config_cmds
     from rnncli.cli import data as data_cmds
     from rnncli.cli import gradcheck as gradcheck_cmds
@@ -161,6 +162,7 @@ def _register() -> None:
     app.command("info")(model_cmds.info)
     app.command("gradcheck")(gradcheck_cmds.gradcheck)
     app.command("data")(data_cmds.data)
+    app.command("bench")(bench_cmds.bench)
     app.add_typer(config_cmds.config_app, name="config")
 
 
