@@ -8,7 +8,7 @@ import numpy as np
 
 from rnncli.config import resolve_with_task
 from rnncli.core.model import ModelSpec, num_params
-from rnncli.data import DataBundle, TaskInfo
+from rnncli.data import DataBundle, TaskInfo, num_batches
 from rnncli.errors import ConfigError
 
 
@@ -58,3 +58,17 @@ def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
             f"{window} steps, hidden_size {spec.hidden_size}, {spec.num_layers} layers), more than the "
             f"{budget / 2**30:.1f} GiB allowed (train.max_memory_gb); lower batch_size or hidden_size, "
             "or set train.bptt")
+
+
+def check_batches(cfg, data: DataBundle) -> None:
+    """Refuse a config under which an epoch would train on no batch at all (the loss would be NaN)."""
+    n, bs, drop_last = len(data.train), cfg.train.batch_size, cfg.train.drop_last
+    if num_batches(data.train, bs, drop_last) > 0:
+        return
+    if n == 0:
+        raise ConfigError("data: no training sequences are left after the validation split "
+                          f"(data.val_fraction {cfg.data.val_fraction}); lower it or add data")
+    raise ConfigError(
+        f"train.batch_size {bs} is larger than the {n} training sequences and train.drop_last is "
+        "true, so no batch would be trained; lower train.batch_size or set train.drop_last: false"
+    )

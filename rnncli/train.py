@@ -35,7 +35,7 @@ from rnncli.runfiles import (
     versions,
     write_run_json,
 )
-from rnncli.setup import build_spec, check_memory
+from rnncli.setup import build_spec, check_batches, check_memory
 
 
 class TrainCallbacks:
@@ -120,6 +120,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     data = load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir or Path.cwd())
     cfg, spec = build_spec(cfg, data.task)
     check_memory(cfg, spec, data)
+    check_batches(cfg, data)
     init_rng, order_rng, dropout_rng = (np.random.default_rng([cfg.seed, k]) for k in range(3))
     opt_cfg = cfg.train
     optimizer = make_optimizer(
@@ -144,7 +145,9 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     run_info.update(status="running", end=None)
     write_run_json(run_dir, run_info)
     try:
-        with _StopRequest() as stop:
+        # Overflow is expected when training diverges and is caught by the finiteness check
+        # below with a useful message; numpy's RuntimeWarnings would only add noise to stderr.
+        with _StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             summary = _loop(cfg, spec, data, state, order_rng, dropout_rng, run_dir, cb, stop)
     except (NonFiniteError, Interrupted) as exc:
         run_info.update(status="interrupted" if isinstance(exc, Interrupted) else "failed",
@@ -198,12 +201,7 @@ def _loop(cfg, spec: ModelSpec, data: DataBundle, state: TrainState, order_rng, 
                         acc["skipped"] += 1
                         h = None
                         continue
-                    what = "loss" if not math.isfinite(loss) else "gradient norm"
-                    raise NonFiniteError(
-                        f"epoch {epoch} step {step + 1}: the {what} became "
-                        f"{loss if what == 'loss' else norm}; try a lower train.lr (now {tc.lr:g}), "
-                        f"gradient clipping (train.clip_norm) or a smaller init scale; the last good "
-                        f"checkpoint is {run_dir / 'checkpoint.npz'}")
+                    raise NonFiniteError(_nonfinite_message(epoch, step + 1, loss, norm, tc, run_dir))
                 state.optimizer.step(params, grads)
                 # -- bookkeeping for the epoch record
                 acc["loss"] += loss
@@ -224,6 +222,13 @@ def _loop(cfg, spec: ModelSpec, data: DataBundle, state: TrainState, order_rng, 
             if tc.checkpoint_every and state.global_step % tc.checkpoint_every == 0:
                 _save_progress(state, dropout_rng, cfg, spec, task, run_dir, acc, t_epoch)
         # -- end of epoch: validate, log, keep the best, checkpoint, maybe stop early
+        if acc["skipped"] and not acc["n"]:
+            # on_nonfinite: skip, but nothing was left to train on: going on would only
+            # overwrite the last good checkpoint with an epoch that learned nothing.
+            raise NonFiniteError(
+                f"epoch {epoch}: all {acc['skipped']} steps had a non-finite loss or gradient and were "
+                f"skipped (train.on_nonfinite: skip); try a lower train.lr (now {tc.lr:g}) or "
+                "gradient clipping (train.clip_norm)")
         acc["seconds"] += time.perf_counter() - t_epoch
         t_val = time.perf_counter()
         val = evaluate(params, spec, task, data.val, batch_size=tc.batch_size, dtype=dtype) \
@@ -248,6 +253,20 @@ def _loop(cfg, spec: ModelSpec, data: DataBundle, state: TrainState, order_rng, 
     return {"status": "completed", "run_dir": str(run_dir), "epochs": state.epoch,
             "best_epoch": state.best_epoch, "best_loss": state.best, "stopped_early": stopped_early,
             "task": task.kind, "baselines": dict(task.baselines)}
+
+
+def _nonfinite_message(epoch: int, step: int, loss: float, norm: float, tc, run_dir: Path) -> str:
+    """One line: where it happened, what went non-finite, what to try, what was kept."""
+    what = f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {norm}"
+    hints = [f"a lower train.lr (now {tc.lr:g})"]
+    if tc.clip_norm is None:
+        hints.append("gradient clipping (train.clip_norm: 1.0)")
+    hints.append("a smaller model.init_scale or model.init: xavier")
+    ckpt = Path(run_dir) / "checkpoint.npz"
+    kept = (f"the last good checkpoint {ckpt} is kept (continue with rnn train --resume {run_dir} "
+            "--set train.lr=...)" if ckpt.is_file() else "no checkpoint had been written yet")
+    return (f"epoch {epoch} step {step}: {what}; try {', '.join(hints)}, or train.on_nonfinite: skip; "
+            f"{kept}")
 
 
 def _epoch_record(epoch, state, acc, val, lr, val_seconds) -> dict:

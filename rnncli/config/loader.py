@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from rnncli.config.errors import format_validation_errors
 from rnncli.config.schema import Config
-from rnncli.data.options import GENERATORS
+from rnncli.data.options import GENERATORS, applicable_fields
 from rnncli.errors import ConfigError
 from rnncli.fsutil import check_readable_file
 
@@ -196,6 +196,10 @@ def parse_override(item: str) -> tuple[Key, Any]:
         value = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ValueError(f"invalid YAML value ({_yaml_problem(e)[1]})") from None
+    if isinstance(value, (list, dict)) and not text.lstrip().startswith(("[", "{")):
+        # The value is a scalar unless written in flow style ([a, b] / {k: v}): block syntax
+        # would turn `data.source=-` (stdin) into [null] and `name=a: b` into a mapping.
+        value = text.strip()
     return tuple(p.strip() for p in parts), value
 
 
@@ -237,6 +241,26 @@ def _absolute_data_paths(cfg: Config, origins: dict[Key, Origin]) -> Config:
     return cfg.model_copy(update={"data": cfg.data.model_copy(update=updates)})
 
 
+def _drop_default_data_keys(data: dict, origins: dict[Key, Origin]) -> None:
+    """Forget the embedded default's data options that the source chosen by --set does not read.
+
+    `rnn train --set data.source=x.jsonl` must not fail because the default sine task sets
+    `data.seq_len`; options the user set are kept (and still refused if they do not apply).
+    """
+    section = data.get("data")
+    if not isinstance(section, dict):
+        return
+    try:
+        allowed = applicable_fields(section.get("source", "sine"), section.get("format"))
+    except (ValueError, TypeError):
+        return  # validation reports the bad source itself
+    for name in list(section):
+        origin = origins.get(("data", name))
+        if name not in allowed and origin is not None and origin.label == DEFAULT_LABEL:
+            del section[name]
+            del origins[("data", name)]
+
+
 def load_config(
     paths: list[Path] | tuple[Path, ...] = (),
     overrides: list[str] | tuple[str, ...] = (),
@@ -268,6 +292,8 @@ def load_config(
         _apply_override(data, origins, item, errors)
     if seed is not None:
         _set(data, origins, ("seed",), seed, Origin("--seed"))
+    if not paths:
+        _drop_default_data_keys(data, origins)
     if errors:
         raise ConfigError("\n".join(errors))
     if data.get("name") is None:
