@@ -438,3 +438,28 @@ def test_config_schema_and_reference():
     assert {"data", "model", "train"} <= set(schema["properties"])
     ref = run("config", "reference").stdout
     assert "hidden_size" in ref and "|" in ref
+
+
+# -- a CSV series: standardised for training, predictions in original units -------------------
+def test_predict_csv_series_in_original_units_with_column_names(tmp_path):
+    t = np.arange(300)
+    series = tmp_path / "series.csv"
+    rows = [f"{100 + np.sin(0.1 * i):.4f},{-50 + np.cos(0.1 * i):.4f}" for i in t]
+    series.write_text("a,b\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    result = run(
+        "train", "-q", "--set", f"data.source={series}", "--set", "data.seq_len=8",
+        "--set", "data.horizon=2", "--set", "train.epochs=2", "--set", "model.hidden_size=8",
+        "--out", str(out),
+    )
+    assert result.exit_code == 0, result.stderr
+    pred = run("predict", str(out), str(series))
+    assert pred.exit_code == 0, pred.stderr
+    lines = pred.stdout.splitlines()
+    assert lines[0] == "a+1,b+1,a+2,b+2"
+    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    # The reader cuts the series into windows of the training length (stride 1).
+    assert len(values) == 300 - 8 + 1
+    # Predictions are in the units of the file (a ~ 100, b ~ -50), not standardised ones.
+    assert np.all(np.abs(values[:, [0, 2]] - 100) < 5)
+    assert np.all(np.abs(values[:, [1, 3]] + 50) < 5)

@@ -109,7 +109,7 @@ def predict(
       rnn predict runs/sine-1 series.jsonl
       rnn data sine -o - | rnn predict runs/sine-1 - --format jsonl | head
     """
-    from rnncli.cli.writers import FORMATS, PredictionWriter
+    from rnncli.cli.writers import FORMATS, PredictionWriter, output_names
     from rnncli.data import iter_predict_inputs
     from rnncli.fsutil import atomic_writer
     from rnncli.inference import load_model, predict_outputs
@@ -127,7 +127,7 @@ def predict(
         writer = PredictionWriter(
             stream, fmt, kind=model.task.kind, sequence=model.spec.output == "sequence",
             proba=proba, vocab=model.task.vocab if model.task.kind == "text" else None,
-            header=header,
+            header=header, names=output_names(model.task.columns, model.spec.output_size),
         )
         batches = iter_predict_inputs(
             input_, task=model.task, fmt=input_format, batch_size=batch_size, dtype=model.dtype,

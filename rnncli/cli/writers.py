@@ -47,10 +47,12 @@ class PredictionWriter:
         proba: add class probabilities (classifiers only).
         vocab: labels of a text model (id order), else None.
         header: write a CSV header line first.
+        names: regression column names (default y0..y{O-1}).
     """
 
     def __init__(self, stream: IO, fmt: str, *, kind: str, sequence: bool, proba: bool = False,
-                 vocab: list[str] | None = None, header: bool = True) -> None:
+                 vocab: list[str] | None = None, header: bool = True,
+                 names: list[str] | None = None) -> None:
         if fmt not in FORMATS:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         if proba and kind == "regression":
@@ -58,6 +60,7 @@ class PredictionWriter:
         self.stream, self.fmt, self.kind = stream, fmt, kind
         self.sequence, self.proba, self.vocab = sequence, proba, vocab
         self.header = header and fmt == "csv"
+        self.names = names
         self._wrote_header = False
         self._seq = 0  # index of the next input sequence
         self._chunks: list[np.ndarray] = []
@@ -70,7 +73,8 @@ class PredictionWriter:
     def _csv_header(self, width: int) -> str:
         cols = ["seq", "step"] if self.sequence else []
         if self.kind == "regression":
-            cols += [f"y{i}" for i in range(width)]
+            names = self.names if self.names and len(self.names) == width else None
+            cols += [_csv_cell(n) for n in names] if names else [f"y{i}" for i in range(width)]
         else:
             cols.append("label")
             if self.proba:
@@ -136,6 +140,18 @@ class PredictionWriter:
                 arr = _labels(arr, self._lengths, self.sequence)
         np.save(self.stream, arr, allow_pickle=False)
         self.stream.flush()
+
+
+def output_names(columns: dict | None, width: int) -> list[str] | None:
+    """CSV-trained forecasters: target column names, suffixed +1..+h for a horizon h > 1."""
+    targets = list((columns or {}).get("target") or [])
+    if not targets or width % len(targets):
+        return None
+    horizon = width // len(targets)
+    if horizon == 1:
+        return [str(t) for t in targets]
+    # O = horizon * C with the C target columns repeating over the horizon
+    return [f"{t}+{k}" for k in range(1, horizon + 1) for t in targets]
 
 
 def _json_obj(prefix: dict, key: str, value_json: str) -> str:
