@@ -164,18 +164,37 @@ def torch_step(torch, params, x, dhs, layers) -> tuple[Callable[[], object], flo
 
 
 def _train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
-    """Full training steps (RNN + linear head on every step, MSE, clip, Adam) for numpy and torch."""
-    spec, params, x, _ = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
-    spec = ModelSpec(input_size, hidden, input_size, layers, output="sequence")  # next-step regression
+    """Full training steps for numpy and torch: a shuffled batch from the data pipeline, RNN + linear
+    head on every step (next-step regression, O = I), MSE, clipping, Adam.
+
+    Returns the step functions, the gradient dtypes seen, and per-phase seconds of the numpy step
+    (batch, compute = loss_and_grads, update = clip + Adam) to show what the loop adds to the maths.
+    """
+    from rnncli.data import iterate_batches
+    from rnncli.data.types import SequenceData, TaskInfo
+
+    spec = ModelSpec(input_size, hidden, input_size, layers, output="sequence")
     params = init_params(spec, np.random.default_rng(0), dtype=dtype)
-    y = np.random.default_rng(2).standard_normal((batch, seq_len, input_size)).astype(dtype)
+    rng = np.random.default_rng(2)
+    n = 4 * batch  # a small data set: the batch is gathered from shuffled rows, as in training
+    data = SequenceData(rng.standard_normal((n, seq_len, input_size)).astype(dtype),
+                        rng.standard_normal((n, seq_len, input_size)).astype(dtype))
+    task = TaskInfo(input_size, input_size, output="sequence")
     opt = make_optimizer("adam", 1e-3)
     dtypes: set[str] = set()
+    phases: dict[str, list[float]] = {"batch": [], "compute": [], "update": []}
 
     def np_train():
-        _, grads, _ = loss_and_grads(params, spec, x, y, loss="mse")
+        t0 = time.perf_counter()
+        b = next(iterate_batches(data, task, batch, rng=rng, dtype=dtype))
+        t1 = time.perf_counter()
+        _, grads, _ = loss_and_grads(params, spec, b.x, b.y, loss="mse", lengths=b.lengths)
+        t2 = time.perf_counter()
         clip_gradients(grads, max_norm=CLIP_NORM)
         opt.step(params, grads)
+        t3 = time.perf_counter()
+        for key, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+            phases[key].append(dt)
         dtypes.update(g.dtype.name for g in grads.values())
 
     fns = {"numpy": np_train}
@@ -184,8 +203,9 @@ def _train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
         head = torch.nn.Linear(hidden, input_size, dtype=getattr(torch, dtype))
         weights = list(rnn.parameters()) + list(head.parameters())
         topt = torch.optim.Adam(weights, lr=1e-3)
-        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))
-        yt = torch.from_numpy(np.ascontiguousarray(y.transpose(1, 0, 2)))
+        # time-major, contiguous, fixed: torch's step is given its data for free
+        xt = torch.from_numpy(np.ascontiguousarray(data.X[:batch].transpose(1, 0, 2)))
+        yt = torch.from_numpy(np.ascontiguousarray(data.y[:batch].transpose(1, 0, 2)))
 
         def torch_train():
             topt.zero_grad(set_to_none=True)
@@ -195,7 +215,7 @@ def _train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
             topt.step()
 
         fns["torch"] = torch_train
-    return fns, dtypes
+    return fns, dtypes, phases
 
 
 def activation_memory(batch: int, seq_len: int, input_size: int, hidden: int, layers: int,
@@ -304,10 +324,13 @@ def run_bench(
             result["torch"]["peak_fraction"] = result["torch"]["gflops"] / peak["gflops"]
             result["ratio"] = result["numpy"]["step_ms"] / result["torch"]["step_ms"]
         if train_step:
-            tfns, train_dtypes = _train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype)
+            tfns, train_dtypes, phases = _train_steps(torch, batch, seq_len, input_size, hidden,
+                                                      layers, dtype)
             ttimes = time_interleaved(tfns, warmup=1, repeats=max(3, repeats // 2))
             result["train_step"] = {name: {"step_ms": _median_ms(t)} for name, t in ttimes.items()}
             result["train_step"]["numpy"]["dtypes"] = sorted(train_dtypes)
+            total = sum(sum(v) for v in phases.values())
+            result["train_step"]["numpy"]["phase_fraction"] = {k: sum(v) / total for k, v in phases.items()}
             if "torch" in ttimes:
                 result["train_step"]["ratio"] = _median_ms(ttimes["numpy"]) / _median_ms(ttimes["torch"])
         if scaling:
