@@ -111,6 +111,16 @@ def test_keyboard_interrupt_exits_130(monkeypatch):
     assert "Traceback" not in result.stderr
 
 
+def test_os_error_is_one_line_exit_1(monkeypatch):
+    import rnncli.inference as inference
+
+    def full(path):
+        raise OSError(28, "No space left on device", "runs/x/model.npz")
+
+    monkeypatch.setattr(inference, "load_model", full)
+    assert_user_error(run("info", "x.npz"), 1, "No space left on device: runs/x/model.npz")
+
+
 def test_broken_pipe_is_quiet_success(monkeypatch):
     import rnncli.inference as inference
 
@@ -295,6 +305,9 @@ def test_predict_errors_leave_no_output_file(sine_run, tmp_path):
     assert_user_error(result, 2, "features")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no temp file left behind either
+    nowhere = tmp_path / "no" / "such" / "dir.csv"
+    assert_user_error(run("predict", str(run_dir), "-o", str(nowhere), input=sine_jsonl(1)), 2,
+                      "does not exist")
     assert_user_error(run("predict", str(run_dir), "-", input=""), 2, "no sequences")
     assert_user_error(
         run("predict", str(run_dir), "-", "--proba", input=sine_jsonl(1)), 2, "--proba"

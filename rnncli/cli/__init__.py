@@ -8,6 +8,7 @@ CliRunner in tests all behave the same:
     RnnError          -> "rnn: error: <line>" per line on stderr, exit e.exit_code (2 or 1; 130)
     KeyboardInterrupt -> "rnn: interrupted", exit 130
     BrokenPipeError   -> quiet exit 0 (the reader, e.g. `head -1`, has what it wanted)
+    OSError           -> "rnn: error: <reason>: <file>", exit 1 (disk full, permissions, ...)
     anything else     -> one line naming the exception, exit 1; traceback only with --debug
 """
 
@@ -69,6 +70,13 @@ def _error_boundary(debug: bool) -> Iterator[None]:
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(0) from None
+    except OSError as e:
+        # Disk full, permission denied, ... while reading or writing: the system's words.
+        if debug:
+            traceback.print_exc()
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        _print_error(f"{e.strerror or type(e).__name__}{where}")
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         if debug:
             traceback.print_exc()

@@ -116,6 +116,8 @@ def predict(
 
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if output is not None and not Path(output).parent.is_dir():
+        raise UsageError(f"-o {output}: directory {str(Path(output).parent)!r} does not exist")
     model = load_model(weights)
     if input_ == "-" and input_format is None:
         input_format = "jsonl"  # the natural format of pipelines
