@@ -85,6 +85,7 @@ class ProgressReporter(_Base):  # type: ignore[misc,valid-type]
         self.steps: int | None = None
         self._progress = None
         self._task = None
+        self.records: list[dict] = []  # every epoch's record, for the final sparkline
 
     # -- callbacks -------------------------------------------------------------------
     def on_train_start(self, info: dict) -> None:
@@ -125,6 +126,7 @@ class ProgressReporter(_Base):  # type: ignore[misc,valid-type]
 
     def on_epoch_end(self, record: dict) -> None:
         # On a terminal the line is printed above the live bar; elsewhere it is the output.
+        self.records.append(record)
         self.console.print(epoch_line(record, self.epochs, self.steps), markup=False)
         if self._progress is not None:
             self._progress.reset(self._task)
@@ -158,6 +160,23 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"baseline {k}: {fmt_num(v)}")
     if summary.get("run_dir"):
         lines.append(f"run directory: {summary['run_dir']}")
+    return lines
+
+
+def curve_lines(records: list[Mapping[str, Any]]) -> list[str]:
+    """Loss sparklines over the epochs of this session: `loss ▇▄▂▁▁ 0.066 -> 0.0015`."""
+    if len(records) < 2:
+        return []
+    from rnncli.plot import sparkline
+
+    lines = []
+    for key in ("loss", "val_loss"):
+        values = [r.get(key) for r in records]
+        finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        if len(finite) >= 2:
+            lines.append(
+                f"{key:<8} {sparkline(values)} {fmt_num(finite[0])} -> {fmt_num(finite[-1])}"
+            )
     return lines
 
 

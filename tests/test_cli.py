@@ -155,6 +155,9 @@ def test_train_progress_is_plain_lines_on_stderr(tmp_path):
     assert epoch_lines[0].startswith("epoch 1/2 loss ")
     assert " val_loss " in epoch_lines[0] and epoch_lines[0].endswith("ms/step")
     assert "\x1b[" not in result.stderr  # no colour codes on a non-terminal
+    curve = next(line for line in lines if line.startswith("loss "))
+    assert set(curve.split()[1]) <= set("▁▂▃▄▅▆▇█") and "->" in curve
+    assert "completed after 2 epochs" in lines
 
 
 def test_train_quiet_prints_nothing(tmp_path):

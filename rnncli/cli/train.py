@@ -47,7 +47,7 @@ def train(
       rnn train --resume runs/adding-1
     """
     from rnncli.config import load_config
-    from rnncli.render import ProgressReporter, summary_lines
+    from rnncli.render import ProgressReporter, curve_lines, summary_lines
     from rnncli.runfiles import default_run_dir
     from rnncli.train import train as run_training
 
@@ -72,7 +72,7 @@ def train(
         )
     finally:
         reporter.close()  # never leave a live bar behind, even on Ctrl-C or an error
-    for line in summary_lines(summary):
+    for line in curve_lines(reporter.records) + summary_lines(summary):
         console.print(line, markup=False, highlight=False)
     if json_:
         echo_json(summary)
