@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -31,8 +32,9 @@ from rnncli.core.losses import LOSSES
 from rnncli.core.model import ModelSpec, backward, forward, sequence_mask
 from rnncli.core.optim import Optimizer, clip_gradients, make_optimizer
 from rnncli.data.types import Batch, TaskInfo
+from rnncli.errors import UsageError, WeightsError
 
-__all__ = ["EXPLODING_RATIO", "VANISHING_RATIO", "diagnose", "verdict"]
+__all__ = ["EXPLODING_RATIO", "VANISHING_RATIO", "diagnose", "diagnose_config", "diagnose_weights", "verdict"]
 
 # A gradient at the first step 100x smaller (larger) than at the last means the early steps get
 # (almost) no learning signal (or dominate it): the thresholds of the verdict.
@@ -164,3 +166,81 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
         "verdict": word,
         "explanation": why,
     }
+
+
+def _first_batch(data, task: TaskInfo, batch_size: int, steps: int | None, output: str) -> Batch:
+    """The first `batch_size` sequences (float64), cut to `steps` time steps if given."""
+    from rnncli.data import iterate_batches
+
+    n = min(batch_size, len(data))
+    if n == 0:
+        raise UsageError("the data has no sequences to diagnose on")
+    small = data.subset(np.arange(n))
+    batch = next(iter(iterate_batches(small, task, n, dtype=np.float64)))
+    x, y, lengths = batch.x, batch.y, batch.lengths
+    if steps is not None and steps < x.shape[1]:
+        x = x[:, :steps]
+        y = y[:, :steps] if output == "sequence" else y
+        lengths = None if lengths is None else np.minimum(lengths, steps)
+    return Batch(x, y, lengths)
+
+
+def _train_options(cfg) -> dict:
+    tc = cfg.train
+    return {"lr": tc.lr, "clip_norm": tc.clip_norm, "optimizer_options": {
+        "momentum": tc.momentum, "nesterov": tc.nesterov, "beta1": tc.beta1, "beta2": tc.beta2,
+        "eps": tc.eps, "decay": tc.rmsprop_decay, "weight_decay": tc.weight_decay}}
+
+
+def diagnose_config(cfg, *, batch_size: int = 32, steps: int | None = None,
+                    base_dir: Path | None = None) -> dict:
+    """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
+    on the first sequences of its training data, with one step of its optimizer."""
+    from rnncli.core.init import init_params
+    from rnncli.data import load_dataset
+    from rnncli.setup import build_spec
+
+    data = load_dataset(cfg.data, seed=cfg.seed, dtype=np.float64, base_dir=base_dir or Path.cwd())
+    cfg, spec = build_spec(cfg, data.task)
+    m = cfg.model
+    # Seeded exactly as train.py seeds its init generator, so these are the run's first weights.
+    params = init_params(spec, np.random.default_rng([cfg.seed, 0]), init=m.init,
+                         recurrent_init=m.recurrent_init, scale=m.init_scale, dtype=np.float64)
+    batch = _first_batch(data.train, data.task, batch_size, steps, spec.output)
+    report = diagnose(params, spec, batch, data.task, optimizer=cfg.train.optimizer, **_train_options(cfg))
+    return {"source": "config (weights at initialisation)", "model": spec.to_dict(), **report}
+
+
+def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | None = None,
+                     base_dir: Path | None = None) -> dict:
+    """Diagnose saved weights (a .npz or a run directory) on validation sequences of their training
+    data. For a run directory with checkpoint.npz, the update ratios use the optimizer state saved
+    there (the step training would take next); otherwise a fresh optimizer of the run's config."""
+    from rnncli.inference import load_data_for_model, load_model
+
+    model = load_model(path)
+    if model.cfg is None:
+        raise UsageError(f"{path}: these weights carry no training config to take data from; "
+                         "use --config instead")
+    bundle = load_data_for_model(model, None, base_dir=base_dir)
+    data = bundle.val if bundle.val is not None and len(bundle.val) else bundle.train
+    params = {k: v.astype(np.float64) for k, v in model.params.items()}
+    batch = _first_batch(data, model.task, batch_size, steps, model.spec.output)
+    optimizer: str | Optimizer = model.cfg.train.optimizer
+    source = f"weights {path}"
+    run_dir = Path(path)
+    if run_dir.is_dir() and (run_dir / "checkpoint.npz").is_file():
+        from rnncli.checkpoint import load_checkpoint
+
+        opts = _train_options(model.cfg)
+        opt = make_optimizer(optimizer, opts["lr"], **opts["optimizer_options"])
+        try:
+            state = load_checkpoint(run_dir, model.spec, opt, np.float64)
+        except WeightsError:
+            pass  # an unreadable checkpoint only costs the optimizer state; model.npz is fine
+        else:
+            params, optimizer = state.params, state.optimizer
+            source = f"checkpoint {run_dir / 'checkpoint.npz'} (epoch {state.epoch})"
+    report = diagnose(params, model.spec, batch, model.task, optimizer=optimizer,
+                      **_train_options(model.cfg))
+    return {"source": source, "model": model.spec.to_dict(), **report}

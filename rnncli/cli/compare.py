@@ -1,0 +1,44 @@
+"""`rnn compare`: runs side by side (what their configs change, what they reached, how fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli.options import Json, Quiet
+
+
+def compare(
+    run_dirs: Annotated[
+        list[Path], typer.Argument(metavar="RUN_DIR...", show_default=False, help="Run directories.")
+    ],
+    quiet: Quiet = False,
+    json_: Json = False,
+) -> None:
+    """Compare runs: config keys that differ, best validation metric, epochs and time.
+
+    Examples:
+      rnn compare runs/adding-1 runs/adding-2
+      rnn compare runs/* --json | jq '.runs[] | {run, best}'
+    """
+    from rich.table import Table
+
+    from rnncli.compare import compare_runs
+    from rnncli.render import fmt_num
+
+    result = compare_runs(run_dirs)
+    if json_:
+        echo_json(result)
+        return
+    table = Table(header_style="bold")
+    for i, col in enumerate(result["columns"]):
+        table.add_column(col, justify="left" if i == 0 or col == "status" else "right")
+    for row in result["rows"]:
+        table.add_row(*(fmt_num(v) if isinstance(v, float) else "-" if v is None else str(v) for v in row))
+    console = err_console(is_quiet(quiet))
+    console.print(table)
+    if not result["differences"]:
+        console.print("the runs' configs are identical", markup=False)

@@ -1,0 +1,104 @@
+"""`rnn diagnose`: gradient flow through time on one batch (dL/dh_t per step, W_hh spectra, update ratios)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
+from rnncli.errors import UsageError
+
+_STYLE = {"vanishing": "bold yellow", "exploding": "bold red", "healthy": "bold green"}
+
+
+def diagnose(
+    weights: Annotated[
+        Path | None,
+        typer.Argument(metavar="[WEIGHTS]", show_default=False,
+                       help="A weights file (.npz) or a run directory; omit to use --config."),
+    ] = None,
+    config: ConfigFiles = None,
+    set_: SetOverrides = None,
+    seed: Seed = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", min=1, help="Sequences in the diagnosed batch.")
+    ] = 32,
+    steps: Annotated[
+        int | None, typer.Option("--steps", min=1, help="Cut sequences to this many time steps.")
+    ] = None,
+    quiet: Quiet = False,
+    json_: Json = False,
+) -> None:
+    """Show whether gradients vanish or explode back through time.
+
+    On one batch: the norm of dL/dh_t at every time step (a chart; the numbers with
+    --json), the spectral radius and largest singular value of each W_hh, the ratio of
+    one update to the parameter norm per tensor, and a verdict in words. With --config
+    the model is diagnosed at initialisation (the weights `rnn train` would start
+    from); with WEIGHTS, as trained, on validation sequences.
+
+    Examples:
+      rnn diagnose -c configs/adding.yaml --set data.seq_len=200
+      rnn diagnose -c configs/adding.yaml --set model.nonlinearity=relu --set model.recurrent_init=identity
+      rnn diagnose runs/adding-1 --json | jq .verdict
+    """
+    from rnncli.diagnose import diagnose_config, diagnose_weights
+
+    if weights is not None and config:
+        raise UsageError("give either WEIGHTS or --config, not both")
+    if weights is not None:
+        if set_ or seed is not None:
+            raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
+        report = diagnose_weights(weights, batch_size=batch_size, steps=steps)
+    else:
+        from rnncli.config import load_config
+
+        cfg = load_config(config or [], set_ or [], seed=seed)
+        report = diagnose_config(cfg, batch_size=batch_size, steps=steps)
+    if json_:
+        echo_json(report)
+        return
+    console = err_console(is_quiet(quiet))
+    for renderable in _render(report):
+        console.print(renderable)
+
+
+def _render(report: dict) -> list:
+    """Rich renderables: header, dL/dh chart, W_hh table, update-ratio table, verdict."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from rnncli.plot import text_chart
+
+    T, L = report["T"], len(report["probe_dh_norms"])
+    m = report["model"]
+    out: list = [Text(f"{report['source']}: {m['num_layers']}-layer {m['nonlinearity']} RNN, hidden "
+                      f"{m['hidden_size']}, batch {report['batch_size']} x {T} steps, loss "
+                      f"{report['loss']:.4g}, gradient norm {report['grad_norm']:.3g}")]
+    series = {f"layer {l}": report["probe_dh_norms"][l] for l in range(L)}
+    what = "|dL/dh_t|" if m["output"] == "last" else "|dL_T/dh_t| (loss of the last step only)"
+    chart = text_chart(series, x=list(range(1, T + 1)), log=True, x_label="time step",
+                       title=f"{what} per time step (log scale)")
+    out.append(Text("\n".join(chart)))
+    rec = Table(title="recurrent weights", header_style="bold")
+    for col in ("layer", "spectral radius", "largest singular value", "|dL/dh_1| / |dL/dh_T|",
+                "factor per step"):
+        rec.add_column(col, justify="right")
+    for r, ratio, factor in zip(report["recurrent"], report["dh_ratio"], report["dh_factor_per_step"],
+                                strict=False):
+        rec.add_row(str(r["layer"]), f"{r['spectral_radius']:.4g}", f"{r['max_singular']:.4g}",
+                    f"{ratio:.3g}", "-" if factor is None else f"{factor:.4g}")
+    out.append(rec)
+    upd = Table(title=f"one {report['optimizer']} step: |update| / |parameter|", header_style="bold")
+    upd.add_column("tensor")
+    upd.add_column("ratio", justify="right")
+    for name, ratio in report["update_ratio"].items():
+        upd.add_row(name, "- (parameter is zero)" if ratio is None else f"{ratio:.3g}")
+    out.append(upd)
+    word = report["verdict"]
+    out.append(Text.assemble(("gradients: ", "bold"), (word, _STYLE.get(word, "bold")),
+                             f" - {report['explanation']}"))
+    return out
