@@ -167,20 +167,17 @@ def rnn_backward(
     grads: dict[str, np.ndarray] = {}
     dh0 = np.empty((L, B, H), dtype=dtype)
     dh_norms = np.empty((L, T), dtype=np.float64)
-    # (T, B, H), read only: when dhs is a transposed view of a time-major array this is no copy.
-    d_above = None if dhs is None else np.ascontiguousarray(dhs.transpose(1, 0, 2), dtype=dtype)
+    # (T, B, H) view, read only: each step reads its (B, H) slice in place (strided if dhs is
+    # batch-major), which saves copying the whole gradient to time-major first.
+    d_above = None if dhs is None else dhs.transpose(1, 0, 2)
     passthrough = None if mask is None else (~mask).astype(dtype)  # (T, B, 1)
     dh = np.empty((B, H), dtype=dtype)  # dL/dh_t, reused by every step
     d_next = np.empty((B, H), dtype=dtype)  # dL/dh_{t-1} through W_hh, reused by every step
+    da = np.empty((T, B, H), dtype=dtype)  # dL/da_t, the pre-activation gradient; reused by each layer
     for l in reversed(range(L)):
         layer = layers[l]
         u, buf, hs = layer["u"], layer["buf"], layer["hs"]
         W_xh, W_hh = params[f"rnn.{l}.W_xh"], params[f"rnn.{l}.W_hh"]
-        # da starts as the local derivative for all steps at once (one vectorised pass), then
-        # each step multiplies its incoming dh into it in place: one (T, B, H) buffer in all.
-        da = _grad_from_output(hs, nonlinearity)
-        if mask is not None:
-            da *= mask
         if dh_final is None:
             d_next[...] = 0.0
         else:
@@ -191,8 +188,12 @@ def rnn_backward(
             else:
                 np.add(d_above[t], d_next, out=dh)
             dh_norms[l, t] = np.sqrt(np.vdot(dh, dh))
+            # The local derivative of step t, taken while h_t is in cache, times dh, written
+            # straight into da[t]: cheaper than a derivative pass over all (T, B, H) states first.
             da_t = da[t]
-            da_t *= dh
+            np.multiply(_grad_from_output(hs[t], nonlinearity), dh, out=da_t)
+            if mask is not None:
+                da_t *= mask[t]  # a padded step has no pre-activation gradient of its own
             np.matmul(da_t, W_hh, out=d_next)
             if passthrough is not None:
                 dh *= passthrough[t]  # a padded step copied h_{t-1}: its gradient goes straight back
