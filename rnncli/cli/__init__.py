@@ -157,10 +157,13 @@ def _register() -> None:
     # Imported here so `rnn --version` stays fast and a broken command module
     # does not take the whole CLI down at import.
     from rnncli.cli import bench as bench_cmds
+    from rnncli.cli import compare as compare_cmds
     from rnncli.cli import config as config_cmds
     from rnncli.cli import data as data_cmds
+    from rnncli.cli import diagnose as diagnose_cmds
     from rnncli.cli import gradcheck as gradcheck_cmds
     from rnncli.cli import model as model_cmds
+    from rnncli.cli import plot as plot_cmds
     from rnncli.cli import train as train_cmds
 
     app.command("train")(train_cmds.train)
@@ -171,6 +174,9 @@ def _register() -> None:
     app.command("gradcheck")(gradcheck_cmds.gradcheck)
     app.command("data")(data_cmds.data)
     app.command("bench")(bench_cmds.bench)
+    app.command("diagnose")(diagnose_cmds.diagnose)
+    app.command("plot")(plot_cmds.plot)
+    app.command("compare")(compare_cmds.compare)
     app.add_typer(config_cmds.config_app, name="config")
 
 
