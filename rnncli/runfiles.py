@@ -57,6 +57,27 @@ def claim_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
+RUN_FILES = ("config.yaml", "metrics.jsonl", "model.npz", "best.npz", CHECKPOINT, "run.json")
+
+
+def remove_stale_temps(run_dir: Path) -> list[Path]:
+    """Delete temp files a killed atomic write left in the run directory; returns what was removed.
+
+    Readers never look at them (they read only the final names, which always hold a complete
+    file), so leftovers are harmless; a resumed run owns its directory and tidies them up.
+    Only `.<run file>.*.tmp` names are touched, never anything the user put there.
+    """
+    removed = []
+    for name in RUN_FILES:
+        for tmp in Path(run_dir).glob(f".{name}.*.tmp"):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass  # vanished meanwhile, or not ours to delete: leaving it is harmless
+    return removed
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

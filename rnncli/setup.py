@@ -54,10 +54,19 @@ def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
     budget = memory_budget(cfg)
     if need > budget:
         raise ConfigError(
-            f"train: a training step would need about {need / 2**30:.1f} GiB (batch_size {batch}, "
+            f"train: a training step would need about {human_bytes(need)} (batch_size {batch}, "
             f"{window} steps, hidden_size {spec.hidden_size}, {spec.num_layers} layers), more than the "
-            f"{budget / 2**30:.1f} GiB allowed (train.max_memory_gb); lower batch_size or hidden_size, "
+            f"{human_bytes(budget)} allowed (train.max_memory_gb); lower batch_size or hidden_size, "
             "or set train.bptt")
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'; one decimal in the largest unit below 1024."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 def check_batches(cfg, data: DataBundle) -> None:

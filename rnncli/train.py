@@ -31,6 +31,7 @@ from rnncli.runfiles import (
     claim_run_dir,
     now,
     read_run_json,
+    remove_stale_temps,
     truncate_metrics,
     versions,
     write_run_json,
@@ -129,6 +130,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
         weight_decay=opt_cfg.weight_decay)
     if resume:
         state = load_checkpoint(run_dir, spec, optimizer, dtype)
+        remove_stale_temps(run_dir)
         order_rng.bit_generator.state = state.epoch_rng_state
         dropout_rng.bit_generator.state = state.dropout_rng_state
         truncate_metrics(run_dir, state.epoch)

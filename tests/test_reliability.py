@@ -1,0 +1,311 @@
+"""The bad-input battery (issue 6): every mistake a user can make gives one clear line and no debris.
+
+Each case runs the real CLI in-process and asserts the exit code (2 for bad input, 1 for runtime
+failures), a one-line `rnn: error:` message naming the file/key/line/value at fault, no traceback,
+nothing on stdout, and that no output file or run directory was left behind.
+Also here: non-finite loss (exit 1, last good checkpoint kept), `train.on_nonfinite: skip`,
+closed output pipes, constant memory on an endless stream, and stale temp files.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--set", "data.num_samples=64", "--set", "data.seq_len=10", "--set", "model.hidden_size=8",
+        "--set", "train.epochs=2", "--set", "train.batch_size=16"]
+# For file sources: only keys every source accepts.
+FILE_TINY = ["--set", "model.hidden_size=4", "--set", "train.epochs=1", "-q"]
+
+
+def run(*args: str, input: str | bytes | None = None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("rnn: error: ")]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A tiny sine regression run (1 input feature) whose weights the weights/predict cases corrupt."""
+    run_dir = tmp_path_factory.mktemp("trained") / "sine"
+    result = run("train", *TINY, "-o", str(run_dir), "-q")
+    assert result.exit_code == 0, result.stderr
+    return run_dir
+
+
+# -- helpers that write bad files -------------------------------------------------------------------
+def _npz_bytes(**arrays) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _weights_with(trained: Path, *, drop=(), replace=None, meta=None) -> bytes:
+    """The trained model.npz with parameters dropped/replaced or meta rewritten (raw arrays)."""
+    with np.load(trained / "model.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k not in drop}
+    arrays.update(replace or {})
+    if meta is not None:
+        arrays["meta"] = np.array(meta(str(arrays["meta"])))
+    return _npz_bytes(**arrays)
+
+
+def _flip_payload_byte(data: bytes) -> bytes:
+    """Corrupt one byte in the middle of the largest member's data (the zip CRC must catch it)."""
+    import io
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = max(zf.infolist(), key=lambda i: i.file_size)
+    # local header: 30 bytes + name + extra; then the stored (uncompressed) data
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    pos = start + info.file_size - 3
+    out = bytearray(data)
+    out[pos] ^= 0xFF
+    return bytes(out)
+
+
+def _newer_meta(text: str) -> str:
+    meta = json.loads(text)
+    meta["format_version"] = 99
+    return json.dumps(meta)
+
+
+@dataclass
+class Case:
+    """One bad input: files to write (name -> text/bytes/callable(trained)), argv ({d} = tmp dir,
+    {w} = trained run), expected code, needles that must appear in the error line, and paths
+    (relative to the tmp dir) that must not exist afterwards."""
+
+    args: list[str]
+    needles: tuple[str, ...]
+    files: dict = field(default_factory=dict)
+    code: int = 2
+    stdin: str | None = None
+    absent: tuple[str, ...] = ("out", "out.csv")
+    click: bool = False  # a usage error Click reports itself (its own format, still exit 2)
+
+
+PREDICT_OUT = ["-o", "{d}/out.csv"]
+CASES = {
+    # -- config files ---------------------------------------------------------------------------
+    "yaml-syntax": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                        ("c.yaml:3:6", "invalid YAML"), {"c.yaml": "model:\n  hidden_size: [1\ntrain: {}\n"}),
+    "yaml-tab": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                     ("c.yaml:2:1", "invalid YAML"), {"c.yaml": "model:\n\thidden_size: 3\n"}),
+    "unknown-top-key": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                            ("c.yaml:1:1", "modle", "did you mean model"),
+                            {"c.yaml": "modle:\n  hidden_size: 3\n"}),
+    "unknown-nested-key": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                               ("c.yaml:2:3", "hidden_sise", "did you mean hidden_size"),
+                               {"c.yaml": "model:\n  hidden_sise: 3\n"}),
+    "wrong-type-in-file": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                               ("c.yaml:2:16", "model.hidden_size", "'abc'"),
+                               {"c.yaml": "model:\n  hidden_size: abc\n"}),
+    "bool-as-number": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                           ("c.yaml:2:11", "train.epochs", "expected a number (got true)"),
+                           {"c.yaml": "train:\n  epochs: true\n"}),
+    "hidden-size-0": Case(["train", *TINY, "--set", "model.hidden_size=0", "-o", "{d}/out"],
+                          ("--set model.hidden_size=0", "must be >= 1", "got 0")),
+    "negative-lr": Case(["train", *TINY, "--set", "train.lr=-0.1", "-o", "{d}/out"],
+                        ("train.lr", "must be > 0", "-0.1")),
+    "dropout-1": Case(["train", *TINY, "--set", "model.dropout=1", "-o", "{d}/out"],
+                      ("model.dropout", "must be < 1", "got 1")),
+    "batch-larger-than-data-drop-last": Case(
+        ["train", *TINY, "--set", "train.batch_size=1000", "--set", "train.drop_last=true", "-o", "{d}/out"],
+        ("train.batch_size 1000", "58 training sequences", "drop_last")),
+    "unknown-source": Case(["train", *TINY, "--set", "data.source=sien", "-o", "{d}/out"],
+                           ("data.source 'sien'", "did you mean 'sine'")),
+    "set-without-equals": Case(["train", "--set", "train.lr", "-o", "{d}/out"],
+                               ("--set train.lr", "expected key.path=value")),
+    "set-into-a-value": Case(["train", "--set", "seed.x=1", "-o", "{d}/out"], ("seed is a value",)),
+    "config-missing": Case(["train", "-c", "{d}/nope.yaml", "-o", "{d}/out"],
+                           ("config file not found", "nope.yaml")),
+    "config-is-directory": Case(["train", "-c", "{d}", "-o", "{d}/out"], ("config file is a directory",)),
+    "config-empty": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                         ("c.yaml", "empty config file"), {"c.yaml": "# nothing\n"}),
+    "config-not-a-mapping": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                                 ("c.yaml:1:1", "top level must be a mapping"), {"c.yaml": "- a\n- b\n"}),
+    "config-binary": Case(["train", "-c", "{d}/c.yaml", "-o", "{d}/out"],
+                          ("c.yaml", "not a UTF-8 text file"), {"c.yaml": b"model:\n\xff\xfe\x00"}),
+    "memory-too-big": Case(["train", *TINY, "--set", "model.hidden_size=200000", "-o", "{d}/out"],
+                           ("would need about", "GiB", "hidden_size 200000", "max_memory_gb")),
+    # float32: 3*T*B*H states + 2*T*B*I inputs + 3*T*B*O outputs + 4*89 params = 4996 * 4 bytes
+    "memory-over-limit": Case(["train", *TINY, "--set", "train.max_memory_gb=0.000001", "-o", "{d}/out"],
+                              ("would need about 19.5 KiB", "1.0 KiB allowed")),
+    # -- training data --------------------------------------------------------------------------
+    "data-missing": Case(["train", *FILE_TINY, "--set", "data.source={d}/nope.jsonl", "-o", "{d}/out"],
+                         ("nope.jsonl",)),
+    "data-is-directory": Case(["train", *FILE_TINY, "--set", "data.source={d}/dir.jsonl", "-o", "{d}/out"],
+                              ("dir.jsonl", "directory"), {"dir.jsonl/": None}),
+    "data-empty-jsonl": Case(["train", *FILE_TINY, "--set", "data.source={d}/e.jsonl", "-o", "{d}/out"],
+                             ("e.jsonl", "empty"), {"e.jsonl": ""}),
+    "data-empty-csv": Case(["train", *FILE_TINY, "--set", "data.source={d}/e.csv", "-o", "{d}/out"],
+                           ("e.csv", "empty"), {"e.csv": ""}),
+    "data-nan-jsonl": Case(["train", *FILE_TINY, "--set", "data.source={d}/n.jsonl", "-o", "{d}/out"],
+                           ("n.jsonl", "line 2", "NaN"),
+                           {"n.jsonl": '{"x": [[1.0], [2.0]], "y": [1.0]}\n'
+                                       '{"x": [[1.0], [NaN]], "y": [1.0]}\n'}),
+    "data-inf-csv": Case(["train", *FILE_TINY, "--set", "data.source={d}/s.csv", "--set", "data.seq_len=2",
+                          "-o", "{d}/out"],
+                         ("s.csv", "line 3, column 2", "'inf' is not finite"),
+                         {"s.csv": "a,b\n1,2\n3,inf\n4,5\n5,6\n"}),
+    "data-label-out-of-range": Case(
+        ["train", *FILE_TINY, "--set", "data.source={d}/d.npz", "--set", "data.num_classes=3",
+         "-o", "{d}/out"],
+        ("d.npz", "label 9", "class range 0..2"),
+        {"d.npz": _npz_bytes(X=np.zeros((4, 3, 2)), y=np.array([0, 1, 2, 9]))}),
+    "data-negative-label": Case(["train", *FILE_TINY, "--set", "data.source={d}/l.jsonl", "-o", "{d}/out"],
+                                ("l.jsonl", "label -1"),
+                                {"l.jsonl": '{"x": [[1], [2]], "y": -1}\n{"x": [[1], [2]], "y": 1}\n'}),
+    "data-object-npz": Case(["train", *FILE_TINY, "--set", "data.source={d}/o.npz", "-o", "{d}/out"],
+                            ("o.npz", "Python objects", "refused"),
+                            {"o.npz": _npz_bytes(X=np.array([None] * 4, dtype=object), y=np.zeros(4))}),
+    "data-truncated-npz": Case(["train", *FILE_TINY, "--set", "data.source={d}/t.npz", "-o", "{d}/out"],
+                               ("t.npz", "zip"),
+                               {"t.npz": _npz_bytes(X=np.zeros((4, 3, 2)), y=np.zeros(4))[:100]}),
+    "data-empty-stdin": Case(["train", *FILE_TINY, "--set", "data.source=-", "--set", "data.format=jsonl",
+                              "-o", "{d}/out"], ("<stdin>", "empty"), stdin=""),
+    # -- predict / eval inputs ------------------------------------------------------------------
+    "predict-feature-mismatch": Case(["predict", "{w}", "{d}/two.jsonl", *PREDICT_OUT],
+                                     ("two.jsonl", "line 1", "2 features", "expects 1"),
+                                     {"two.jsonl": '{"x": [[1.0, 2.0], [2.0, 3.0]]}\n'}),
+    "predict-nan-on-line-3": Case(["predict", "{w}", "{d}/n.jsonl", *PREDICT_OUT],
+                                  ("n.jsonl", "line 3"),
+                                  {"n.jsonl": '{"x": [[1.0]]}\n{"x": [[2.0]]}\n{"x": [[NaN]]}\n'}),
+    "predict-empty-stdin": Case(["predict", "{w}", "-", *PREDICT_OUT], ("<stdin>", "empty"), stdin=""),
+    "predict-input-missing": Case(["predict", "{w}", "{d}/nope.jsonl", *PREDICT_OUT], ("nope.jsonl",)),
+    "predict-input-directory": Case(["predict", "{w}", "{d}/dir.jsonl", *PREDICT_OUT],
+                                    ("dir.jsonl", "directory"), {"dir.jsonl/": None}),
+    "predict-bad-json": Case(["predict", "{w}", "{d}/b.jsonl", *PREDICT_OUT], ("b.jsonl", "line 2"),
+                             {"b.jsonl": '{"x": [[1.0]]}\n{"x": [[1.0]\n'}),
+    # -- weights --------------------------------------------------------------------------------
+    "weights-missing": Case(["predict", "{d}/nope.npz", "-", *PREDICT_OUT],
+                            ("weights file not found", "nope.npz"), stdin='{"x": [[1.0]]}\n'),
+    "weights-dir-without-model": Case(["info", "{d}/emptyrun"], ("no model.npz", "emptyrun"),
+                                      {"emptyrun/": None}),
+    "weights-garbage": Case(["info", "{d}/g.npz"], ("g.npz", "not an .npz"), {"g.npz": b"garbage" * 10}),
+    "weights-truncated": Case(["predict", "{d}/t.npz", "-", *PREDICT_OUT], ("t.npz",),
+                              {"t.npz": lambda w: (w / "model.npz").read_bytes()[:-200]},
+                              stdin='{"x": [[1.0]]}\n'),
+    "weights-corrupted-byte": Case(["predict", "{d}/c.npz", "-", *PREDICT_OUT], ("c.npz", "corrupt"),
+                                   {"c.npz": lambda w: _flip_payload_byte((w / "model.npz").read_bytes())},
+                                   stdin='{"x": [[1.0]]}\n'),
+    "weights-object-array": Case(["info", "{d}/o.npz"], ("o.npz", "Python objects"),
+                                 {"o.npz": lambda w: _weights_with(
+                                     w, replace={"head.b_y": np.array([None], dtype=object)})}),
+    "weights-missing-param": Case(["info", "{d}/m.npz"], ("m.npz", "missing parameters", "rnn.0.W_hh"),
+                                  {"m.npz": lambda w: _weights_with(w, drop=("rnn.0.W_hh",))}),
+    "weights-misshaped-param": Case(["predict", "{d}/s.npz", "-", *PREDICT_OUT],
+                                    ("s.npz", "head.W_hy has shape (1, 3)", "(1, 8)"),
+                                    {"s.npz": lambda w: _weights_with(
+                                        w, replace={"head.W_hy": np.zeros((1, 3))})},
+                                    stdin='{"x": [[1.0]]}\n'),
+    "weights-meta-not-json": Case(["info", "{d}/j.npz"], ("j.npz", "'meta' is not valid JSON"),
+                                  {"j.npz": lambda w: _weights_with(w, meta=lambda t: t[:-5])}),
+    "weights-newer-format": Case(["info", "{d}/v.npz"], ("v.npz", "format_version 99", "newer"),
+                                 {"v.npz": lambda w: _weights_with(w, meta=_newer_meta)}),
+    # -- command line ---------------------------------------------------------------------------
+    "resume-not-a-dir": Case(["train", "--resume", "{d}/nope"], ("--resume", "not a run directory")),
+    "resume-without-checkpoint": Case(["train", "--resume", "{d}/emptyrun"], ("no checkpoint",),
+                                      {"emptyrun/": None, "emptyrun/config.yaml": "seed: 0\n"}),
+    "out-not-empty": Case(["train", *TINY, "-o", "{d}/full"], ("full", "not empty", "--resume"),
+                          {"full/x.txt": "keep me\n"}),
+    "out-is-a-file": Case(["train", *TINY, "-o", "{d}/file"], ("file", "not a directory"), {"file": "x"}),
+    "batch-size-zero": Case(["predict", "{w}", "-", "-b", "0"], ("-b",), stdin="", click=True),
+    "unknown-option": Case(["train", "--epochs", "3"], ("--epochs",), click=True),
+}
+
+
+def _materialise(tmp: Path, case: Case, trained: Path) -> None:
+    for name, content in case.files.items():
+        path = tmp / name
+        if name.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if callable(content):
+            content = content(trained)
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            path.write_bytes(content)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input(name, tmp_path, trained, monkeypatch):
+    case = CASES[name]
+    _materialise(tmp_path, case, trained)
+    monkeypatch.chdir(tmp_path)  # so a default runs/ directory would land (and be seen) here
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    args = [a.format(d=tmp_path, w=trained) for a in case.args]
+    result = run(*args, input=case.stdin)
+
+    assert result.exit_code == case.code, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+    if case.click:
+        assert all(n in result.stderr for n in case.needles), result.stderr
+    else:
+        lines = error_lines(result)
+        assert len(lines) == 1, result.stderr  # one problem, one line
+        for needle in case.needles:
+            assert needle in lines[0], (needle, lines[0])
+        # stderr holds nothing but the error (no progress before a refused start)
+        assert [line for line in result.stderr.splitlines() if line.strip()] == lines
+    for path in case.absent:
+        assert not (tmp_path / path).exists(), path
+    # nothing new at all: no run directory, no temp file, no partial output
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "c.yaml").write_text("model:\n  hidden_sise: 3\n")
+    result = run("--debug", "train", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "ConfigError" in result.stderr
+    assert "did you mean hidden_size" in error_lines(result)[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_several_config_problems_one_line_each(tmp_path):
+    (tmp_path / "c.yaml").write_text("model:\n  hidden_size: 0\ntrain:\n  lr: -1\n  epoch: 3\n")
+    result = run("train", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    lines = error_lines(result)
+    assert len(lines) == 3, lines
+    assert any("c.yaml:2:16" in line and "hidden_size" in line for line in lines)
+    assert any("c.yaml:4:7" in line and "train.lr" in line for line in lines)
+    assert any("c.yaml:5:3" in line and "did you mean epochs" in line for line in lines)
+    assert not (tmp_path / "out").exists()
+
+
+def test_object_array_weights_are_never_unpickled(tmp_path, trained):
+    """An object array whose unpickling would create a file: refused, and the file never appears."""
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    data = _weights_with(trained, replace={"head.b_y": np.array([Evil()], dtype=object)})
+    (tmp_path / "evil.npz").write_bytes(data)
+    for argv in (["info", str(tmp_path / "evil.npz")],
+                 ["predict", str(tmp_path / "evil.npz"), "-", "-o", str(tmp_path / "out.csv")]):
+        result = run(*argv, input='{"x": [[1.0]]}\n')
+        assert result.exit_code == 2
+        assert "Python objects" in error_lines(result)[0]
+    assert not marker.exists()
+    assert not (tmp_path / "out.csv").exists()
