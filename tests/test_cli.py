@@ -366,6 +366,15 @@ def test_sample_text(text_run):
     assert_user_error(run("sample", str(text_run), "--temperature", "0"), 2, "--temperature")
 
 
+def test_predict_text_model_reads_plain_text_from_stdin(text_run):
+    result = run("predict", str(text_run), "-", "-f", "jsonl", input="hel\nwo\n")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    # one row per character of each line: the predicted next character
+    assert [(r["seq"], r["step"]) for r in rows] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    assert all(isinstance(r["label"], str) and len(r["label"]) == 1 for r in rows)
+
+
 def test_sample_needs_text_model(sine_run):
     assert_user_error(run("sample", str(sine_run[0])), 2, "text model")
 

@@ -82,8 +82,8 @@ def predict(
         str | None,
         typer.Option(
             "--input-format",
-            help="Input format (jsonl, csv, npy, npz); inferred from INPUT's extension, "
-            "jsonl for stdin.",
+            help="Input format (jsonl, csv, npy, npz, txt); inferred from INPUT's extension; "
+            "for stdin jsonl (txt for text models).",
         ),
     ] = None,
     proba: Annotated[
@@ -120,7 +120,8 @@ def predict(
         raise UsageError(f"-o {output}: directory {str(Path(output).parent)!r} does not exist")
     model = load_model(weights)
     if input_ == "-" and input_format is None:
-        input_format = "jsonl"  # the natural format of pipelines
+        # The natural stdin format of pipelines: jsonl lines; plain text for text models.
+        input_format = "txt" if model.task.kind == "text" else "jsonl"
     binary = fmt == "npy"
     if output is None and binary and sys.stdout.isatty():
         raise UsageError("refusing to write binary .npy to a terminal; use -o FILE or a pipe")
