@@ -80,6 +80,25 @@ def thread_limit(threads: int, torch=None) -> Iterator[bool]:
             torch.set_num_threads(before)
 
 
+def cpu_busy(interval: float = 0.5) -> float | None:
+    """Fraction of all CPUs busy over `interval` seconds, from /proc/stat (Linux); None elsewhere.
+
+    Called while this process sleeps, so it measures the competition a benchmark would meet.
+    """
+    def snap() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = snap()
+        time.sleep(interval)
+        total1, idle1 = snap()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def _median_ms(times: list[float]) -> float:
     return float(np.median(times)) * 1e3
 
@@ -292,6 +311,7 @@ def run_bench(
     torch = _torch() if use_torch else None
     flops = step_flops(batch, seq_len, input_size, hidden, layers)
     load_before = os.getloadavg()
+    busy_before = cpu_busy(0.2)
     with thread_limit(threads, torch) as limited:
         result: dict = {
             "size": {"batch": batch, "seq_len": seq_len, "input": input_size, "hidden": hidden,
@@ -340,6 +360,7 @@ def run_bench(
         result["memory"] = activation_memory(batch, seq_len, input_size, hidden, layers, dtype,
                                              memory_window)
     result["environment"]["loadavg"] = [list(load_before), list(os.getloadavg())]
+    result["environment"]["cpu_busy_before"] = busy_before
     return result
 
 

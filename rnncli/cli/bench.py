@@ -142,9 +142,10 @@ def bench(
     console.print(_table(result))
     env = result["environment"]
     kernels = ", ".join(f"{b['internal_api']} {b['architecture']}" for b in env["blas"]) or "unknown"
-    console.print(f"BLAS: {kernels}; load average before/after: "
-                  f"{env['loadavg'][0][0]:.2f}/{env['loadavg'][1][0]:.2f}")
-    if env["loadavg"][0][0] > 0.5:
-        console.print("note: other processes were running; timings may be noisy")
+    busy = env["cpu_busy_before"]
+    console.print(f"BLAS: {kernels}; CPU busy before: {'-' if busy is None else f'{100 * busy:.0f}%'}; "
+                  f"load average before/after: {env['loadavg'][0][0]:.2f}/{env['loadavg'][1][0]:.2f}")
+    if busy is not None and busy > 0.2:
+        console.print("note: other processes were using the CPUs; timings are not comparable")
     if torch and env["torch"] is None:
         console.print("torch is not installed: no comparison (pip install 'rnncli[torch]')")
