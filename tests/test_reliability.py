@@ -10,6 +10,10 @@ closed output pipes, constant memory on an endless stream, and stale temp files.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rnncli.cli import app
+from rnncli.weights import load_weights
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--set", "data.num_samples=64", "--set", "data.seq_len=10", "--set", "model.hidden_size=8",
@@ -309,3 +314,178 @@ def test_object_array_weights_are_never_unpickled(tmp_path, trained):
         assert "Python objects" in error_lines(result)[0]
     assert not marker.exists()
     assert not (tmp_path / "out.csv").exists()
+
+
+# -- numerical faults -------------------------------------------------------------------------------
+DIVERGE = ["--set", "train.lr=1e6", "--set", "train.clip_norm=null", "--set", "model.nonlinearity=relu"]
+
+
+def test_nonfinite_loss_exit_1_names_epoch_step_and_what_to_try(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("train", *TINY, *DIVERGE, "-o", str(run_dir))
+    assert result.exit_code == 1, result.stderr
+    assert "Traceback" not in result.stderr and "RuntimeWarning" not in result.stderr
+    (line,) = error_lines(result)
+    assert line.startswith("rnn: error: epoch 1 step 2: the loss became nan; try a lower train.lr")
+    assert "(now 1e+06)" in line
+    assert "train.clip_norm" in line and "init_scale" in line and "on_nonfinite: skip" in line
+    assert line.endswith("no checkpoint had been written yet")
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "failed" and "epoch 1 step 2" in info["error"]
+    assert not (run_dir / "model.npz").exists()  # no weights pretending to be a result
+
+
+def test_nonfinite_keeps_the_last_good_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    relu = ["--set", "model.nonlinearity=relu", "--set", "train.clip_norm=null"]
+    first = run("train", *TINY, *relu, "--set", "train.epochs=1", "-o", str(run_dir), "-q")
+    assert first.exit_code == 0, first.stderr
+    good = {name: (run_dir / name).read_bytes() for name in ("checkpoint.npz", "model.npz", "best.npz")}
+    # resume with a learning rate that blows up in epoch 2
+    result = run("train", "--resume", str(run_dir), "--set", "train.epochs=3", "--set", "train.lr=1e6", "-q")
+    assert result.exit_code == 1, result.stderr
+    (line,) = error_lines(result)
+    assert line.startswith("rnn: error: epoch 2 step ") and "became nan" in line
+    assert f"the last good checkpoint {run_dir / 'checkpoint.npz'} is kept" in line
+    for name, data in good.items():
+        assert (run_dir / name).read_bytes() == data, name
+    assert load_weights(run_dir / "checkpoint.npz")[1]["checkpoint"]["epoch"] == 1
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
+    assert [json.loads(x)["epoch"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()] == [1]
+
+
+@pytest.fixture
+def nan_on_third_step(monkeypatch):
+    """The 3rd forward/backward of the run returns a NaN loss (a transient numerical fault)."""
+    import rnncli.train as train_mod
+
+    real, calls = train_mod.loss_and_grads, {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        loss, grads, aux = real(*args, **kwargs)
+        return (float("nan") if calls["n"] == 3 else loss), grads, aux
+
+    monkeypatch.setattr(train_mod, "loss_and_grads", flaky)
+    return calls
+
+
+def test_on_nonfinite_skip_skips_the_bad_step_and_finishes(tmp_path, nan_on_third_step):
+    run_dir = tmp_path / "run"
+    result = run("train", *TINY, "--set", "train.on_nonfinite=skip", "-o", str(run_dir), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert nan_on_third_step["n"] == 8  # 2 epochs x 4 steps: training went on after the fault
+    records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["skipped_steps"] == 1 and "skipped_steps" not in records[1]
+    assert np.isfinite(records[0]["loss"]) and np.isfinite(records[1]["loss"])
+    params = load_weights(run_dir / "model.npz")[0]
+    assert all(np.isfinite(p).all() for p in params.values())
+
+
+def test_on_nonfinite_stop_is_the_default(tmp_path, nan_on_third_step):
+    result = run("train", *TINY, "-o", str(tmp_path / "run"), "-q")
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert line.startswith("rnn: error: epoch 1 step 3: the loss became nan")
+
+
+def test_skip_fails_when_a_whole_epoch_is_non_finite(tmp_path):
+    result = run("train", *TINY, *DIVERGE, "--set", "train.on_nonfinite=skip", "-o", str(tmp_path / "r"))
+    assert result.exit_code == 1
+    (line,) = error_lines(result)
+    assert line.startswith("rnn: error: epoch 2: all 4 steps had a non-finite loss or gradient")
+    assert "were skipped (train.on_nonfinite: skip)" in line
+
+
+# -- pipes and streams ------------------------------------------------------------------------------
+def _env() -> dict:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")])
+    return e
+
+
+def test_closed_output_pipe_ends_predict_quietly(tmp_path, trained):
+    big = tmp_path / "big.jsonl"
+    assert run("data", "sine", "-n", "20000", "--seq-len", "10", "-o", str(big)).exit_code == 0
+    # like `rnn predict RUN big.jsonl | head -1`: 20000 rows are far more than a pipe buffer
+    proc = subprocess.Popen([sys.executable, "-m", "rnncli", "predict", str(trained), str(big)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=tmp_path)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert first.strip() == b"y0"  # the csv header
+    assert proc.returncode == 0, err
+    assert err == ""  # no "Broken pipe", no "Exception ignored", no traceback
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_predict_on_an_endless_stream_keeps_constant_memory(trained):
+    """Feed ~tens of MB through stdin for a few seconds; RSS must stay flat while output flows."""
+    import threading
+
+    proc = subprocess.Popen([sys.executable, "-m", "rnncli", "predict", str(trained), "-", "-b", "64"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=_env())
+    line = (json.dumps({"x": [[round(float(v), 4)] for v in np.sin(np.arange(50) / 7)]}) + "\n").encode()
+    fed, read, stop = [0], [0], threading.Event()
+
+    def feed():
+        try:
+            while not stop.is_set():
+                proc.stdin.write(line * 100)
+                fed[0] += len(line) * 100
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    def drain():
+        for _ in proc.stdout:
+            read[0] += 1
+
+    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.5)  # imports done, buffers warm
+        rss0, fed0, read0 = _rss_kib(proc.pid), fed[0], read[0]
+        time.sleep(3.0)
+        rss1, fed1, read1 = _rss_kib(proc.pid), fed[0], read[0]
+        assert proc.poll() is None, proc.stderr.read()
+    finally:
+        stop.set()
+        proc.kill()
+        proc.wait(timeout=10)
+    fed_kib = (fed1 - fed0) // 1024
+    assert fed_kib > 16 * 1024, "the stream was not consumed"  # tens of MB went through (~60 here)...
+    assert read1 - read0 > 5_000  # ...and predictions came out while it was still going...
+    # ...while memory stayed flat: a reader keeping its input would grow by a good part of what was fed
+    assert rss1 - rss0 < max(2048, min(8192, fed_kib // 4)), (rss0, rss1, fed_kib)
+
+
+# -- stale temp files from a killed atomic write ----------------------------------------------------
+def test_stale_temp_files_are_ignored_by_readers_and_removed_on_resume(tmp_path):
+    """Decision: leftovers `.<name>.*.tmp` never shadow the real file (readers use final names only);
+    a resumed run owns its directory and deletes the ones named after its run files, nothing else."""
+    run_dir = tmp_path / "run"
+    assert run("train", *TINY, "--set", "train.epochs=1", "-o", str(run_dir), "-q").exit_code == 0
+    stale = [run_dir / ".model.npz.k1x9.tmp", run_dir / ".checkpoint.npz.a2b3.tmp",
+             run_dir / ".run.json.zz.tmp"]
+    for p in stale:
+        p.write_bytes(b"PK\x03\x04 half a file")
+    mine = run_dir / ".notes.tmp"
+    mine.write_text("the user's own file")
+    info = run("info", str(run_dir), "--json")
+    assert info.exit_code == 0, info.stderr
+    predict = run("predict", str(run_dir), "-", input='{"x": [[0.5], [0.6]]}\n')
+    assert predict.exit_code == 0 and predict.stdout.startswith("y0\n"), predict.stderr
+    resumed = run("train", "--resume", str(run_dir), "--set", "train.epochs=2", "-q")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert not any(p.exists() for p in stale)
+    assert mine.read_text() == "the user's own file"
