@@ -488,3 +488,14 @@ def test_predict_csv_series_in_original_units_with_column_names(tmp_path):
     # Predictions are in the units of the file (a ~ 100, b ~ -50), not standardised ones.
     assert np.all(np.abs(values[:, [0, 2]] - 100) < 5)
     assert np.all(np.abs(values[:, [1, 3]] + 50) < 5)
+
+
+def test_no_color_is_respected(monkeypatch):
+    args = ("gradcheck", "--set", "model.hidden_size=2", "--steps", "2")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as if stderr were a colour terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert "\x1b[32m" in run(*args).stderr  # green "pass"
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = run(*args)
+    assert plain.exit_code == 0
+    assert "\x1b[32m" not in plain.stderr and "pass" in plain.stderr
