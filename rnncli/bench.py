@@ -118,15 +118,18 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int, repea
     return times
 
 
+def _matmul_fn(n: int, dtype: str) -> Callable[[], object]:
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    c = np.empty((n, n), dtype=dtype)
+    return lambda: np.matmul(a, b, out=c)
+
+
 def matmul_peak(dtype: str, *, sizes: tuple[int, ...] = PEAK_SIZES, repeats: int = 5) -> dict:
     """The machine's matrix-product rate: best median GFLOP/s of np.matmul on (n, n) matrices."""
-    rng = np.random.default_rng(0)
     best = {"gflops": 0.0, "n": None}
     for n in sizes:
-        a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
-        c = np.empty((n, n), dtype=dtype)
-        t = time_interleaved({"mm": lambda a=a, b=b, c=c: np.matmul(a, b, out=c)},
-                             warmup=1, repeats=repeats)["mm"]
+        t = time_interleaved({"mm": _matmul_fn(n, dtype)}, warmup=1, repeats=repeats)["mm"]
         gflops = 2.0 * n**3 / float(np.median(t)) / 1e9
         if gflops > best["gflops"]:
             best = {"gflops": gflops, "n": n}
@@ -327,14 +330,18 @@ def run_bench(
                 "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
             },
         }
-        peak = matmul_peak(dtype, sizes=peak_sizes or PEAK_SIZES)
-        result["peak"] = peak
+        # The best size first; then that product is timed again between the steps, so a machine
+        # whose load changes during the run scales the peak and the steps alike.
+        n = matmul_peak(dtype, sizes=peak_sizes or PEAK_SIZES, repeats=3)["n"]
         _, params, x, dhs = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
         fns = {"numpy": numpy_step(params, x, dhs, layers)}
         grads = fns["numpy"]()[0]
         if torch is not None:
             fns["torch"], result["torch_max_abs_diff"] = torch_step(torch, params, x, dhs, layers)
+        fns["peak"] = _matmul_fn(n, dtype)
         times = time_interleaved(fns, warmup=warmup, repeats=repeats)
+        peak = {"gflops": 2.0 * n**3 / float(np.median(times["peak"])) / 1e9, "n": n}
+        result["peak"] = peak
         result["numpy"] = _stats(times["numpy"], flops, batch)
         result["numpy"]["peak_fraction"] = result["numpy"]["gflops"] / peak["gflops"]
         result["numpy"]["dtypes"] = sorted({g.dtype.name for g in grads.values()})
