@@ -489,3 +489,19 @@ def test_stale_temp_files_are_ignored_by_readers_and_removed_on_resume(tmp_path)
     assert resumed.exit_code == 0, resumed.stderr
     assert not any(p.exists() for p in stale)
     assert mine.read_text() == "the user's own file"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+@pytest.mark.parametrize("what", ["config", "data", "weights"])
+def test_unreadable_files(what, tmp_path, trained):
+    path = tmp_path / {"config": "c.yaml", "data": "d.jsonl", "weights": "w.npz"}[what]
+    path.write_bytes((trained / "model.npz").read_bytes() if what == "weights" else b"seed: 0\n")
+    path.chmod(0)
+    argv = {"config": ["train", "-c", str(path), "-o", str(tmp_path / "out")],
+            "data": ["train", *FILE_TINY, "--set", f"data.source={path}", "-o", str(tmp_path / "out")],
+            "weights": ["info", str(path)]}[what]
+    result = run(*argv)
+    assert result.exit_code == 2
+    (line,) = error_lines(result)
+    assert path.name in line and ("not readable" in line or "ermission" in line), line
+    assert not (tmp_path / "out").exists()
