@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_tasks import one_blas_thread
 from typer.testing import CliRunner
 
 from rnncli.cli import app
@@ -156,7 +157,8 @@ def tiny_run(tmp_path_factory) -> Path:
                       ["data.num_samples=64", "data.seq_len=10", "model.hidden_size=6", "train.epochs=2",
                        "train.patience=null"])
     run_dir = tmp_path_factory.mktemp("runs") / "sine-1"
-    train(cfg, run_dir)
+    with one_blas_thread():
+        train(cfg, run_dir)
     return run_dir
 
 

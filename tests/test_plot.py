@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from test_diagnose import run
+from test_tasks import one_blas_thread
 
 from rnncli.config import load_config
 from rnncli.errors import UsageError
@@ -25,7 +26,8 @@ def run_dir(tmp_path_factory) -> Path:
                       ["data.num_samples=64", "data.seq_len=12", "model.hidden_size=6", "train.epochs=3",
                        "train.patience=null"])
     d = tmp_path_factory.mktemp("runs") / "frequency-1"
-    train(cfg, d)
+    with one_blas_thread():
+        train(cfg, d)
     return d
 
 

@@ -43,7 +43,7 @@ CASES = [
 
 
 @contextlib.contextmanager
-def _one_blas_thread():
+def one_blas_thread():
     # On a loaded 2-core machine OpenBLAS threads fighting over small matrices made these runs
     # up to 30x slower (measured); one thread keeps each case at about a second.
     try:
@@ -58,7 +58,7 @@ def _one_blas_thread():
 @pytest.mark.parametrize("name, overrides, key, mode, target", CASES, ids=[c[0] for c in CASES])
 def test_task_config_learns(tmp_path, name, overrides, key, mode, target):
     cfg = load_config([CONFIGS / name], [*overrides, "train.patience=null"])
-    with _one_blas_thread():
+    with one_blas_thread():
         summary = train(cfg, tmp_path / "run")
     goal = target(summary["baselines"])
     best = _best(read_metrics(tmp_path / "run"), key, mode)
