@@ -44,7 +44,7 @@ TASKS = {
     "frequency": ("frequency.yaml", [], "val_accuracy", "majority_accuracy"),
     "text": ("text.yaml", [], "val_bpc", "unigram_bits_per_char"),
 }
-TEXT_CORPUS_OVERRIDES = ["data.seq_len=64", "train.batch_size=32", "train.epochs=5", "train.lr=0.002"]
+TEXT_CORPUS_OVERRIDES = ["data.seq_len=64", "train.batch_size=32", "train.epochs=20", "train.lr=0.002"]
 
 
 def recall_accuracy(run_dir: Path) -> float:
