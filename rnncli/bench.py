@@ -9,7 +9,7 @@ gradient clipping, Adam) is timed separately. torch is optional and, when import
 fastest honest path: time-major input (its native layout), the same threads and dtype, and no dL/dx.
 
 Timings on a shared machine are noisy, so the contenders run interleaved (one numpy step, one torch
-step, ...) and the median is reported, with the load average before and after. Nothing here prints.
+step, matmul, ...) and the median is reported, with how busy the CPUs were. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -22,28 +22,17 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from rnncli.core.init import init_params
-from rnncli.core.model import ModelSpec, loss_and_grads
-from rnncli.core.optim import clip_gradients, make_optimizer
+from rnncli.bench_steps import import_torch, numpy_step, rnn_problem, torch_step, train_steps
 from rnncli.core.rnn import rnn_backward, rnn_forward
 
 DTYPES = ("float32", "float64")
 PEAK_SIZES = (512, 1024, 2048)  # square matmul sizes tried for the peak; the best counts
-CLIP_NORM = 5.0  # the config's default train.clip_norm: a real step clips
 
 
 def step_flops(batch: int, seq_len: int, input_size: int, hidden: int, layers: int = 1) -> int:
     """Floating-point operations of one forward + backward of the RNN layers."""
     per_layer = [input_size] + [hidden] * (layers - 1)
     return sum(6 * batch * seq_len * hidden * (i + hidden) for i in per_layer)
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def blas_info() -> list[dict]:
@@ -136,115 +125,11 @@ def matmul_peak(dtype: str, *, sizes: tuple[int, ...] = PEAK_SIZES, repeats: int
     return best
 
 
-def _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype, seed=0):
-    """Parameters as torch.nn.RNN initialises them, inputs and a gradient on the top states."""
-    spec = ModelSpec(input_size, hidden, input_size, layers)
-    params = init_params(spec, np.random.default_rng(seed), dtype=dtype)
-    rng = np.random.default_rng(seed + 1)
-    x = rng.standard_normal((batch, seq_len, input_size)).astype(dtype)
-    dhs = rng.standard_normal((batch, seq_len, hidden)).astype(dtype)
-    return spec, params, x, dhs
-
-
-def numpy_step(params, x, dhs, layers) -> Callable[[], tuple]:
-    """One forward + backward of the RNN layers; returns what rnn_backward returns."""
-    def step():
-        _, _, cache = rnn_forward(params, x, num_layers=layers)
-        return rnn_backward(dhs, cache)
-    return step
-
-
-def _torch_rnn(torch, params, input_size, hidden, layers, dtype):
-    """torch.nn.RNN holding the same weights (b_hh = 0, since ours has one bias)."""
-    rnn = torch.nn.RNN(input_size, hidden, num_layers=layers, dtype=getattr(torch, dtype))
-    with torch.no_grad():
-        for l in range(layers):
-            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh"]))
-            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh"]))
-            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h"]))
-            getattr(rnn, f"bias_hh_l{l}").zero_()
-    return rnn
-
-
-def torch_step(torch, params, x, dhs, layers) -> tuple[Callable[[], object], float]:
-    """torch's forward + backward of the same layers, and its max |difference| from ours in hs."""
-    _, T, I = x.shape
-    H = dhs.shape[-1]
-    rnn = _torch_rnn(torch, params, I, H, layers, x.dtype.name)
-    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))  # (T, B, I): torch's native layout
-    gt = torch.from_numpy(np.ascontiguousarray(dhs.transpose(1, 0, 2)))
-
-    def step():
-        rnn.zero_grad(set_to_none=True)
-        out, _ = rnn(xt)
-        out.backward(gt)
-
-    with torch.no_grad():
-        ours = rnn_forward(params, x, num_layers=layers)[0]
-        diff = float(np.max(np.abs(rnn(xt)[0].numpy().transpose(1, 0, 2) - ours)))
-    return step, diff
-
-
-def _train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
-    """Full training steps for numpy and torch: a shuffled batch from the data pipeline, RNN + linear
-    head on every step (next-step regression, O = I), MSE, clipping, Adam.
-
-    Returns the step functions, the gradient dtypes seen, and per-phase seconds of the numpy step
-    (batch, compute = loss_and_grads, update = clip + Adam) to show what the loop adds to the maths.
-    """
-    from rnncli.data import iterate_batches
-    from rnncli.data.types import SequenceData, TaskInfo
-
-    spec = ModelSpec(input_size, hidden, input_size, layers, output="sequence")
-    params = init_params(spec, np.random.default_rng(0), dtype=dtype)
-    rng = np.random.default_rng(2)
-    n = 4 * batch  # a small data set: the batch is gathered from shuffled rows, as in training
-    data = SequenceData(rng.standard_normal((n, seq_len, input_size)).astype(dtype),
-                        rng.standard_normal((n, seq_len, input_size)).astype(dtype))
-    task = TaskInfo(input_size, input_size, output="sequence")
-    opt = make_optimizer("adam", 1e-3)
-    dtypes: set[str] = set()
-    phases: dict[str, list[float]] = {"batch": [], "compute": [], "update": []}
-
-    def np_train():
-        t0 = time.perf_counter()
-        b = next(iterate_batches(data, task, batch, rng=rng, dtype=dtype))
-        t1 = time.perf_counter()
-        _, grads, _ = loss_and_grads(params, spec, b.x, b.y, loss="mse", lengths=b.lengths)
-        t2 = time.perf_counter()
-        clip_gradients(grads, max_norm=CLIP_NORM)
-        opt.step(params, grads)
-        t3 = time.perf_counter()
-        for key, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2), strict=True):
-            phases[key].append(dt)
-        dtypes.update(g.dtype.name for g in grads.values())
-
-    fns = {"numpy": np_train}
-    if torch is not None:
-        rnn = _torch_rnn(torch, params, input_size, hidden, layers, dtype)
-        head = torch.nn.Linear(hidden, input_size, dtype=getattr(torch, dtype))
-        weights = list(rnn.parameters()) + list(head.parameters())
-        topt = torch.optim.Adam(weights, lr=1e-3)
-        # time-major, contiguous, fixed: torch's step is given its data for free
-        xt = torch.from_numpy(np.ascontiguousarray(data.X[:batch].transpose(1, 0, 2)))
-        yt = torch.from_numpy(np.ascontiguousarray(data.y[:batch].transpose(1, 0, 2)))
-
-        def torch_train():
-            topt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(head(rnn(xt)[0]), yt)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(weights, CLIP_NORM)
-            topt.step()
-
-        fns["torch"] = torch_train
-    return fns, dtypes, phases
-
-
 def activation_memory(batch: int, seq_len: int, input_size: int, hidden: int, layers: int,
                       dtype: str, window: int) -> dict:
     """Peak bytes allocated (tracemalloc) by forward + backward over the whole sequence, and over
     the same sequence in truncated-BPTT windows of `window` steps carrying the state across."""
-    _, params, x, _ = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
+    _, params, x, _ = rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
 
     def run(k: int) -> int:
         tracemalloc.start()
@@ -311,7 +196,7 @@ def run_bench(
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     threads = threads or os.cpu_count() or 1
-    torch = _torch() if use_torch else None
+    torch = import_torch() if use_torch else None
     flops = step_flops(batch, seq_len, input_size, hidden, layers)
     load_before = os.getloadavg()
     busy_before = cpu_busy(0.2)
@@ -333,7 +218,7 @@ def run_bench(
         # The best size first; then that product is timed again between the steps, so a machine
         # whose load changes during the run scales the peak and the steps alike.
         n = matmul_peak(dtype, sizes=peak_sizes or PEAK_SIZES, repeats=3)["n"]
-        _, params, x, dhs = _rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
+        _, params, x, dhs = rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
         fns = {"numpy": numpy_step(params, x, dhs, layers)}
         grads = fns["numpy"]()[0]
         if torch is not None:
@@ -351,7 +236,7 @@ def run_bench(
             result["torch"]["peak_fraction"] = result["torch"]["gflops"] / peak["gflops"]
             result["ratio"] = result["numpy"]["step_ms"] / result["torch"]["step_ms"]
         if train_step:
-            tfns, train_dtypes, phases = _train_steps(torch, batch, seq_len, input_size, hidden,
+            tfns, train_dtypes, phases = train_steps(torch, batch, seq_len, input_size, hidden,
                                                       layers, dtype)
             ttimes = time_interleaved(tfns, warmup=1, repeats=max(3, repeats // 2))
             result["train_step"] = {name: {"step_ms": _median_ms(t)} for name, t in ttimes.items()}
@@ -375,7 +260,7 @@ def _scaling(batch, seq_len, input_size, hidden, layers, dtype, base_ms, warmup,
     """numpy step time at 2*T and at 2*B, and each over the base time (2.0 = linear)."""
     out = {}
     for key, (b, t) in {"2T": (batch, 2 * seq_len), "2B": (2 * batch, seq_len)}.items():
-        _, params, x, dhs = _rnn_problem(b, t, input_size, hidden, layers, dtype)
+        _, params, x, dhs = rnn_problem(b, t, input_size, hidden, layers, dtype)
         ms = _median_ms(time_interleaved({"s": numpy_step(params, x, dhs, layers)},
                                          warmup=warmup, repeats=repeats)["s"])
         out[key] = {"step_ms": ms, "ratio": ms / base_ms}
