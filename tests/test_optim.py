@@ -185,3 +185,15 @@ def test_a_fresh_optimizer_differs_from_a_resumed_one():
     opt.step(params, grads)
     fresh.step(a, grads)
     assert not np.array_equal(a["head.W_hy"], params["head.W_hy"])
+
+
+def test_clipping_measures_a_float32_spike_whose_squares_overflow():
+    """A gradient of 1e20 per entry squares past float32's range; the norm must still be finite
+    so clipping rescales it instead of zeroing it (inf norm) or passing it on."""
+    grads = {"a": np.full(10, 1e20, dtype=np.float32), "b": np.ones(3, dtype=np.float32)}
+    norm = clip_gradients(grads, max_norm=5.0)
+    assert norm == pytest.approx(np.sqrt(10) * 1e20, rel=1e-6)
+    assert grads["a"].dtype == np.float32
+    clipped = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
+    assert clipped == pytest.approx(5.0, rel=1e-5)
+    assert np.all(grads["a"] > 1.5)

@@ -135,9 +135,19 @@ def make_optimizer(name: str, lr: float, **opts) -> Optimizer:
     return cls(lr, **{k: v for k, v in opts.items() if k in accepted and v is not None})
 
 
+def _sum_of_squares(g: np.ndarray) -> float:
+    s = float(np.vdot(g, g))
+    if not np.isfinite(s) and np.isfinite(g).all():
+        # float32 squares overflow past ~1.8e19 per entry; a spike that large must still be measured
+        # (and clipped), not read as inf, so redo it in float64.
+        g64 = g.astype(np.float64)
+        s = float(np.vdot(g64, g64))
+    return s
+
+
 def global_norm(grads: dict[str, np.ndarray]) -> float:
     """sqrt of the sum of squares of every gradient entry, accumulated in float64."""
-    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    return float(np.sqrt(sum(_sum_of_squares(g) for g in grads.values())))
 
 
 def clip_gradients(grads: dict[str, np.ndarray], max_norm: float | None = None,
