@@ -70,22 +70,23 @@ def thread_limit(threads: int, torch=None) -> Iterator[bool]:
 
 
 def cpu_busy(interval: float = 0.5) -> float | None:
-    """Fraction of all CPUs busy over `interval` seconds, from /proc/stat (Linux); None elsewhere.
-
-    Called while this process sleeps, so it measures the competition a benchmark would meet.
-    """
-    def snap() -> tuple[int, int]:
+    """Fraction of all CPUs that other processes kept busy over `interval` seconds (Linux
+    /proc/stat minus this process, whose BLAS threads may still spin); None where unreadable."""
+    def snap() -> tuple[int, int, int]:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), v[3] + v[4]  # total, idle + iowait
+        with open("/proc/self/stat") as f:
+            mine = f.read().rsplit(")", 1)[1].split()  # fields after the command name
+        return sum(v), v[3] + v[4], int(mine[11]) + int(mine[12])  # total, idle+iowait, utime+stime
 
     try:
-        total0, idle0 = snap()
+        total0, idle0, mine0 = snap()
         time.sleep(interval)
-        total1, idle1 = snap()
+        total1, idle1, mine1 = snap()
     except (OSError, ValueError, IndexError):
         return None
-    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+    total = max(total1 - total0, 1)
+    return max(0.0, 1.0 - (idle1 - idle0) / total - (mine1 - mine0) / total)
 
 
 def _median_ms(times: list[float]) -> float:
