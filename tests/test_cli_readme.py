@@ -55,3 +55,10 @@ def test_readme_documents_every_config_key():
     missing = [k for k in keys if f"| `{k}` |" not in README]
     assert not missing, f"README config reference is missing {missing}; regenerate it with " \
         "`rnn config reference`"
+
+
+def test_readme_config_reference_is_current():
+    """Defaults and descriptions in README are the schema's own, not a stale copy."""
+    assert config_reference_markdown().strip() in README, (
+        "README's config table differs from the schema; paste the output of `rnn config reference`"
+    )

@@ -62,7 +62,7 @@ def test_default_config_is_small_sine_task(cwd):
 def test_schema_defaults():
     cfg = Config()
     assert (cfg.seed, cfg.model.hidden_size, cfg.model.init, cfg.train.lr) == (0, 64, "uniform", 1e-3)
-    assert cfg.train.clip_norm == 5.0 and cfg.train.dtype == "float32"
+    assert cfg.train.clip_norm == 1.0 and cfg.train.dtype == "float32"
 
 
 # --- error messages: one exact line each -------------------------------------------------
