@@ -27,6 +27,7 @@ from rnncli.core.rnn import rnn_backward, rnn_forward
 
 DTYPES = ("float32", "float64")
 PEAK_SIZES = (512, 1024, 2048)  # square matmul sizes tried for the peak; the best counts
+SETTLE_S = 0.2  # pause before each block of timed calls: long enough for spinning threads to sleep
 
 
 def step_flops(batch: int, seq_len: int, input_size: int, hidden: int, layers: int = 1) -> int:
@@ -94,17 +95,26 @@ def _median_ms(times: list[float]) -> float:
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int, repeats: int,
-                     ) -> dict[str, list[float]]:
-    """Seconds per call of each function, called in turn so that load from elsewhere hits all alike."""
-    for _ in range(warmup):
-        for fn in fns.values():
+                     block: int = 5) -> dict[str, list[float]]:
+    """Seconds per call of each function: rounds of `block` timed calls per function in turn.
+
+    Rounds let a load that comes and goes hit every contender alike. Each block starts after a
+    pause of SETTLE_S and one untimed call: BLAS and OpenMP worker threads busy-wait for a while
+    after a product, and the spinning threads of one library would otherwise slow the next one
+    (measured: torch 2.5x slower right after a numpy step, numpy 1.7x after torch).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
+    while len(times[next(iter(fns))]) < repeats:
         for name, fn in fns.items():
-            start = time.perf_counter()
+            time.sleep(SETTLE_S)
             fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(min(block, repeats - len(times[name]))):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return times
 
 

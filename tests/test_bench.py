@@ -28,6 +28,7 @@ F32_REL_TOL = 1e-5
 @pytest.fixture
 def app(monkeypatch):
     monkeypatch.setattr(bench_lib, "PEAK_SIZES", (32, 64))  # a tiny peak run keeps the test fast
+    monkeypatch.setattr(bench_lib, "SETTLE_S", 0.0)
     app = typer.Typer()
     app.command()(bench)
     return app
