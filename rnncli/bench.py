@@ -27,7 +27,7 @@ from rnncli.core.rnn import rnn_backward, rnn_forward
 
 DTYPES = ("float32", "float64")
 PEAK_SIZES = (512, 1024, 2048)  # square matmul sizes tried for the peak; the best counts
-SETTLE_S = 0.2  # pause before each block of timed calls: long enough for spinning threads to sleep
+SETTLE_S = 0.25  # untimed calls before each timed block: longer than threads spin after a product
 
 
 def step_flops(batch: int, seq_len: int, input_size: int, hidden: int, layers: int = 1) -> int:
@@ -98,10 +98,11 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int, repea
                      block: int = 5) -> dict[str, list[float]]:
     """Seconds per call of each function: rounds of `block` timed calls per function in turn.
 
-    Rounds let a load that comes and goes hit every contender alike. Each block starts after a
-    pause of SETTLE_S and one untimed call: BLAS and OpenMP worker threads busy-wait for a while
-    after a product, and the spinning threads of one library would otherwise slow the next one
-    (measured: torch 2.5x slower right after a numpy step, numpy 1.7x after torch).
+    Rounds let a load that comes and goes hit every contender alike. Each block starts with
+    SETTLE_S seconds of untimed calls: BLAS and OpenMP worker threads busy-wait for a while after
+    a product, and the spinning threads of one library would otherwise slow the next one's timed
+    calls (measured: torch 2.5x slower right after a numpy step, numpy 1.7x after torch). Untimed
+    work rather than a pause, because an idle core clocks down and a pause slowed the next calls.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -109,8 +110,10 @@ def time_interleaved(fns: dict[str, Callable[[], object]], *, warmup: int, repea
     times: dict[str, list[float]] = {name: [] for name in fns}
     while len(times[next(iter(fns))]) < repeats:
         for name, fn in fns.items():
-            time.sleep(SETTLE_S)
+            settle_end = time.perf_counter() + SETTLE_S
             fn()
+            while time.perf_counter() < settle_end:
+                fn()
             for _ in range(min(block, repeats - len(times[name]))):
                 start = time.perf_counter()
                 fn()
