@@ -168,46 +168,21 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
     }
 
 
-def _first_batch(data, task: TaskInfo, batch_size: int, steps: int | None, output: str) -> Batch:
-    """The first `batch_size` sequences (float64), cut to `steps` time steps if given."""
-    from rnncli.data import iterate_batches
-
-    n = min(batch_size, len(data))
-    if n == 0:
-        raise UsageError("the data has no sequences to diagnose on")
-    small = data.subset(np.arange(n))
-    batch = next(iter(iterate_batches(small, task, n, dtype=np.float64)))
-    x, y, lengths = batch.x, batch.y, batch.lengths
-    if steps is not None and steps < x.shape[1]:
-        x = x[:, :steps]
-        y = y[:, :steps] if output == "sequence" else y
-        lengths = None if lengths is None else np.minimum(lengths, steps)
-    return Batch(x, y, lengths)
-
-
-def _train_options(cfg) -> dict:
-    tc = cfg.train
-    return {"lr": tc.lr, "clip_norm": tc.clip_norm, "optimizer_options": {
-        "momentum": tc.momentum, "nesterov": tc.nesterov, "beta1": tc.beta1, "beta2": tc.beta2,
-        "eps": tc.eps, "decay": tc.rmsprop_decay, "weight_decay": tc.weight_decay}}
-
-
 def diagnose_config(cfg, *, batch_size: int = 32, steps: int | None = None,
                     base_dir: Path | None = None) -> dict:
     """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
     on the first sequences of its training data, with one step of its optimizer."""
     from rnncli.core.init import init_params
-    from rnncli.data import load_dataset
-    from rnncli.setup import build_spec
+    from rnncli.probe import config_batch
+    from rnncli.setup import optimizer_from_config
 
-    data = load_dataset(cfg.data, seed=cfg.seed, dtype=np.float64, base_dir=base_dir or Path.cwd())
-    cfg, spec = build_spec(cfg, data.task)
+    cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir)
     m = cfg.model
     # Seeded exactly as train.py seeds its init generator, so these are the run's first weights.
     params = init_params(spec, np.random.default_rng([cfg.seed, 0]), init=m.init,
                          recurrent_init=m.recurrent_init, scale=m.init_scale, dtype=np.float64)
-    batch = _first_batch(data.train, data.task, batch_size, steps, spec.output)
-    report = diagnose(params, spec, batch, data.task, optimizer=cfg.train.optimizer, **_train_options(cfg))
+    report = diagnose(params, spec, batch, task, optimizer=optimizer_from_config(cfg),
+                      clip_norm=cfg.train.clip_norm)
     return {"source": "config (weights at initialisation)", "model": spec.to_dict(), **report}
 
 
@@ -217,6 +192,8 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     data. For a run directory with checkpoint.npz, the update ratios use the optimizer state saved
     there (the step training would take next); otherwise a fresh optimizer of the run's config."""
     from rnncli.inference import load_data_for_model, load_model
+    from rnncli.probe import first_batch
+    from rnncli.setup import optimizer_from_config
 
     model = load_model(path)
     if model.cfg is None:
@@ -225,22 +202,20 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     bundle = load_data_for_model(model, None, base_dir=base_dir)
     data = bundle.val if bundle.val is not None and len(bundle.val) else bundle.train
     params = {k: v.astype(np.float64) for k, v in model.params.items()}
-    batch = _first_batch(data, model.task, batch_size, steps, model.spec.output)
-    optimizer: str | Optimizer = model.cfg.train.optimizer
+    batch = first_batch(data, model.task, batch_size, steps, model.spec.output)
+    optimizer = optimizer_from_config(model.cfg)
     source = f"weights {path}"
     run_dir = Path(path)
     if run_dir.is_dir() and (run_dir / "checkpoint.npz").is_file():
         from rnncli.checkpoint import load_checkpoint
 
-        opts = _train_options(model.cfg)
-        opt = make_optimizer(optimizer, opts["lr"], **opts["optimizer_options"])
         try:
-            state = load_checkpoint(run_dir, model.spec, opt, np.float64)
+            state = load_checkpoint(run_dir, model.spec, optimizer, np.float64)
         except WeightsError:
-            pass  # an unreadable checkpoint only costs the optimizer state; model.npz is fine
+            optimizer = optimizer_from_config(model.cfg)  # only the optimizer state is lost
         else:
             params, optimizer = state.params, state.optimizer
             source = f"checkpoint {run_dir / 'checkpoint.npz'} (epoch {state.epoch})"
     report = diagnose(params, model.spec, batch, model.task, optimizer=optimizer,
-                      **_train_options(model.cfg))
+                      clip_norm=model.cfg.train.clip_norm)
     return {"source": source, "model": model.spec.to_dict(), **report}

@@ -259,66 +259,6 @@ def model_info(model: LoadedModel) -> dict[str, Any]:
     return info
 
 
-def gradcheck_config(
-    cfg: Any,
-    *,
-    batch_size: int = 4,
-    steps: int | None = 8,
-    eps: float = 1e-6,
-    tol: float | None = None,
-    atol: float | None = None,
-    sample: int | None = None,
-    base_dir: Path | None = None,
-):
-    """Gradient-check the config's model on a small batch of its own data, in float64.
-
-    The architecture and data come from the config; the weights are drawn uniformly in
-    +-1/sqrt(H) (a well-conditioned point for finite differences).
-
-    Args:
-        cfg: a validated Config.
-        batch_size: sequences in the batch (the first ones of the training part).
-        steps: cut sequences to this many time steps (None keeps them whole).
-        eps, tol, atol, sample: as `rnncli.core.gradcheck.gradcheck` (None = its defaults).
-
-    Returns:
-        (report, spec): the GradcheckReport and the ModelSpec that was checked.
-    """
-    from rnncli.core.gradcheck import gradcheck
-    from rnncli.core.init import init_params
-    from rnncli.data import iterate_batches, load_dataset
-    from rnncli.setup import build_spec
-
-    if batch_size < 1 or (steps is not None and steps < 1):
-        raise UsageError("--batch-size and --steps must be >= 1")
-    seed = int(cfg.seed)
-    data = load_dataset(cfg.data, seed=seed, dtype=np.float64, base_dir=base_dir or Path.cwd())
-    cfg, spec = build_spec(cfg, data.task)
-    n = min(batch_size, len(data.train))
-    if n == 0:
-        raise UsageError("the config's data has no training sequences to check on")
-    small = data.train.subset(np.arange(n))
-    batch = next(iter(iterate_batches(small, data.task, n, dtype=np.float64)))
-    x, y, lengths = batch.x, batch.y, batch.lengths
-    if steps is not None and steps < x.shape[1]:
-        x = x[:, :steps]
-        if spec.output == "sequence":
-            y = y[:, :steps]
-        if lengths is not None:
-            lengths = np.minimum(lengths, steps)
-    rng = np.random.default_rng([seed, 7])
-    # The check point is uniform +-1/sqrt(H) whatever the config's init: with the notebooks'
-    # N(0, 0.01^2) weights, gradients are so small that centred-difference round-off alone
-    # exceeds the tolerance, and an identity W_hh puts relu units right at their kink.
-    params = init_params(spec, rng, init="uniform", dtype=np.float64)
-    extra = {} if atol is None else {"atol": atol}
-    report = gradcheck(
-        params, spec, x, y, loss=data.task.loss, lengths=lengths, eps=eps, tol=tol,
-        sample=sample, rng=rng, **extra,
-    )
-    return report, spec
-
-
 def load_data_for_model(
     model: LoadedModel,
     spec: str | None,

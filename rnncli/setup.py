@@ -8,6 +8,7 @@ import numpy as np
 
 from rnncli.config import resolve_with_task
 from rnncli.core.model import ModelSpec, num_params
+from rnncli.core.optim import Optimizer, make_optimizer
 from rnncli.data import DataBundle, TaskInfo, num_batches
 from rnncli.errors import ConfigError
 
@@ -19,6 +20,14 @@ def build_spec(cfg, task: TaskInfo):
     m = cfg.model
     spec = ModelSpec(m.input_size, m.hidden_size, m.output_size, m.num_layers, m.nonlinearity, m.output)
     return cfg, spec
+
+
+def optimizer_from_config(cfg) -> Optimizer:
+    """A fresh optimizer as cfg.train describes it (the options that do not apply are ignored)."""
+    tc = cfg.train
+    return make_optimizer(tc.optimizer, tc.lr, momentum=tc.momentum, nesterov=tc.nesterov,
+                          beta1=tc.beta1, beta2=tc.beta2, eps=tc.eps, decay=tc.rmsprop_decay,
+                          weight_decay=tc.weight_decay)
 
 
 def step_memory_bytes(spec: ModelSpec, batch_size: int, steps: int, dtype) -> int:

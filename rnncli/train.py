@@ -20,7 +20,7 @@ from rnncli.checkpoint import load_checkpoint, save_checkpoint, save_model
 from rnncli.config import config_to_yaml
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, forward, loss_and_grads
-from rnncli.core.optim import clip_gradients, make_optimizer
+from rnncli.core.optim import clip_gradients
 from rnncli.data import Batch, DataBundle, iterate_batches, load_dataset, num_batches
 from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.evaluation import evaluate
@@ -36,7 +36,7 @@ from rnncli.runfiles import (
     versions,
     write_run_json,
 )
-from rnncli.setup import build_spec, check_batches, check_memory
+from rnncli.setup import build_spec, check_batches, check_memory, optimizer_from_config
 
 
 class TrainCallbacks:
@@ -123,11 +123,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     check_memory(cfg, spec, data)
     check_batches(cfg, data)
     init_rng, order_rng, dropout_rng = (np.random.default_rng([cfg.seed, k]) for k in range(3))
-    opt_cfg = cfg.train
-    optimizer = make_optimizer(
-        opt_cfg.optimizer, opt_cfg.lr, momentum=opt_cfg.momentum, nesterov=opt_cfg.nesterov,
-        beta1=opt_cfg.beta1, beta2=opt_cfg.beta2, eps=opt_cfg.eps, decay=opt_cfg.rmsprop_decay,
-        weight_decay=opt_cfg.weight_decay)
+    optimizer = optimizer_from_config(cfg)
     if resume:
         state = load_checkpoint(run_dir, spec, optimizer, dtype)
         remove_stale_temps(run_dir)

@@ -50,7 +50,7 @@ def gradcheck(
       rnn gradcheck --set model.num_layers=2 --set model.nonlinearity=relu --json
     """
     from rnncli.config import load_config
-    from rnncli.inference import gradcheck_config
+    from rnncli.probe import gradcheck_config
     from rnncli.render import gradcheck_table
 
     cfg = load_config(config or [], set_ or [], seed=seed)
