@@ -32,12 +32,18 @@ def import_torch():
 
 
 def rnn_problem(batch, seq_len, input_size, hidden, layers, dtype, seed=0):
-    """Parameters as torch.nn.RNN initialises them, inputs and a gradient on the top states."""
+    """Parameters as torch.nn.RNN initialises them, inputs x (B, T, I) and a gradient dhs (B, T, H)
+    on the top states.
+
+    x and dhs are (B, T, .) views of time-major (T, B, .) arrays: the memory torch gets (its native
+    layout) and the layout the core works in, so neither contender pays a transposing copy the
+    other does not.
+    """
     spec = ModelSpec(input_size, hidden, input_size, layers)
     params = init_params(spec, np.random.default_rng(seed), dtype=dtype)
     rng = np.random.default_rng(seed + 1)
-    x = rng.standard_normal((batch, seq_len, input_size)).astype(dtype)
-    dhs = rng.standard_normal((batch, seq_len, hidden)).astype(dtype)
+    x = rng.standard_normal((seq_len, batch, input_size)).astype(dtype).transpose(1, 0, 2)
+    dhs = rng.standard_normal((seq_len, batch, hidden)).astype(dtype).transpose(1, 0, 2)
     return spec, params, x, dhs
 
 
@@ -66,7 +72,7 @@ def torch_step(torch, params, x, dhs, layers) -> tuple[Callable[[], object], flo
     _, T, I = x.shape
     H = dhs.shape[-1]
     rnn = _torch_rnn(torch, params, I, H, layers, x.dtype.name)
-    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))  # (T, B, I): torch's native layout
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))  # (T, B, I), no copy
     gt = torch.from_numpy(np.ascontiguousarray(dhs.transpose(1, 0, 2)))
 
     def step():
