@@ -261,7 +261,7 @@ def run_bench(
                 result["train_step"]["ratio"] = _median_ms(ttimes["numpy"]) / _median_ms(ttimes["torch"])
         if scaling:
             result["scaling"] = _scaling(batch, seq_len, input_size, hidden, layers, dtype,
-                                         result["numpy"]["step_ms"], warmup, max(3, repeats // 2))
+                                         warmup, max(3, repeats // 2))
     if memory_window:
         result["memory"] = activation_memory(batch, seq_len, input_size, hidden, layers, dtype,
                                              memory_window)
@@ -270,12 +270,15 @@ def run_bench(
     return result
 
 
-def _scaling(batch, seq_len, input_size, hidden, layers, dtype, base_ms, warmup, repeats) -> dict:
-    """numpy step time at 2*T and at 2*B, and each over the base time (2.0 = linear)."""
-    out = {}
-    for key, (b, t) in {"2T": (batch, 2 * seq_len), "2B": (2 * batch, seq_len)}.items():
+def _scaling(batch, seq_len, input_size, hidden, layers, dtype, warmup, repeats) -> dict:
+    """numpy step time at 2*T and at 2*B over the base time (2.0 = linear), all three timed in
+    the same rounds so that the ratios do not depend on when the machine was busy."""
+    fns = {}
+    for key, (b, t) in {"base": (batch, seq_len), "2T": (batch, 2 * seq_len),
+                        "2B": (2 * batch, seq_len)}.items():
         _, params, x, dhs = rnn_problem(b, t, input_size, hidden, layers, dtype)
-        ms = _median_ms(time_interleaved({"s": numpy_step(params, x, dhs, layers)},
-                                         warmup=warmup, repeats=repeats)["s"])
-        out[key] = {"step_ms": ms, "ratio": ms / base_ms}
+        fns[key] = numpy_step(params, x, dhs, layers)
+    times = {k: _median_ms(v) for k, v in time_interleaved(fns, warmup=warmup, repeats=repeats).items()}
+    out: dict = {k: {"step_ms": times[k], "ratio": times[k] / times["base"]} for k in ("2T", "2B")}
+    out["base_ms"] = times["base"]
     return out

@@ -105,7 +105,8 @@ def main() -> None:
         h = by[("headline", "float32")]
         sc, m = h["scaling"], h["memory"]
         print(f"- linear cost: 2xT takes {sc['2T']['ratio']:.2f}x, 2xB takes {sc['2B']['ratio']:.2f}x the "
-              f"base step ({_ms(sc['2T']['step_ms'])} / {_ms(sc['2B']['step_ms'])} ms)")
+              f"base step ({_ms(sc['2T']['step_ms'])} / {_ms(sc['2B']['step_ms'])} ms against "
+              f"{_ms(sc['base_ms'])} ms, timed in the same rounds)")
         print(f"- memory (tracemalloc peak, forward+backward of T=100): full BPTT "
               f"{m['full_peak_bytes'] / 2**20:.1f} MB, windows of k={m['window']}: "
               f"{m['window_peak_bytes'] / 2**20:.1f} MB ({m['ratio']:.2f}x); states alone "

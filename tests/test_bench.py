@@ -62,8 +62,10 @@ def test_bench_json_has_every_field_consistent_with_the_sizes(app):
     assert n["dtypes"] == ["float32"]  # no gradient was upcast to float64
     assert r["train_step"]["numpy"]["dtypes"] == ["float32"]
     assert r["torch"] is None and "ratio" not in r
-    assert set(r["scaling"]) == {"2T", "2B"}
-    assert r["scaling"]["2T"]["ratio"] == pytest.approx(r["scaling"]["2T"]["step_ms"] / n["step_ms"])
+    sc = r["scaling"]
+    assert set(sc) == {"2T", "2B", "base_ms"}
+    for key in ("2T", "2B"):
+        assert sc[key]["ratio"] == pytest.approx(sc[key]["step_ms"] / sc["base_ms"])
     m = r["memory"]
     assert m["window"] == 2 and m["states_bytes_full"] == 8 * 2 * 5 * 4
     assert m["states_bytes_window"] == 2 * 2 * 5 * 4

@@ -66,6 +66,8 @@ def _table(r: dict) -> Table:
         table.add_row("full train step ms (head+MSE+clip+Adam)", fmt_num(ts["numpy"]["step_ms"]),
                       fmt_num(tv), fmt_num(ts.get("ratio"), 3))
     for key, sc in r.get("scaling", {}).items():
+        if key == "base_ms":
+            continue
         table.add_row(f"step ms at {key} (x base)", f"{sc['step_ms']:.4g} ({sc['ratio']:.2f}x)", "", "")
     if "memory" in r:
         m = r["memory"]
