@@ -59,7 +59,8 @@ def _table(r: dict) -> Table:
     row("step ms (median)", "step_ms", ratio=True)
     row("sequences/s", "seq_per_s")
     row("GFLOP/s", "gflops")
-    row(f"of matmul peak ({r['peak']['gflops']:.0f} GFLOP/s)", "peak_fraction", 3)
+    pct = [f"{100 * v['peak_fraction']:.1f}%" if v else "-" for v in (n, t)]
+    table.add_row(f"of matmul peak ({r['peak']['gflops']:.0f} GFLOP/s)", pct[0], pct[1], "")
     if "train_step" in r:
         ts = r["train_step"]
         tv = ts.get("torch", {}).get("step_ms")
