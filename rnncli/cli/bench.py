@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
 from rnncli.cli.options import ConfigFiles, Json, Quiet, SetOverrides
 from rnncli.errors import UsageError
 
@@ -34,11 +34,6 @@ def _sizes_from_config(paths: list[Path], overrides: list[str]) -> dict:
         "layers": int(cfg.model.num_layers),
         "dtype": cfg.train.dtype,
     }
-
-
-def fmt_num(v: float | None, digits: int = 4) -> str:
-    """A table cell: '-' for no value, else `digits` significant digits."""
-    return "-" if v is None else f"{v:.{digits}g}"
 
 
 def _table(r: dict) -> Table:
