@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -98,9 +99,13 @@ def read_run_json(run_dir: Path) -> dict:
 
 
 def append_metrics(run_dir: Path, record: dict) -> None:
-    """Append one epoch's record; flushed and fsynced so a crash loses at most the line being written."""
+    """Append one epoch's record; flushed and fsynced so a crash loses at most the line being written.
+
+    NaN and infinity are written as null: strict JSON, so `jq` and other readers accept every line.
+    """
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
     with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json.dumps(clean, allow_nan=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
 

@@ -505,3 +505,14 @@ def test_unreadable_files(what, tmp_path, trained):
     (line,) = error_lines(result)
     assert path.name in line and ("not readable" in line or "ermission" in line), line
     assert not (tmp_path / "out").exists()
+
+
+def test_metrics_lines_are_strict_json_even_when_values_are_not_finite(tmp_path):
+    """A diverged validation loss is recorded as null, so `jq` reads every line."""
+    from rnncli.runfiles import append_metrics, read_metrics
+
+    append_metrics(tmp_path, {"epoch": 1, "loss": 0.5, "val_loss": float("inf"), "dh_ratio": float("nan")})
+    line = (tmp_path / "metrics.jsonl").read_text().strip()
+    assert "Infinity" not in line and "NaN" not in line
+    assert json.loads(line) == {"epoch": 1, "loss": 0.5, "val_loss": None, "dh_ratio": None}
+    assert read_metrics(tmp_path) == [json.loads(line)]
