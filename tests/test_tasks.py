@@ -31,7 +31,9 @@ CASES = [
     ("adding_long.yaml", ["data.num_samples=2000", "data.seq_len=20", "model.hidden_size=32",
                           "train.epochs=8", "train.lr=0.001"],
      "val_mse", "min", lambda b: 0.05),
-    ("frequency.yaml", ["data.num_samples=800", "data.seq_len=50", "model.hidden_size=32",
+    # seq_len 30: at 50 with these few samples, seed 0 stalled at 46% with 2 BLAS threads (72%
+    # with one); at 30 six seeds reached 82-100% with either thread count.
+    ("frequency.yaml", ["data.num_samples=800", "data.seq_len=30", "model.hidden_size=32",
                         "train.batch_size=16", "train.epochs=10", "train.lr=0.003"],
      "val_accuracy", "max", lambda b: 0.6),
     ("copy.yaml", ["data.num_samples=1000", "data.delay=2", "data.copy_len=2", "model.hidden_size=32",
