@@ -279,10 +279,7 @@ def load_data_for_model(
     Raises:
         ConfigError: a bad option; DataError: data that does not fit the model.
     """
-    import yaml
-    from pydantic import ValidationError
-
-    from rnncli.config import DataConfig
+    from rnncli.config import data_config_from
     from rnncli.data.options import applicable_fields
     from rnncli.errors import ConfigError
 
@@ -305,23 +302,7 @@ def load_data_for_model(
         options.update(source=spec, format=fmt, val_fraction=0.0)
         split = False
         data_seed = seed if seed is not None else train_seed + 1
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        key = key.strip().removeprefix("data.")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set seq_len=100")
-        try:
-            options[key] = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            options[key] = raw
-    try:
-        data_cfg = DataConfig.model_validate(options)
-    except ValidationError as e:
-        lines = []
-        for err in e.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "data"
-            lines.append(f"data.{loc}: {err['msg']}" if err["loc"] else f"--data: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+    data_cfg = data_config_from(options, overrides)
     if spec is None and cfg is None:
         raise UsageError("these weights carry no training config; name the data with --data")
     from rnncli.data import load_dataset

@@ -403,3 +403,20 @@ def test_fuzzed_values_never_crash(cwd, section, key, value):
         load_config(["f.yaml"])
     except ConfigError as e:
         assert str(e).startswith("f.yaml:"), str(e)
+
+
+def test_data_config_from_options_and_set_items():
+    """`rnn data` and `rnn eval --data` build a data section the same way `rnn train --set` reads values."""
+    from rnncli.config import data_config_from
+
+    cfg = data_config_from({"source": "sine"}, ["data.noise=0.1", "seq_len=20"])
+    assert (cfg.source, cfg.noise, cfg.seq_len) == ("sine", 0.1, 20)
+    assert data_config_from({}, ["source=-", "format=jsonl"]).source == "-"  # stdin, not [null]
+    with pytest.raises(ConfigError) as e:
+        data_config_from({"source": "sine"}, ["noise", "data.a.b=1", "noise=-1"])
+    assert str(e.value).splitlines() == [
+        "--set noise: expected key.path=value, e.g. --set train.lr=0.01",
+        "--set data.a.b=1: data options are single keys, e.g. --set noise=0.1",
+    ]
+    with pytest.raises(ConfigError, match=r"^data\.noise: "):
+        data_config_from({"source": "sine"}, ["noise=-1"])

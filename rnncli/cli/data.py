@@ -9,41 +9,21 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import err_console, is_quiet
-from rnncli.errors import ConfigError, UsageError
+from rnncli.errors import UsageError
 
 OUT_FORMATS = ("jsonl", "csv", "npz", "npy")
 
 
 def _options(name: str, num_samples: int | None, seq_len: int | None, sets: list[str]):
     """A validated DataConfig for generator `name` with the given options."""
-    import yaml
-    from pydantic import ValidationError
-
-    from rnncli.config import DataConfig
+    from rnncli.config import data_config_from
 
     options: dict = {"source": name}
     if num_samples is not None:
         options["num_samples"] = num_samples
     if seq_len is not None:
         options["seq_len"] = seq_len
-    for item in sets:
-        key, sep, raw = item.partition("=")
-        key = key.strip().removeprefix("data.")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set noise=0.1")
-        try:
-            options[key] = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            options[key] = raw
-    try:
-        return DataConfig.model_validate(options)
-    except ValidationError as e:
-        lines = []
-        for err in e.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"data.{loc}: {msg}" if loc else msg)
-        raise ConfigError("\n".join(lines)) from None
+    return data_config_from(options, sets)
 
 
 def data(

@@ -12,7 +12,7 @@ from rnncli.config.dump import (
     config_to_yaml,
 )
 from rnncli.config.loader import DEFAULT_CONFIG_YAML, load_config, parse_override
-from rnncli.config.resolve import resolve_with_task
+from rnncli.config.resolve import data_config_from, resolve_with_task
 from rnncli.config.schema import Config, DataConfig, ModelConfig, TrainConfig
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "config_to_yaml",
     "load_config",
     "parse_override",
+    "data_config_from",
     "resolve_with_task",
 ]

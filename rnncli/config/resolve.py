@@ -1,13 +1,51 @@
-"""Fill the keys left to inference (model.input_size, output_size, output, loss) from the data."""
+"""Fill the keys left to inference (model.input_size, output_size, output, loss) from the data,
+and build a data section on its own (`rnn data`, `rnn eval --data`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
+from rnncli.config.loader import parse_override
 from rnncli.config.schema import Config
+from rnncli.data import DataConfig
 from rnncli.errors import ConfigError
 
-__all__ = ["resolve_with_task"]
+__all__ = ["data_config_from", "resolve_with_task"]
+
+
+def data_config_from(options: dict[str, Any], overrides: Iterable[str] = ()) -> DataConfig:
+    """A validated DataConfig from `options` updated by `--set key=value` items.
+
+    The key may carry a leading "data."; values are YAML scalars as for `rnn train --set`.
+    Every problem is one line of a single ConfigError.
+    """
+    options = dict(options)
+    errors = []
+    for item in overrides:
+        try:
+            key, value = parse_override(item)
+        except ValueError as e:
+            errors.append(f"--set {item}: {e}")
+            continue
+        key = key[1:] if key[0] == "data" and len(key) > 1 else key
+        if len(key) != 1:
+            errors.append(f"--set {item}: data options are single keys, e.g. --set noise=0.1")
+            continue
+        options[key[0]] = value
+    if errors:
+        raise ConfigError("\n".join(errors))
+    try:
+        return DataConfig.model_validate(options)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"data.{loc}: {msg}" if loc else f"data: {msg}")
+        raise ConfigError("\n".join(lines)) from None
 
 
 def resolve_with_task(cfg: Config, task: Any) -> Config:
