@@ -206,3 +206,18 @@ def test_default_check_passes_when_a_whole_tensor_has_tiny_gradients():
     case = build_case(spec, loss="mse", batch=2, steps=5, seed=360, with_h0=True)
     report = gradcheck(case.params, spec, case.x, case.y, loss="mse", h0=case.h0)
     assert report.passed, describe(report)
+
+
+def test_relu_entries_whose_difference_straddles_the_kink_are_left_out():
+    """Found by `rnn gradcheck -c configs/adding.yaml`: a pre-activation within eps of 0 makes the
+    centred difference of its bias meaningless (relu has no derivative there). The check leaves such
+    entries out, counts them, and passes a correct backward."""
+    spec = ModelSpec(2, 3, 1, num_layers=1, nonlinearity="relu")
+    params = init_params(spec, np.random.default_rng(0))
+    params["rnn.0.b_h"][:] = [1e-7, 0.5, 0.5]  # unit 0 sits just above its kink at every step
+    x = np.zeros((2, 3, 2))
+    y = np.ones((2, 1))
+    report = gradcheck(params, spec, x, y, loss="mse")
+    bias = next(r for r in report.results if r.name == "rnn.0.b_h")
+    assert bias.kinks == 1 and bias.checked == 2
+    assert report.passed, describe(report)
