@@ -30,6 +30,7 @@ from rnncli.runfiles import (
     argv_list,
     claim_run_dir,
     now,
+    read_metrics,
     read_run_json,
     remove_stale_temps,
     truncate_metrics,
@@ -247,7 +248,8 @@ def _loop(cfg, spec: ModelSpec, data: DataBundle, state: TrainState, order_rng, 
         if tc.patience is not None and state.bad_epochs >= tc.patience:
             stopped_early = True
             break
-    save_model(run_dir / "model.npz", params, cfg, spec, task, state.epoch, None)
+    records = read_metrics(run_dir)  # the last epoch's metrics, also after a resume
+    save_model(run_dir / "model.npz", params, cfg, spec, task, state.epoch, records[-1] if records else None)
     return {"status": "completed", "run_dir": str(run_dir), "epochs": state.epoch,
             "best_epoch": state.best_epoch, "best_loss": state.best, "stopped_early": stopped_early,
             "task": task.kind, "baselines": dict(task.baselines)}

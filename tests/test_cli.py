@@ -499,3 +499,13 @@ def test_no_color_is_respected(monkeypatch):
     plain = run(*args)
     assert plain.exit_code == 0
     assert "\x1b[32m" not in plain.stderr and "pass" in plain.stderr
+
+
+def test_info_shows_the_final_epochs_metrics(tmp_path):
+    """model.npz carries the last epoch's record, so `rnn info` has metrics to show."""
+    out = tmp_path / "run"
+    assert run("-q", "train", "--set", "train.epochs=2", "--set", "data.num_samples=64",
+               "--set", "model.hidden_size=4", "--out", str(out)).exit_code == 0
+    info = json.loads(run("info", str(out), "--json").stdout)
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    assert info["metrics"] == last and info["metrics"]["epoch"] == 2

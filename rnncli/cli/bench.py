@@ -146,4 +146,4 @@ def bench(
     if busy is not None and busy > 0.2:
         console.print("note: other processes were using the CPUs; timings are not comparable")
     if torch and env["torch"] is None:
-        console.print("torch is not installed: no comparison (pip install 'rnncli[torch]')")
+        console.print("torch is not installed: no comparison (pip install 'rnncli[torch]')", markup=False)
