@@ -145,12 +145,14 @@ def evaluate(
 
     Returns:
         {"loss", "samples"} plus accuracy (classification); mse, rmse, mae in original
-        units (regression); bpc, perplexity (text); and the task's baselines as
-        "baseline_<name>" (in training-loss units).
+        units (regression); bpc, perplexity (text); and, for a DataBundle, the baselines of
+        that data as "baseline_<name>" (in training-loss units; none are known for files).
     """
     from rnncli.evaluation import evaluate as evaluate_arrays
 
+    baselines: dict[str, float] = {}
     if isinstance(data, DataBundle):
+        baselines = data.task.baselines or {}  # of the data evaluated, not of the training data
         data = data.val if data.val is not None and len(data.val) else data.train
     if data.y is None or len(data) == 0:
         raise UsageError("evaluation needs data with targets (got none)")
@@ -161,7 +163,7 @@ def evaluate(
         model.params, model.spec, model.task, data, batch_size=batch_size, dtype=model.dtype
     )
     out: dict[str, float] = {**metrics, "samples": len(data)}
-    for name, value in (model.task.baselines or {}).items():
+    for name, value in baselines.items():
         out[f"baseline_{name}"] = float(value)
     return out
 

@@ -509,3 +509,17 @@ def test_info_shows_the_final_epochs_metrics(tmp_path):
     info = json.loads(run("info", str(out), "--json").stdout)
     last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
     assert info["metrics"] == last and info["metrics"]["epoch"] == 2
+
+
+def test_eval_reports_the_baselines_of_the_data_evaluated(tmp_path):
+    out = tmp_path / "run"
+    assert run("-q", "train", "--set", "train.epochs=1", "--set", "data.num_samples=64",
+               "--set", "model.hidden_size=4", "--out", str(out)).exit_code == 0
+    trained = json.loads(run("info", str(out), "--json").stdout)
+    noisy = json.loads(run("eval", str(out), "--data", "sine", "--set", "noise=0.5", "--json").stdout)
+    from rnncli.weights import read_meta
+
+    train_baseline = read_meta(out)["task"]["baselines"]["last_value_mse"]
+    assert trained["epoch"] == 1
+    # Noise of std 0.5 adds about 2 * 0.25 to predicting the last value: not the training figure.
+    assert noisy["baseline_last_value_mse"] > train_baseline + 0.3
