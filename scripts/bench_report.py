@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnncli.bench import cpu_busy, run_bench  # noqa: E402
+from rnncli.tools.bench import cpu_busy, run_bench  # noqa: E402
 
 HEADLINE = (64, 100, 64, 256)
 LARGE = (128, 200, 128, 512)

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rnncli.config import load_config  # noqa: E402
-from rnncli.runfiles import read_metrics  # noqa: E402
-from rnncli.train import train  # noqa: E402
+from rnncli.training.loop import train  # noqa: E402
+from rnncli.training.rundir import read_metrics  # noqa: E402
 
 # name -> (config, overrides, metric key, baseline key)
 TASKS = {
@@ -51,7 +51,8 @@ def recall_accuracy(run_dir: Path) -> float:
     """Copy task: accuracy on the copy_len recalled symbols only (best.npz on the validation set)."""
     from rnncli.core.model import forward
     from rnncli.data import iterate_batches
-    from rnncli.inference import load_data_for_model, load_model
+    from rnncli.use.model_io import load_model
+    from rnncli.use.predict import load_data_for_model
 
     model = load_model(run_dir / "best.npz")
     k = model.cfg.data.copy_len

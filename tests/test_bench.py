@@ -12,13 +12,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import rnncli.bench as bench_lib
-from rnncli.bench import activation_memory, run_bench, step_flops
+import rnncli.tools.bench as bench_lib
 from rnncli.cli.bench import bench
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, loss_and_grads
 from rnncli.core.rnn import rnn_backward, rnn_forward
 from rnncli.errors import UsageError
+from rnncli.tools.bench import activation_memory, run_bench, step_flops
 
 # float32 against float64 on the same weights and data: every output and gradient within this
 # fraction of the float64 tensor's largest entry (measured worst ~7e-7, i.e. ~6 float32 epsilons).

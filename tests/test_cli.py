@@ -88,7 +88,7 @@ def test_debug_shows_traceback_anywhere_on_the_line():
 
 
 def test_internal_error_one_line_exit_1(monkeypatch):
-    import rnncli.inference as inference
+    import rnncli.use.model_io as inference
 
     def boom(path):
         raise RuntimeError("kaboom")
@@ -99,7 +99,7 @@ def test_internal_error_one_line_exit_1(monkeypatch):
 
 
 def test_keyboard_interrupt_exits_130(monkeypatch):
-    import rnncli.inference as inference
+    import rnncli.use.model_io as inference
 
     def interrupted(path):
         raise KeyboardInterrupt
@@ -112,7 +112,7 @@ def test_keyboard_interrupt_exits_130(monkeypatch):
 
 
 def test_os_error_is_one_line_exit_1(monkeypatch):
-    import rnncli.inference as inference
+    import rnncli.use.model_io as inference
 
     def full(path):
         raise OSError(28, "No space left on device", "runs/x/model.npz")
@@ -122,7 +122,7 @@ def test_os_error_is_one_line_exit_1(monkeypatch):
 
 
 def test_broken_pipe_is_quiet_success(monkeypatch):
-    import rnncli.inference as inference
+    import rnncli.use.model_io as inference
 
     def closed(path):
         raise BrokenPipeError
@@ -256,7 +256,8 @@ def test_info_json_and_human(sine_run):
 def _expected(run_dir, text: str) -> np.ndarray:
     """Predictions computed through the library, to compare the CLI's output with."""
     from rnncli.data import Batch
-    from rnncli.inference import load_model, predict_outputs
+    from rnncli.use.model_io import load_model
+    from rnncli.use.predict import predict_outputs
 
     model = load_model(run_dir)
     x = np.array([json.loads(line)["x"] for line in text.splitlines()], dtype=model.dtype)

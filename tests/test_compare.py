@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from test_diagnose import run
 
-from rnncli.compare import compare_runs, flatten
 from rnncli.errors import UsageError
-from rnncli.runfiles import append_metrics, write_run_json
+from rnncli.tools.compare import compare_runs, flatten
+from rnncli.training.rundir import append_metrics, write_run_json
 
 
 def _fake_run(d: Path, lr: float, accs: list[float], *, metric: str = "accuracy") -> Path:

@@ -18,8 +18,8 @@ from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, loss_and_grads
 from rnncli.core.optim import make_optimizer
 from rnncli.data.types import Batch, TaskInfo
-from rnncli.diagnose import diagnose, diagnose_config, diagnose_weights, verdict
-from rnncli.train import train
+from rnncli.tools.diagnose import diagnose, diagnose_config, diagnose_weights, verdict
+from rnncli.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 H, T, B = 12, 20, 4

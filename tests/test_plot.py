@@ -14,8 +14,8 @@ from test_tasks import one_blas_thread
 
 from rnncli.config import load_config
 from rnncli.errors import UsageError
-from rnncli.plot import plot_run, run_series, sparkline, terminal_chart, text_chart
-from rnncli.train import train
+from rnncli.tools.plot import plot_run, run_series, sparkline, terminal_chart, text_chart
+from rnncli.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

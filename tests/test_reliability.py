@@ -357,7 +357,7 @@ def test_nonfinite_keeps_the_last_good_checkpoint(tmp_path):
 @pytest.fixture
 def nan_on_third_step(monkeypatch):
     """The 3rd forward/backward of the run returns a NaN loss (a transient numerical fault)."""
-    import rnncli.train as train_mod
+    import rnncli.training.loop as train_mod
 
     real, calls = train_mod.loss_and_grads, {"n": 0}
 
@@ -509,7 +509,7 @@ def test_unreadable_files(what, tmp_path, trained):
 
 def test_metrics_lines_are_strict_json_even_when_values_are_not_finite(tmp_path):
     """A diverged validation loss is recorded as null, so `jq` reads every line."""
-    from rnncli.runfiles import append_metrics, read_metrics
+    from rnncli.training.rundir import append_metrics, read_metrics
 
     append_metrics(tmp_path, {"epoch": 1, "loss": 0.5, "val_loss": float("inf"), "dh_ratio": float("nan")})
     line = (tmp_path / "metrics.jsonl").read_text().strip()

@@ -32,7 +32,7 @@ WRAPPER = r'''
 import io, os, sys, time
 from pathlib import Path
 import numpy as np
-import rnncli.train as T
+import rnncli.training.loop as T
 
 marker, mode, n = Path(os.environ["RNN_MARKER"]), os.environ["RNN_MODE"], int(os.environ["RNN_AT"])
 calls = {"step": 0, "ckpt": 0}

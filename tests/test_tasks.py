@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rnncli.config import load_config
-from rnncli.runfiles import read_metrics
-from rnncli.train import train
+from rnncli.training.loop import train
+from rnncli.training.rundir import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

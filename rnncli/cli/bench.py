@@ -119,7 +119,7 @@ def bench(
       rnn bench --batch 128 --seq-len 200 --input 128 --hidden 512 --threads 2 --json
       rnn bench -c configs/adding.yaml --dtype float64 --scaling --memory-window 20
     """
-    from rnncli.bench import DTYPES, run_bench
+    from rnncli.tools.bench import DTYPES, run_bench
 
     sizes = dict(DEFAULTS)
     if config:

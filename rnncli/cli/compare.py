@@ -26,8 +26,8 @@ def compare(
     """
     from rich.table import Table
 
-    from rnncli.compare import compare_runs
-    from rnncli.render import fmt_num
+    from rnncli.cli.render import fmt_num
+    from rnncli.tools.compare import compare_runs
 
     result = compare_runs(run_dirs)
     if json_:

@@ -45,7 +45,7 @@ def diagnose(
       rnn diagnose -c configs/adding.yaml --set model.nonlinearity=relu --set model.recurrent_init=identity
       rnn diagnose runs/adding-1 --json | jq .verdict
     """
-    from rnncli.diagnose import diagnose_config, diagnose_weights
+    from rnncli.tools.diagnose import diagnose_config, diagnose_weights
 
     if weights is not None and config:
         raise UsageError("give either WEIGHTS or --config, not both")
@@ -71,7 +71,7 @@ def _render(report: dict) -> list:
     from rich.table import Table
     from rich.text import Text
 
-    from rnncli.plot import text_chart
+    from rnncli.tools.plot import text_chart
 
     T, L = report["T"], len(report["probe_dh_norms"])
     m = report["model"]

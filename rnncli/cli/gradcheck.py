@@ -49,9 +49,9 @@ def gradcheck(
       rnn gradcheck -c configs/adding.yaml
       rnn gradcheck --set model.num_layers=2 --set model.nonlinearity=relu --json
     """
+    from rnncli.cli.render import gradcheck_table
     from rnncli.config import load_config
-    from rnncli.probe import gradcheck_config
-    from rnncli.render import gradcheck_table
+    from rnncli.tools.probe import gradcheck_config
 
     cfg = load_config(config or [], set_ or [], seed=seed)
     report, spec = gradcheck_config(

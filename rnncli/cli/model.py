@@ -52,14 +52,15 @@ def eval_cmd(
       rnn eval runs/sine-1 --data sine --set noise=0.1 --json
       rnn eval model.npz --data test.jsonl
     """
-    from rnncli.inference import evaluate, load_data_for_model, load_model
-    from rnncli.render import metrics_table
+    from rnncli.cli.render import metrics_table
+    from rnncli.use.model_io import load_model
+    from rnncli.use.predict import evaluate_model, load_data_for_model
 
     model = load_model(weights)
     bundle = load_data_for_model(
         model, data, overrides=set_ or [], fmt=input_format, seed=seed
     )
-    metrics = evaluate(model, bundle, batch_size=batch_size)
+    metrics = evaluate_model(model, bundle, batch_size=batch_size)
     if json_:
         echo_json(metrics)
         return
@@ -112,7 +113,8 @@ def predict(
     from rnncli.cli.writers import FORMATS, PredictionWriter, output_names
     from rnncli.data import iter_predict_inputs
     from rnncli.fsutil import atomic_writer
-    from rnncli.inference import load_model, predict_outputs
+    from rnncli.use.model_io import load_model
+    from rnncli.use.predict import predict_outputs
 
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -166,7 +168,8 @@ def sample(
     """
     import numpy as np
 
-    from rnncli.inference import load_model, sample_text
+    from rnncli.use.model_io import load_model
+    from rnncli.use.sample import sample_text
 
     model = load_model(weights)
     text = sample_text(model, prime, length, temperature, np.random.default_rng(seed))
@@ -178,8 +181,8 @@ def info(weights: Weights, json_: Json = False) -> None:
 
     Example: rnn info runs/sine-1 --json | jq .parameters
     """
-    from rnncli.inference import load_model, model_info
-    from rnncli.render import info_lines
+    from rnncli.cli.render import info_lines
+    from rnncli.use.model_io import load_model, model_info
 
     data = model_info(load_model(weights))
     if json_:

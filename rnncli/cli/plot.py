@@ -36,7 +36,7 @@ def plot(
       rnn plot runs/sine-1 -o sine.png
       rnn plot runs/sine-1 --terminal
     """
-    from rnncli.plot import matplotlib_available, plot_run, run_series, terminal_chart
+    from rnncli.tools.plot import matplotlib_available, plot_run, run_series, terminal_chart
 
     series = run_series(run_dir)  # fails first, with one clear line, on a bad RUN_DIR
     console = err_console(is_quiet(quiet))

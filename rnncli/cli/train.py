@@ -46,10 +46,10 @@ def train(
       rnn train -c configs/adding.yaml --set train.epochs=5 --set model.hidden_size=64
       rnn train --resume runs/adding-1
     """
+    from rnncli.cli.render import ProgressReporter, curve_lines, summary_lines
     from rnncli.config import load_config
-    from rnncli.render import ProgressReporter, curve_lines, summary_lines
-    from rnncli.runfiles import default_run_dir
-    from rnncli.train import train as run_training
+    from rnncli.training.loop import train as run_training
+    from rnncli.training.rundir import default_run_dir
 
     if resume is not None:
         if config:

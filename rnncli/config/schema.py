@@ -104,7 +104,8 @@ class TrainConfig(_Section):
         0.99, ge=0.0, lt=1.0, description="RMSprop: decay of the squared-gradient average."
     )
     weight_decay: float = Field(
-        0.0, ge=0.0, description="L2 penalty added to the gradient of weight matrices; 0 = off."
+        0.0, ge=0.0, description="L2 penalty: weight_decay * p is added to the gradient of every "
+        "parameter, biases included (as torch's weight_decay); 0 = off.",
     )
     clip_norm: float | None = Field(
         1.0,
@@ -148,6 +149,29 @@ class TrainConfig(_Section):
         gt=0,
         description="Refuse to start if the estimated memory exceeds this; null = 80% of RAM.",
     )
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> TrainConfig:
+        _check_optimizer_options(self)
+        return self
+
+
+# Which optimizer reads each option of the train section; setting one the chosen optimizer does not
+# read is refused, like a data option that does not apply to the source.
+_OPTIMIZER_KEYS = {
+    "momentum": ("momentum",), "nesterov": ("momentum",), "beta1": ("adam",), "beta2": ("adam",),
+    "eps": ("adam", "rmsprop", "adagrad"), "rmsprop_decay": ("rmsprop",),
+}
+
+
+def _check_optimizer_options(tc: TrainConfig) -> None:
+    defaults = type(tc).model_fields
+    for name, users in _OPTIMIZER_KEYS.items():
+        # A resolved config dump repeats every default; only a changed value is a mistake.
+        changed = name in tc.model_fields_set and getattr(tc, name) != defaults[name].default
+        if changed and tc.optimizer not in users:
+            raise ValueError(f"train.{name} does not apply to optimizer {tc.optimizer!r} "
+                             f"(it is read by {', '.join(users)})")
 
 
 class Config(_Section):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rnncli.core.losses import LOSSES
-from rnncli.core.rnn import NONLINEARITIES, rnn_backward, rnn_forward, step_mask
+from rnncli.core.rnn import NONLINEARITIES, length_mask, rnn_backward, rnn_forward
 
 OUTPUTS = ("last", "sequence")
 
@@ -62,10 +62,16 @@ def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
 
 
 def num_params(spec: ModelSpec) -> int:
+    """How many numbers the model holds."""
     return sum(int(np.prod(s)) for s in param_shapes(spec).values())
 
 
-def forward(params, spec: ModelSpec, x, lengths=None, h0=None, *, dropout=0.0, rng=None):
+Params = dict[str, np.ndarray]
+
+
+def forward(params: Params, spec: ModelSpec, x: np.ndarray, lengths: np.ndarray | None = None,
+            h0: np.ndarray | None = None, *, dropout: float = 0.0,
+            rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Outputs for a batch.
 
     Args:
@@ -85,12 +91,13 @@ def forward(params, spec: ModelSpec, x, lengths=None, h0=None, *, dropout=0.0, r
         y = top @ W_hy.T + b_y
     else:
         B, T, H = hs.shape
-        top = rnn_cache["layers"][-1]["hs"]  # (T, B, H) time-major, contiguous
+        top = rnn_cache["top_states"]  # (T, B, H) time-major, contiguous
         y = (top.reshape(T * B, H) @ W_hy.T + b_y).reshape(T, B, -1).transpose(1, 0, 2)
     return y, h_final, {"rnn": rnn_cache, "top": top, "spec": spec}
 
 
-def backward(dy, cache, dh_final=None):
+def backward(dy: np.ndarray, cache: dict, dh_final: np.ndarray | None = None
+             ) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of all parameters from dL/dy.
 
     Returns:
@@ -117,15 +124,16 @@ def backward(dy, cache, dh_final=None):
     return grads, dx, dh0, dh_norms
 
 
-def sequence_mask(spec: ModelSpec, lengths, T: int):
+def sequence_mask(spec: ModelSpec, lengths: np.ndarray | None, T: int) -> np.ndarray | None:
     """(B, T) bool mask of valid steps for sequence outputs; None when not needed."""
     if spec.output != "sequence" or lengths is None:
         return None
-    return step_mask(lengths, T)[..., 0].T
+    return length_mask(lengths, T)
 
 
-def loss_and_grads(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None,
-                   dropout=0.0, rng=None):
+def loss_and_grads(params: Params, spec: ModelSpec, x: np.ndarray, y: np.ndarray, *, loss: str,
+                   lengths: np.ndarray | None = None, h0: np.ndarray | None = None, dropout: float = 0.0,
+                   rng: np.random.Generator | None = None) -> tuple[float, Params, dict]:
     """Forward, loss and backward for one batch (or one truncated-BPTT window, given h0).
 
     Returns:

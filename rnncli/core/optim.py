@@ -122,17 +122,28 @@ class Adam(Optimizer):
         p -= step * m / (np.sqrt(v) + f(self.eps))
 
 
-def make_optimizer(name: str, lr: float, **opts) -> Optimizer:
-    """Build an optimizer by name; opts that do not apply to it are ignored.
+# The options each update rule reads (weight_decay applies to all of them).
+OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum", "nesterov"),
+    "adagrad": ("eps",),
+    "rmsprop": ("decay", "eps"),
+    "adam": ("beta1", "beta2", "eps"),
+}
 
-    Options: momentum, nesterov (momentum); beta1, beta2 (adam); decay (rmsprop); eps; weight_decay.
+
+def make_optimizer(name: str, lr: float, **opts) -> Optimizer:
+    """Build an optimizer by name from the options it reads (see OPTIMIZER_OPTIONS).
+
+    Raises ValueError for an unknown name or an option the optimizer does not read.
     """
     classes = {"sgd": SGD, "momentum": Momentum, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
     if name not in classes:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
-    cls = classes[name]
-    accepted = cls.__init__.__code__.co_varnames[2 : cls.__init__.__code__.co_argcount]
-    return cls(lr, **{k: v for k, v in opts.items() if k in accepted and v is not None})
+    unknown = sorted(set(opts) - set(OPTIMIZER_OPTIONS[name]) - {"weight_decay"})
+    if unknown:
+        raise ValueError(f"optimizer {name!r} does not take {', '.join(unknown)}")
+    return classes[name](lr, **opts)
 
 
 def _sum_of_squares(g: np.ndarray) -> float:

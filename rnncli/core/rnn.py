@@ -59,11 +59,16 @@ def _grad_from_output(h: np.ndarray, nonlinearity: str) -> np.ndarray:
     return relu_grad_from_output(h)
 
 
+def length_mask(lengths: np.ndarray, T: int) -> np.ndarray:
+    """(B,) lengths -> (B, T) bool, True at the valid steps t < lengths[b]. The one place this is written."""
+    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+
 def step_mask(lengths: np.ndarray | None, T: int) -> np.ndarray | None:
-    """(B,) lengths -> (T, B, 1) bool, True at valid steps; None when every step is valid."""
+    """(B,) lengths -> (T, B, 1) bool, True at valid steps (time-major); None when every step is valid."""
     if lengths is None:
         return None
-    return (np.arange(T)[:, None] < np.asarray(lengths)[None, :])[..., None]
+    return length_mask(lengths, T).T[..., None]
 
 
 def rnn_forward(
@@ -90,7 +95,8 @@ def rnn_forward(
     Returns:
         hs: (B, T, H) states of the top layer (a view of the time-major buffer);
         h_final: (L, B, H) state of every layer after the last (valid) step, to pass back as h0;
-        cache: what rnn_backward needs.
+        cache: what rnn_backward needs; its documented field "top_states" is the top layer's states
+            time-major, (T, B, H) and contiguous (the same memory as hs), for heads that read every step.
     """
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
@@ -138,6 +144,7 @@ def rnn_forward(
         "mask": mask,
         "nonlinearity": nonlinearity,
         "num_layers": num_layers,
+        "top_states": u,  # (T, B, H)
     }
     return u.transpose(1, 0, 2), h_final, cache
 

@@ -8,22 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.errors import DataError
-
-
-def memory_limit() -> int:
-    """Bytes one array may take: half the machine's RAM (RNN_MAX_BYTES overrides, for tests)."""
-    env = os.environ.get("RNN_MAX_BYTES")
-    if env:
-        return int(env)
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
+from rnncli.memory import memory_budget
 
 
 def check_alloc(nbytes: int, what: str) -> None:
     """Refuse an allocation that would not fit, before making it."""
-    limit = memory_limit()
+    limit = memory_budget()
     if nbytes > limit:
         raise DataError(
             f"{what} would need {nbytes / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB "

@@ -9,6 +9,7 @@ from typing import IO
 
 import numpy as np
 
+from rnncli.core.rnn import length_mask
 from rnncli.data.checks import check_labels
 from rnncli.data.csvseries import load_csv_dataset
 from rnncli.data.generators import MAKERS, class_baselines, generate, regression_baselines
@@ -36,7 +37,7 @@ def _mask(data: SequenceData) -> np.ndarray | None:
     """(N, T) valid steps of ragged data, or None."""
     if data.lengths is None:
         return None
-    return np.arange(data.X.shape[1])[None, :] < data.lengths[:, None]
+    return length_mask(data.lengths, data.X.shape[1])
 
 
 def _task_from_data(data: SequenceData, cfg: DataConfig, name: str) -> TaskInfo:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnncli.core.rnn import length_mask
 from rnncli.data.checks import check_alloc
 from rnncli.data.options import DataConfig
 from rnncli.data.types import SequenceData, TaskInfo
@@ -28,7 +29,7 @@ def _pad_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray:
     """(N, T) bool, True on valid steps."""
     if lengths is None:
         return np.ones((n, t), dtype=bool)
-    return np.arange(t)[None, :] < lengths[:, None]
+    return length_mask(lengths, t)
 
 
 def _need(cfg: DataConfig, width: int, dtype: np.dtype, what: str) -> None:

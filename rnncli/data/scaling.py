@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.core.rnn import length_mask
 from rnncli.data.types import SequenceData, TaskInfo
 
 
@@ -25,7 +26,7 @@ def _valid_rows(a: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         return a
     if lengths is None:
         return a.reshape(-1, a.shape[-1])
-    return a[np.arange(a.shape[1])[None, :] < lengths[:, None]]
+    return a[length_mask(lengths, a.shape[1])]
 
 
 def fit_scaler(data: SequenceData, scale_targets: bool) -> dict[str, list[float]]:
@@ -51,7 +52,7 @@ def scale_inputs(x: np.ndarray, scaler: dict | None, lengths: np.ndarray | None 
         scaler["input_std"], x.shape[-1], x.dtype
     )
     if lengths is not None and x.ndim == 3:
-        out *= (np.arange(x.shape[1])[None, :] < lengths[:, None])[:, :, None]
+        out *= length_mask(lengths, x.shape[1])[:, :, None]
     return out.astype(x.dtype, copy=False)
 
 
@@ -80,6 +81,6 @@ def apply_scaler(data: SequenceData, scaler: dict | None) -> SequenceData:
     if y is not None:
         y = scale_targets(y, scaler)
         if data.lengths is not None and y.ndim == 3 and y is not data.y:
-            y *= (np.arange(y.shape[1])[None, :] < data.lengths[:, None])[:, :, None]
+            y *= length_mask(data.lengths, y.shape[1])[:, :, None]
     return SequenceData(scale_inputs(data.X, scaler, data.lengths), y, data.lengths,
                         data.stateful)

@@ -17,7 +17,7 @@ from rnncli.core.model import ModelSpec, forward, sequence_mask
 from rnncli.data import SequenceData, TaskInfo, iterate_batches, unscale_targets
 
 
-def evaluate(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskInfo, data: SequenceData, *,
+def compute_metrics(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskInfo, data: SequenceData, *,
              batch_size: int = 256, dtype=np.float32) -> dict[str, float]:
     """Metrics over every sample of `data` (no shuffling, no dropout).
 

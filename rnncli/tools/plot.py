@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rnncli.errors import UsageError
-from rnncli.runfiles import read_metrics
+from rnncli.training.rundir import read_metrics
 
 __all__ = ["matplotlib_available", "plot_run", "run_series", "sparkline", "terminal_chart",
            "text_chart"]

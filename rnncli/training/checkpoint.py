@@ -7,6 +7,7 @@ state of stateful data (`h_carry`), and in meta the counters, RNG states and the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,39 +15,56 @@ import numpy as np
 from rnncli import __version__
 from rnncli.config import config_to_dict
 from rnncli.core.model import ModelSpec
+from rnncli.data import TaskInfo
 from rnncli.errors import WeightsError
-from rnncli.runfiles import CHECKPOINT
+from rnncli.run_layout import BEST, CHECKPOINT, MODEL
+from rnncli.training.state import EpochSums, TrainState
 from rnncli.weights import load_weights, save_weights
 
 
-def model_meta(cfg, spec: ModelSpec, task, epoch: int, metrics: dict | None) -> dict:
+def model_meta(cfg, spec: ModelSpec, task: TaskInfo, epoch: int, metrics: dict | None) -> dict:
     return {"config": config_to_dict(cfg), "model": spec.to_dict(), "task": task.to_dict(),
             "epoch": epoch, "metrics": metrics, "rnn_version": __version__}
 
 
-def save_model(path: Path, params, cfg, spec, task, epoch: int, metrics: dict | None) -> None:
-    save_weights(path, params, model_meta(cfg, spec, task, epoch, metrics))
+@dataclass(frozen=True)
+class RunSaver:
+    """What every save of a run needs, so that a save in the loop is one short call."""
+
+    run_dir: Path
+    cfg: object
+    spec: ModelSpec
+    task: TaskInfo
+
+    def model(self, name: str, params: dict[str, np.ndarray], epoch: int, metrics: dict | None) -> None:
+        """Weights and meta as RUN_DIR/name (model.npz or best.npz)."""
+        save_weights(self.run_dir / name, params, model_meta(self.cfg, self.spec, self.task, epoch, metrics))
+
+    def best(self, state: TrainState, record: dict) -> None:
+        self.model(BEST, state.params, state.epoch, record)
+
+    def final(self, state: TrainState, record: dict | None) -> None:
+        self.model(MODEL, state.params, state.epoch, record)
+
+    def progress(self, state: TrainState, sums: EpochSums) -> None:
+        """checkpoint.npz (with `sums` as the epoch's running sums) and model.npz, now."""
+        meta = model_meta(self.cfg, self.spec, self.task, state.epoch, None)
+        opt_state = state.optimizer.state_dict()
+        meta["checkpoint"] = {
+            "epoch": state.epoch, "step_in_epoch": state.step_in_epoch, "global_step": state.global_step,
+            "optimizer_t": opt_state.pop("t"), "epoch_rng_state": state.epoch_rng_state,
+            "dropout_rng_state": state.dropout_rng_state, "best": state.best, "best_epoch": state.best_epoch,
+            "bad_epochs": state.bad_epochs, "acc": sums.to_dict(),
+        }
+        extra = {f"optim.{k}": v for k, v in opt_state.items()}
+        if state.h_carry is not None:
+            extra["h_carry"] = state.h_carry
+        save_weights(self.run_dir / CHECKPOINT, state.params, meta, extra)
+        self.final(state, None)
 
 
-def save_checkpoint(run_dir: Path, state, cfg, spec, task, *, acc: dict) -> None:
-    meta = model_meta(cfg, spec, task, state.epoch, None)
-    opt_state = state.optimizer.state_dict()
-    meta["checkpoint"] = {
-        "epoch": state.epoch, "step_in_epoch": state.step_in_epoch, "global_step": state.global_step,
-        "optimizer_t": opt_state.pop("t"), "epoch_rng_state": state.epoch_rng_state,
-        "dropout_rng_state": state.dropout_rng_state, "best": state.best, "best_epoch": state.best_epoch,
-        "bad_epochs": state.bad_epochs, "acc": acc,
-    }
-    extra = {f"optim.{k}": v for k, v in opt_state.items()}
-    if state.h_carry is not None:
-        extra["h_carry"] = state.h_carry
-    save_weights(run_dir / CHECKPOINT, state.params, meta, extra)
-
-
-def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype):
+def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype) -> TrainState:
     """The TrainState saved in RUN_DIR/checkpoint.npz, with `optimizer` restored in place."""
-    from rnncli.train import TrainState  # the state type lives with the loop that owns it
-
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise WeightsError(f"{path}: no checkpoint to resume from (is {run_dir} a run directory?)")
@@ -66,5 +84,5 @@ def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype):
         epoch=ck["epoch"], step_in_epoch=ck["step_in_epoch"], global_step=ck["global_step"],
         epoch_rng_state=ck["epoch_rng_state"], dropout_rng_state=ck["dropout_rng_state"],
         h_carry=extra.get("h_carry"), best=best, best_epoch=ck["best_epoch"],
-        bad_epochs=ck["bad_epochs"], acc=ck["acc"],
+        bad_epochs=ck["bad_epochs"], sums=EpochSums.from_dict(ck["acc"]),
     )

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from rnncli.errors import UsageError
-from rnncli.runfiles import read_metrics, read_run_json
+from rnncli.training.rundir import read_metrics, read_run_json
 
 __all__ = ["compare_runs", "flatten"]
 

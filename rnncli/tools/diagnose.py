@@ -173,8 +173,8 @@ def diagnose_config(cfg, *, batch_size: int = 32, steps: int | None = None,
     """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
     on the first sequences of its training data, with one step of its optimizer."""
     from rnncli.core.init import init_params
-    from rnncli.probe import config_batch
-    from rnncli.setup import optimizer_from_config
+    from rnncli.tools.probe import config_batch
+    from rnncli.training.build import optimizer_from_config
 
     cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir)
     m = cfg.model
@@ -191,9 +191,10 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     """Diagnose saved weights (a .npz or a run directory) on validation sequences of their training
     data. For a run directory with checkpoint.npz, the update ratios use the optimizer state saved
     there (the step training would take next); otherwise a fresh optimizer of the run's config."""
-    from rnncli.inference import load_data_for_model, load_model
-    from rnncli.probe import first_batch
-    from rnncli.setup import optimizer_from_config
+    from rnncli.tools.probe import first_batch
+    from rnncli.training.build import optimizer_from_config
+    from rnncli.use.model_io import load_model
+    from rnncli.use.predict import load_data_for_model
 
     model = load_model(path)
     if model.cfg is None:
@@ -207,7 +208,7 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     source = f"weights {path}"
     run_dir = Path(path)
     if run_dir.is_dir() and (run_dir / "checkpoint.npz").is_file():
-        from rnncli.checkpoint import load_checkpoint
+        from rnncli.training.checkpoint import load_checkpoint
 
         try:
             state = load_checkpoint(run_dir, model.spec, optimizer, np.float64)

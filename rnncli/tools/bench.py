@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from rnncli.bench_steps import import_torch, numpy_step, rnn_problem, torch_step, train_steps
 from rnncli.core.rnn import rnn_backward, rnn_forward
+from rnncli.tools.bench_steps import import_torch, numpy_step, rnn_problem, torch_step, train_steps
 
 DTYPES = ("float32", "float64")
 PEAK_SIZES = (512, 1024, 2048)  # square matmul sizes tried for the peak; the best counts

@@ -17,11 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rnncli.cli._common import fmt_num
-
-try:  # the trainer's callback base; the reporter works without it (duck typing)
-    from rnncli.train import TrainCallbacks as _Base
-except ImportError:  # pragma: no cover - only while train.py is missing
-    _Base = object  # type: ignore[assignment,misc]
+from rnncli.training.callbacks import TrainCallbacks
 
 # Bookkeeping fields of a metrics record that the epoch line does not repeat.
 _NOT_SHOWN = {
@@ -70,7 +66,7 @@ def start_line(info: Mapping[str, Any]) -> str:
     return head + (": " + ", ".join(parts) if parts else "")
 
 
-class ProgressReporter(_Base):  # type: ignore[misc,valid-type]
+class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
     """Training callbacks that draw progress on a stderr console.
 
     Args:
@@ -167,7 +163,7 @@ def curve_lines(records: list[Mapping[str, Any]]) -> list[str]:
     """Loss sparklines over the epochs of this session: `loss ▇▄▂▁▁ 0.066 -> 0.0015`."""
     if len(records) < 2:
         return []
-    from rnncli.plot import sparkline
+    from rnncli.tools.plot import sparkline
 
     lines = []
     for key in ("loss", "val_loss"):

@@ -1,11 +1,5 @@
-"""The files of a run directory, each written atomically.
-
-    config.yaml      the fully resolved config (`rnn train --config RUN/config.yaml` reproduces the run)
-    metrics.jsonl    one JSON object per epoch
-    model.npz        final weights          best.npz   weights with the best validation loss
-    checkpoint.npz   weights + optimizer state + counters + RNG states, for `rnn train --resume`
-    run.json         argv, versions, seed, start/end time, status (running|completed|interrupted|failed)
-"""
+"""The run directory: claiming it, and its files other than weights (names in `rnncli.run_layout`),
+each written atomically. run.json's status is running|completed|interrupted|failed."""
 
 from __future__ import annotations
 
@@ -23,8 +17,7 @@ import numpy as np
 from rnncli import __version__
 from rnncli.errors import ConfigError
 from rnncli.fsutil import atomic_write_text
-
-CHECKPOINT = "checkpoint.npz"
+from rnncli.run_layout import METRICS, RUN_FILES, RUN_JSON
 
 
 def default_run_dir(cfg, root: Path = Path("runs"), config_paths=()) -> Path:
@@ -58,9 +51,6 @@ def claim_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-RUN_FILES = ("config.yaml", "metrics.jsonl", "model.npz", "best.npz", CHECKPOINT, "run.json")
-
-
 def remove_stale_temps(run_dir: Path) -> list[Path]:
     """Delete temp files a killed atomic write left in the run directory; returns what was removed.
 
@@ -88,12 +78,12 @@ def versions() -> dict[str, str]:
 
 
 def write_run_json(run_dir: Path, info: dict) -> None:
-    atomic_write_text(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
+    atomic_write_text(run_dir / RUN_JSON, json.dumps(info, indent=2) + "\n")
 
 
 def read_run_json(run_dir: Path) -> dict:
     try:
-        return json.loads((run_dir / "run.json").read_text())
+        return json.loads((run_dir / RUN_JSON).read_text())
     except (OSError, ValueError):
         return {}
 
@@ -104,7 +94,7 @@ def append_metrics(run_dir: Path, record: dict) -> None:
     NaN and infinity are written as null: strict JSON, so `jq` and other readers accept every line.
     """
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
-    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+    with open(run_dir / METRICS, "a", encoding="utf-8") as f:
         f.write(json.dumps(clean, allow_nan=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
@@ -112,7 +102,7 @@ def append_metrics(run_dir: Path, record: dict) -> None:
 
 def read_metrics(run_dir: Path) -> list[dict]:
     """Every complete record of metrics.jsonl (a torn last line from a killed process is skipped)."""
-    path = run_dir / "metrics.jsonl"
+    path = run_dir / METRICS
     if not path.exists():
         return []
     records = []
@@ -127,7 +117,7 @@ def read_metrics(run_dir: Path) -> list[dict]:
 def truncate_metrics(run_dir: Path, epochs: int) -> None:
     """Keep the first `epochs` epochs' records: a resumed run rewrites what came after its checkpoint."""
     kept = [r for r in read_metrics(run_dir) if r.get("epoch", 0) <= epochs]
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+    atomic_write_text(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def argv_list(argv: list[str] | None) -> list[str]:

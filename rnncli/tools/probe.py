@@ -11,7 +11,7 @@ from rnncli.core.gradcheck import gradcheck
 from rnncli.core.init import init_params
 from rnncli.data import Batch, SequenceData, TaskInfo, iterate_batches, load_dataset
 from rnncli.errors import UsageError
-from rnncli.setup import build_spec
+from rnncli.training.build import build_spec
 
 
 def first_batch(data: SequenceData, task: TaskInfo, batch_size: int, steps: int | None,

@@ -1,16 +1,14 @@
-"""From a validated config and the loaded data to a model spec; the memory check made before training."""
+"""From a validated config and the loaded data to a model spec and an optimizer; the checks made before
+training starts (memory, batches)."""
 
 from __future__ import annotations
 
-import os
-
-import numpy as np
-
 from rnncli.config import resolve_with_task
-from rnncli.core.model import ModelSpec, num_params
-from rnncli.core.optim import Optimizer, make_optimizer
+from rnncli.core.model import ModelSpec
+from rnncli.core.optim import OPTIMIZER_OPTIONS, Optimizer, make_optimizer
 from rnncli.data import DataBundle, TaskInfo, num_batches
 from rnncli.errors import ConfigError
+from rnncli.memory import human_bytes, memory_budget, step_memory_bytes
 
 
 def build_spec(cfg, task: TaskInfo):
@@ -23,35 +21,12 @@ def build_spec(cfg, task: TaskInfo):
 
 
 def optimizer_from_config(cfg) -> Optimizer:
-    """A fresh optimizer as cfg.train describes it (the options that do not apply are ignored)."""
+    """A fresh optimizer as cfg.train describes it, given only the options it reads."""
     tc = cfg.train
-    return make_optimizer(tc.optimizer, tc.lr, momentum=tc.momentum, nesterov=tc.nesterov,
-                          beta1=tc.beta1, beta2=tc.beta2, eps=tc.eps, decay=tc.rmsprop_decay,
-                          weight_decay=tc.weight_decay)
-
-
-def step_memory_bytes(spec: ModelSpec, batch_size: int, steps: int, dtype) -> int:
-    """Bytes a training step holds at its peak: per layer the (T, B, H) states and their gradient
-    buffer (plus a dropout mask), the input copy and its gradient, outputs, and parameters with
-    gradients and two optimizer slots."""
-    item = np.dtype(dtype).itemsize
-    T, B, H = steps, batch_size, spec.hidden_size
-    per_layer = 3 * T * B * H
-    inputs = 2 * T * B * spec.input_size
-    outputs = 3 * T * B * spec.output_size
-    return item * (spec.num_layers * per_layer + inputs + outputs + 4 * num_params(spec))
-
-
-def memory_budget(cfg) -> int:
-    """train.max_memory_gb, or 80% of the machine's RAM."""
-    if cfg.train.max_memory_gb is not None:
-        return int(cfg.train.max_memory_gb * 2**30)
-    try:
-
-
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 0.8)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
+    values = {"momentum": tc.momentum, "nesterov": tc.nesterov, "beta1": tc.beta1, "beta2": tc.beta2,
+              "eps": tc.eps, "decay": tc.rmsprop_decay}
+    opts = {k: values[k] for k in OPTIMIZER_OPTIONS[tc.optimizer]}
+    return make_optimizer(tc.optimizer, tc.lr, weight_decay=tc.weight_decay, **opts)
 
 
 def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
@@ -60,22 +35,13 @@ def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
     window = min(cfg.train.bptt or T, T)
     batch = min(cfg.train.batch_size, max(len(data.train), 1))
     need = step_memory_bytes(spec, batch, window, cfg.train.dtype)
-    budget = memory_budget(cfg)
+    budget = memory_budget(cfg.train.max_memory_gb)
     if need > budget:
         raise ConfigError(
             f"train: a training step would need about {human_bytes(need)} (batch_size {batch}, "
             f"{window} steps, hidden_size {spec.hidden_size}, {spec.num_layers} layers), more than the "
             f"{human_bytes(budget)} allowed (train.max_memory_gb); lower batch_size or hidden_size, "
             "or set train.bptt")
-
-
-def human_bytes(n: float) -> str:
-    """1536 -> '1.5 KiB'; one decimal in the largest unit below 1024."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024:
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def check_batches(cfg, data: DataBundle) -> None:

@@ -1,0 +1,17 @@
+"""The names of the files in a run directory: written by `training/`, read by `use/` and `tools/`.
+
+    config.yaml      the fully resolved config (`rnn train --config RUN/config.yaml` reproduces the run)
+    metrics.jsonl    one JSON object per epoch
+    model.npz        final weights          best.npz   weights with the best validation loss
+    checkpoint.npz   weights + optimizer state + counters + RNG states, for `rnn train --resume`
+    run.json         argv, versions, seed, start/end time, status
+"""
+
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+MODEL = "model.npz"
+BEST = "best.npz"
+CHECKPOINT = "checkpoint.npz"
+RUN_JSON = "run.json"
+
+RUN_FILES = (CONFIG, METRICS, MODEL, BEST, CHECKPOINT, RUN_JSON)

@@ -1,0 +1,287 @@
+"""The training loop: one flat loop with commented phases, reporting through callbacks, never printing.
+
+Reproducible: parameters, data order and dropout masks come from three generators seeded from the
+config's seed, and a checkpoint holds all their states, so a run interrupted at any step and resumed
+ends with weights bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from rnncli.config import config_to_yaml
+from rnncli.core.init import init_params
+from rnncli.core.model import ModelSpec, forward, loss_and_grads
+from rnncli.core.optim import clip_gradients
+from rnncli.data import Batch, DataBundle, iterate_batches, load_dataset, num_batches
+from rnncli.errors import Interrupted, NonFiniteError
+from rnncli.fsutil import atomic_write_text
+from rnncli.run_layout import CHECKPOINT, CONFIG
+from rnncli.training.build import build_spec, check_batches, check_memory, optimizer_from_config
+from rnncli.training.callbacks import TrainCallbacks
+from rnncli.training.checkpoint import RunSaver, load_checkpoint
+from rnncli.training.evaluation import compute_metrics
+from rnncli.training.rundir import (
+    append_metrics,
+    argv_list,
+    claim_run_dir,
+    now,
+    read_metrics,
+    read_run_json,
+    remove_stale_temps,
+    truncate_metrics,
+    versions,
+    write_run_json,
+)
+from rnncli.training.state import EpochSums, TrainState
+
+__all__ = ["TrainCallbacks", "TrainState", "train"]
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag; the loop finishes its step, checkpoints and stops."""
+
+    def __init__(self):
+        self.signum = 0
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+@dataclass
+class _Run:
+    """One training run in progress: what the loop's phases share."""
+
+    cfg: object
+    spec: ModelSpec
+    data: DataBundle
+    state: TrainState
+    order_rng: np.random.Generator  # data order
+    dropout_rng: np.random.Generator
+    saver: RunSaver
+    cb: TrainCallbacks
+    stop: _StopRequest
+    steps: int  # batches per epoch
+
+    @property
+    def run_dir(self) -> Path:
+        return self.saver.run_dir
+
+
+def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume: bool = False,
+          argv: list[str] | None = None, base_dir: Path | None = None) -> dict:
+    """Train from a validated Config into `run_dir`; returns the summary.
+
+    Raises NonFiniteError (exit 1) on a NaN/inf loss or gradient, Interrupted (exit 130) after
+    SIGINT/SIGTERM, ConfigError/DataError (exit 2) for bad input, all after saving what there is.
+    """
+    cb = callbacks or TrainCallbacks()
+    dtype = np.dtype(cfg.train.dtype)
+    data = load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir or Path.cwd())
+    cfg, spec = build_spec(cfg, data.task)
+    check_memory(cfg, spec, data)
+    check_batches(cfg, data)
+    init_rng, order_rng, dropout_rng = (np.random.default_rng([cfg.seed, k]) for k in range(3))
+    optimizer = optimizer_from_config(cfg)
+    if resume:
+        state = load_checkpoint(run_dir, spec, optimizer, dtype)
+        remove_stale_temps(run_dir)
+        order_rng.bit_generator.state = state.epoch_rng_state
+        dropout_rng.bit_generator.state = state.dropout_rng_state
+        truncate_metrics(run_dir, state.epoch)
+        run_info = read_run_json(run_dir)
+        run_info.setdefault("resumed", []).append({"argv": argv_list(argv), "time": now()})
+    else:
+        claim_run_dir(run_dir)
+        atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
+        params = init_params(spec, init_rng, init=cfg.model.init, recurrent_init=cfg.model.recurrent_init,
+                             scale=cfg.model.init_scale, dtype=dtype)
+        state = TrainState(params, optimizer, epoch_rng_state=order_rng.bit_generator.state,
+                           dropout_rng_state=dropout_rng.bit_generator.state)
+        run_info = {"argv": argv_list(argv), "versions": versions(), "seed": cfg.seed, "start": now()}
+    run_info.update(status="running", end=None)
+    write_run_json(run_dir, run_info)
+    steps = num_batches(data.train, cfg.train.batch_size, cfg.train.drop_last)
+    try:
+        # Overflow is expected when training diverges and is caught by the finiteness check
+        # below with a useful message; numpy's RuntimeWarnings would only add noise to stderr.
+        with _StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            saver = RunSaver(run_dir, cfg, spec, data.task)
+            run = _Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, stop, steps)
+            summary = _run_epochs(run)
+    except (NonFiniteError, Interrupted) as exc:
+        run_info.update(status="interrupted" if isinstance(exc, Interrupted) else "failed",
+                        end=now(), error=str(exc))
+        write_run_json(run_dir, run_info)
+        raise
+    run_info.update(status="completed", end=now(), summary=summary)
+    write_run_json(run_dir, run_info)
+    cb.on_train_end(summary)
+    return summary
+
+
+def _run_epochs(run: _Run) -> dict:
+    """Epochs from the state's next one to train.epochs (or early stopping); the run's summary."""
+    tc, state, task = run.cfg.train, run.state, run.data.task
+    run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
+                           "spec": run.spec.to_dict(), "task": task.to_dict(), "run_dir": str(run.run_dir)})
+    stopped_early = False
+    for epoch in range(state.epoch + 1, tc.epochs + 1):
+        _train_epoch(run, epoch)
+        record = _end_epoch(run, epoch)
+        run.cb.on_epoch_end(record)
+        if tc.patience is not None and state.bad_epochs >= tc.patience:
+            stopped_early = True
+            break
+    records = read_metrics(run.run_dir)  # the last epoch's metrics, also after a resume
+    run.saver.final(state, records[-1] if records else None)
+    return {"status": "completed", "run_dir": str(run.run_dir), "epochs": state.epoch,
+            "best_epoch": state.best_epoch, "best_loss": state.best, "stopped_early": stopped_early,
+            "task": task.kind, "baselines": dict(task.baselines)}
+
+
+def _train_epoch(run: _Run, epoch: int) -> None:
+    """Every batch of one epoch (from where a resumed run stopped), checkpointing as configured."""
+    tc, state, data = run.cfg.train, run.state, run.data
+    # -- data order: replay the epoch's permutation from its saved start state (resume-exact)
+    run.order_rng.bit_generator.state = state.epoch_rng_state
+    shuffle_rng = run.order_rng if tc.shuffle and not data.train.stateful else None
+    batches = iterate_batches(data.train, data.task, tc.batch_size, rng=shuffle_rng,
+                              drop_last=tc.drop_last, dtype=np.dtype(tc.dtype))
+    t_epoch = time.perf_counter()
+    for step, batch in enumerate(batches):
+        if step < state.step_in_epoch:
+            continue  # resumed mid-epoch: these batches were done before the interruption
+        _train_batch(run, epoch, step, batch)
+        state.step_in_epoch, state.global_step = step + 1, state.global_step + 1
+        run.cb.on_step_end(epoch, step + 1, run.steps, state.sums.mean_loss())
+        if run.stop.signum:
+            _save_progress(run, t_epoch)
+            raise Interrupted(f"interrupted at epoch {epoch} step {step + 1}; checkpoint saved, "
+                              f"continue with: rnn train --resume {run.run_dir}")
+        if tc.checkpoint_every and state.global_step % tc.checkpoint_every == 0:
+            _save_progress(run, t_epoch)
+    sums = state.sums
+    if sums.skipped and not sums.n:
+        # on_nonfinite: skip, but nothing was left to train on: going on would only
+        # overwrite the last good checkpoint with an epoch that learned nothing.
+        raise NonFiniteError(
+            f"epoch {epoch}: all {sums.skipped} steps had a non-finite loss or gradient and were "
+            f"skipped (train.on_nonfinite: skip); try a lower train.lr (now {tc.lr:g}) or "
+            "gradient clipping (train.clip_norm)")
+    sums.seconds += time.perf_counter() - t_epoch
+
+
+def _train_batch(run: _Run, epoch: int, step: int, batch: Batch) -> None:
+    """One batch: its truncated-BPTT windows in order, the hidden state carried between them."""
+    state, stateful = run.state, run.data.train.stateful
+    h = state.h_carry if stateful else None
+    if h is not None and h.shape[1] != batch.x.shape[0]:
+        h = None  # a shorter last batch starts fresh streams
+    for window in _windows(batch, run.cfg.train.bptt, run.spec.output):
+        h = _train_window(run, window, h, epoch, step)
+    state.h_carry = h if stateful else None
+
+
+def _windows(batch: Batch, k: int | None, output: str) -> Iterator[tuple]:
+    """Cut a batch along time into truncated-BPTT windows of k steps: (x, y, lengths, has_loss)."""
+    T = batch.x.shape[1]
+    if not k or k >= T:
+        yield batch.x, batch.y, batch.lengths, True
+        return
+    for s in range(0, T, k):
+        lengths = None if batch.lengths is None else np.clip(batch.lengths - s, 0, k)
+        last = s + k >= T
+        if output == "sequence":
+            yield batch.x[:, s:s + k], batch.y[:, s:s + k], lengths, True
+        else:  # many-to-one: only the final window sees the target; earlier ones just carry the state
+            yield batch.x[:, s:s + k], batch.y, lengths, last
+
+
+def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, step: int):
+    """Forward, backward, clip and update over one window; returns the state it hands on (no gradient)."""
+    x, y, lengths, has_loss = window
+    tc, state, spec = run.cfg.train, run.state, run.spec
+    dropout = run.cfg.model.dropout
+    rng = run.dropout_rng if dropout > 0 else None
+    if not has_loss:  # forward only: carry the state into the next window
+        _, h, _ = forward(state.params, spec, x, lengths, h, dropout=dropout, rng=rng)
+        return h
+    # -- forward / backward over the window
+    t0 = time.perf_counter()
+    loss, grads, aux = loss_and_grads(state.params, spec, x, y, loss=run.data.task.loss, lengths=lengths,
+                                      h0=h, dropout=dropout, rng=rng)
+    state.sums.fb_seconds += time.perf_counter() - t0
+    # -- clip, check, update
+    norm = clip_gradients(grads, tc.clip_norm, tc.clip_value)
+    if not (math.isfinite(loss) and math.isfinite(norm)):
+        if tc.on_nonfinite == "skip":
+            state.sums.skipped += 1
+            return None
+        raise NonFiniteError(_nonfinite_message(epoch, step + 1, loss, norm, tc, run.run_dir))
+    state.optimizer.step(state.params, grads)
+    state.sums.add_step(loss, norm, aux["dh_norms"])
+    return aux["h_final"]
+
+
+def _end_epoch(run: _Run, epoch: int) -> dict:
+    """Validate, log the epoch's record, keep the best weights, checkpoint; returns the record."""
+    tc, state, data = run.cfg.train, run.state, run.data
+    t_val = time.perf_counter()
+    val = compute_metrics(state.params, run.spec, data.task, data.val, batch_size=tc.batch_size,
+                   dtype=np.dtype(tc.dtype)) if data.val is not None and len(data.val) else {}
+    record = state.sums.record(epoch, state.global_step, val, tc.lr, time.perf_counter() - t_val)
+    append_metrics(run.run_dir, record)
+    score = record["val_loss"] if record["val_loss"] is not None else record["loss"]
+    state.epoch, state.step_in_epoch, state.h_carry = epoch, 0, None
+    state.epoch_rng_state = run.order_rng.bit_generator.state
+    state.sums = EpochSums()
+    if score < state.best:
+        state.best, state.best_epoch, state.bad_epochs = score, epoch, 0
+        run.saver.best(state, record)
+    else:
+        state.bad_epochs += 1
+    _save_progress(run, None)
+    return record
+
+
+def _save_progress(run: _Run, t_epoch: float | None) -> None:
+    """Checkpoint (and model.npz) now; mid-epoch, the epoch's time so far goes into the saved sums."""
+    elapsed = 0.0 if t_epoch is None else time.perf_counter() - t_epoch
+    run.state.dropout_rng_state = run.dropout_rng.bit_generator.state
+    run.saver.progress(run.state, replace(run.state.sums, seconds=run.state.sums.seconds + elapsed))
+
+
+def _nonfinite_message(epoch: int, step: int, loss: float, norm: float, tc, run_dir: Path) -> str:
+    """One line: where it happened, what went non-finite, what to try, what was kept."""
+    what = f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {norm}"
+    hints = [f"a lower train.lr (now {tc.lr:g})"]
+    if tc.clip_norm is None:
+        hints.append("gradient clipping (train.clip_norm: 1.0)")
+    hints.append("a smaller model.init_scale or model.init: xavier")
+    ckpt = Path(run_dir) / CHECKPOINT
+    kept = (f"the last good checkpoint {ckpt} is kept (continue with rnn train --resume {run_dir} "
+            "--set train.lr=...)" if ckpt.is_file() else "no checkpoint had been written yet")
+    return (f"epoch {epoch} step {step}: {what}; try {', '.join(hints)}, or train.on_nonfinite: skip; "
+            f"{kept}")

@@ -1,0 +1,118 @@
+"""Loading a trained model back from its weights file, and what `rnn info` shows about it.
+
+Letters: B batch, T time, I input, H hidden, O output, K classes, V vocabulary, L layers.
+Nothing in `use/` prints or exits; problems are raised as `rnncli.errors` classes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnncli.config import Config
+from rnncli.core.model import ModelSpec, num_params
+from rnncli.data import TaskInfo, unscale_targets
+from rnncli.errors import WeightsError
+from rnncli.weights import load_weights
+
+__all__ = ["LoadedModel", "load_model", "model_info", "to_original_units"]
+
+
+@dataclass
+class LoadedModel:
+    """A model read back from a weights file.
+
+    Attributes:
+        params: name -> array, as the core's parameter dict.
+        spec: the architecture.
+        task: what the data looked like (kind, vocabulary, scaler, ...).
+        meta: the raw meta dict of the weights file.
+        cfg: the resolved training `Config` when meta holds a valid one, else None.
+    """
+
+    params: dict[str, np.ndarray]
+    spec: ModelSpec
+    task: TaskInfo
+    meta: dict[str, Any]
+    cfg: Any = None
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.params["head.W_hy"].dtype
+
+
+def _parse_config(meta: dict[str, Any]) -> Any:
+    """The Config stored in meta, or None if absent or not valid for this version."""
+    raw = meta.get("config")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Config.model_validate(raw)
+    except Exception:  # noqa: BLE001 - an old/foreign config must not stop predict
+        return None
+
+
+def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+    """Load weights (a .npz or a run directory) into a ready-to-run model.
+
+    Raises:
+        WeightsError: unreadable/corrupt file, or meta without a usable model/task.
+    """
+    params, meta, _extra = load_weights(path)
+    try:
+        spec = ModelSpec.from_dict(meta["model"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise WeightsError(f"{path}: meta.model is not a valid model description ({e})") from None
+    raw_task = meta.get("task")
+    if raw_task is None:
+        # Weights written by another program: assume plain regression on raw inputs.
+        task = TaskInfo(spec.input_size, spec.output_size, output=spec.output)
+    else:
+        try:
+            task = TaskInfo.from_dict(raw_task)
+        except WeightsError as e:
+            raise WeightsError(f"{path}: {e}") from None
+        except TypeError as e:
+            raise WeightsError(f"{path}: meta.task is not valid ({e})") from None
+    if task.input_size != spec.input_size or task.output_size != spec.output_size:
+        raise WeightsError(
+            f"{path}: meta.task sizes (input {task.input_size}, output {task.output_size}) "
+            f"do not match meta.model ({spec.input_size}, {spec.output_size})"
+        )
+    return LoadedModel(params, spec, task, meta, _parse_config(meta))
+
+
+def to_original_units(model: LoadedModel, y: np.ndarray) -> np.ndarray:
+    """Undo target standardisation on regression outputs (..., O); identity when unscaled."""
+    return unscale_targets(y, model.task)
+
+
+def model_info(model: LoadedModel) -> dict[str, Any]:
+    """What `rnn info` shows: architecture, size, task and how it was trained."""
+    meta, spec, task = model.meta, model.spec, model.task
+    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    info: dict[str, Any] = {
+        "format_version": meta.get("format_version"),
+        "model": spec.to_dict(),
+        "parameters": num_params(spec),
+        "dtype": str(model.dtype),
+        "task": {
+            "kind": task.kind,
+            "loss": task.loss,
+            "output": task.output,
+            "num_classes": task.num_classes,
+            "vocab_size": len(task.vocab) if task.vocab else None,
+            "scaled": bool(task.scaler),
+            "baselines": task.baselines,
+        },
+        "epoch": meta.get("epoch"),
+        "metrics": meta.get("metrics"),
+        "data": cfg.get("data"),
+        "train": cfg.get("train"),
+        "seed": cfg.get("seed"),
+        "name": cfg.get("name"),
+    }
+    return info

@@ -1,0 +1,139 @@
+"""Running a loaded model: outputs for batches (`rnn predict`), metrics on a dataset (`rnn eval`),
+and the data a model is evaluated on, prepared exactly like its training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rnncli.config import data_config_from
+from rnncli.core.losses import softmax
+from rnncli.core.model import forward
+from rnncli.data import Batch, DataBundle, SequenceData, load_dataset
+from rnncli.data.options import applicable_fields
+from rnncli.errors import ConfigError, UsageError
+from rnncli.training.evaluation import compute_metrics
+from rnncli.use.model_io import LoadedModel, to_original_units
+
+__all__ = ["evaluate_model", "load_data_for_model", "predict_outputs"]
+
+
+def _check_input(model: LoadedModel, x: np.ndarray) -> None:
+    if x.ndim != 3 or x.shape[-1] != model.spec.input_size:
+        got = x.shape[-1] if x.ndim == 3 else f"shape {x.shape}"
+        raise UsageError(
+            f"input has {got} features per step, the model expects {model.spec.input_size}"
+        )
+
+
+def predict_outputs(
+    model: LoadedModel, batch: Batch, h0: np.ndarray | None = None, *, return_state: bool = False
+):
+    """Model outputs for one batch, ready to show.
+
+    Args:
+        batch: x (B, T, I) already scaled/one-hot as the data layer prepares it, lengths (B,).
+        h0: (L, B, H) initial state (stateful streams), or None.
+        return_state: also return h_final (L, B, H).
+
+    Returns:
+        Regression: values in original units, (B, O) for "last" or (B, T, O) for "sequence".
+        Classification/text: class probabilities, (B, K) or (B, T, K).
+    """
+    x = np.asarray(batch.x)
+    _check_input(model, x)
+    x = x.astype(model.dtype, copy=False)
+    y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)
+    out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y)
+    return (out, h_final) if return_state else out
+
+
+def evaluate_model(
+    model: LoadedModel, data: DataBundle | SequenceData, *, batch_size: int = 256
+) -> dict[str, float]:
+    """Loss and the task's metrics over a whole dataset.
+
+    Args:
+        data: a SequenceData, or a DataBundle (its validation part, else its training part).
+
+    Returns:
+        {"loss", "samples"} plus accuracy (classification); mse, rmse, mae in original
+        units (regression); bpc, perplexity (text); and, for a DataBundle, the baselines of
+        that data as "baseline_<name>" (in training-loss units; none are known for files).
+    """
+    baselines: dict[str, float] = {}
+    if isinstance(data, DataBundle):
+        baselines = data.task.baselines or {}  # of the data evaluated, not of the training data
+        data = data.val if data.val is not None and len(data.val) else data.train
+    if data.y is None or len(data) == 0:
+        raise UsageError("evaluation needs data with targets (got none)")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    _check_features(model, data)
+    metrics = compute_metrics(
+        model.params, model.spec, model.task, data, batch_size=batch_size, dtype=model.dtype
+    )
+    out: dict[str, float] = {**metrics, "samples": len(data)}
+    for name, value in baselines.items():
+        out[f"baseline_{name}"] = float(value)
+    return out
+
+
+def _check_features(model: LoadedModel, data: SequenceData) -> None:
+    """Text data holds token ids (N, T); everything else (N, T, I) floats."""
+    X = data.X
+    if X.ndim == 3 and X.shape[-1] != model.spec.input_size:
+        raise UsageError(
+            f"data has {X.shape[-1]} features per step, the model expects {model.spec.input_size}"
+        )
+    if X.ndim == 2 and model.task.kind != "text":
+        raise UsageError("data holds token ids but the model is not a text model")
+
+
+def load_data_for_model(
+    model: LoadedModel,
+    source: str | None,
+    *,
+    overrides: list[str] | tuple[str, ...] = (),
+    fmt: str | None = None,
+    seed: int | None = None,
+    base_dir: Path | None = None,
+) -> DataBundle:
+    """The data `rnn eval` runs on, prepared exactly like the model's training data.
+
+    Args:
+        source: None (the validation part of the training data), a generator name, a file
+            path or '-' (all of it).
+        overrides: "key=value" data options (a leading "data." is optional), YAML scalars.
+        seed: generator seed; default the training seed + 1 for a generator given as source.
+
+    Raises:
+        ConfigError: a bad option; DataError: data that does not fit the model.
+    """
+    cfg = model.cfg
+    base = cfg.data.model_dump() if cfg is not None else {}
+    train_seed = int(cfg.seed) if cfg is not None else 0
+    if source is None:
+        options, split = dict(base), True
+        data_seed = train_seed if seed is None else seed
+    else:
+        try:
+            keep = applicable_fields(source, fmt) - {"source", "format", "path"}
+        except ValueError as e:
+            raise ConfigError(f"--data: {e}") from None
+        same = base.get("source") == source
+        # Options of the training data that apply to the new source carry over (seq_len, ...).
+        options = {k: v for k, v in base.items() if k in keep} if base else {}
+        if same and base.get("path"):
+            options["path"] = base["path"]
+        options.update(source=source, format=fmt, val_fraction=0.0)
+        split = False
+        data_seed = seed if seed is not None else train_seed + 1
+    data_cfg = data_config_from(options, overrides)
+    if source is None and cfg is None:
+        raise UsageError("these weights carry no training config; name the data with --data")
+    return load_dataset(
+        data_cfg, seed=data_seed, dtype=model.dtype, base_dir=base_dir or Path.cwd(),
+        fitted=model.task, split=split,
+    )
