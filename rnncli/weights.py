@@ -199,7 +199,7 @@ def _open_members(p: Path) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]
     return zf, members
 
 
-def _parse_meta(p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict:
+def _parse_meta(p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict:  # noqa: C901 - TODO(house): split
     if "meta" not in members:
         raise WeightsError(f"{p}: no 'meta' array (not an rnn weights file?)")
     if members["meta"].file_size > MAX_META_BYTES:
@@ -275,7 +275,7 @@ def load_weights(
             return _load_arrays(p, zf, members, meta)
 
 
-def _load_arrays(
+def _load_arrays(  # noqa: C901 - TODO(house): split
     p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], meta: dict
 ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray]]:
     try:

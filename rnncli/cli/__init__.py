@@ -51,7 +51,7 @@ def _print_error(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _error_boundary(debug: bool) -> Iterator[None]:
+def _error_boundary(debug: bool) -> Iterator[None]:  # noqa: C901 - TODO(house): split
     """The single place where exceptions become stderr lines and exit codes."""
     try:
         yield

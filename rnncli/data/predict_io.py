@@ -149,7 +149,7 @@ def _array_batches(X: np.ndarray, lengths, task: TaskInfo, name: str, bs: int):
         yield x, None if lengths is None else lengths[s : s + bs]
 
 
-def iter_predict_inputs(
+def iter_predict_inputs(  # noqa: C901 - TODO(house): split
     source: str | Path,
     *,
     fmt: str | None,

@@ -168,7 +168,7 @@ def is_number(cell: str) -> bool:
     return True
 
 
-def csv_rows(
+def csv_rows(  # noqa: C901 - TODO(house): split
     lines: Iterator[str], name: str, *, delimiter: str = ",", header: bool | None = None
 ) -> tuple[list[str] | None, Iterator[tuple[int, np.ndarray]]]:
     """Parse a CSV series lazily: (column names or None, iterator of (line number, row (C,))).

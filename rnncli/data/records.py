@@ -82,7 +82,7 @@ def _decide_labels(ys: list[np.ndarray], targets: str, name: str) -> bool:
     return targets == "classification" or (targets == "auto" and ints)
 
 
-def records_to_data(
+def records_to_data(  # noqa: C901 - TODO(house): split
     xs: list[np.ndarray], ys: list[np.ndarray], lines: list[int], *, output: str, targets: str,
     name: str,
 ) -> SequenceData:
@@ -146,7 +146,7 @@ def read_jsonl_records(lines: Iterable[str], name: str, *, output: str, targets:
     return records_to_data(xs, ys, nums, output=output, targets=targets, name=name)
 
 
-def npz_to_data(arrays: dict[str, np.ndarray], name: str, *, targets: str) -> SequenceData:
+def npz_to_data(arrays: dict[str, np.ndarray], name: str, *, targets: str) -> SequenceData:  # noqa: C901 - TODO(house): split
     """Check an .npz's X (N,T,I) [or (N,T)], y and optional lengths; return SequenceData."""
     for key in ("X", "y"):
         if key not in arrays:

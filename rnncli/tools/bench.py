@@ -180,7 +180,7 @@ def _stats(times: list[float], flops: int, batch: int) -> dict:
     }
 
 
-def run_bench(
+def run_bench(  # noqa: PLR0913 - TODO(house): split
     *,
     batch: int,
     seq_len: int,
