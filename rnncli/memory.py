@@ -50,4 +50,6 @@ def step_memory_bytes(spec: ModelSpec, batch_size: int, steps: int, dtype) -> in
     per_layer = 3 * T * B * H
     inputs = 2 * T * B * spec.input_size
     outputs = 3 * T * B * spec.output_size
-    return item * (spec.num_layers * per_layer + inputs + outputs + 4 * num_params(spec))
+    # A bidirectional layer holds both directions plus the reversed and concatenated copies.
+    layers = spec.num_layers * (1 if spec.directions == 1 else 5)
+    return item * (layers * per_layer + inputs + outputs + 4 * num_params(spec))

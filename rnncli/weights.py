@@ -17,6 +17,9 @@ Format (version 1), readable by any program that reads NumPy `.npz` files
 
   One step of layer l: `h_t = f(W_xh @ x_t + W_hh @ h_{t-1} + b_h)` with f = tanh or relu
   and x_t the layer below's state; output `y_t = W_hy @ h_t + b_y` (logits for classifiers).
+  A bidirectional model (`model.bidirectional: true`) adds `rnn.{l}.W_xh_reverse`,
+  `W_hh_reverse`, `b_h_reverse` per layer; layers above the first and the head read 2H
+  ([forward ; reverse]), so their W_xh and W_hy have 2H columns.
 - `meta`: a 0-d unicode array holding a JSON object with at least
   `format: "rnn-weights"`, `format_version: 1` and `model: {input_size, hidden_size,
   output_size, num_layers, nonlinearity, output}`; the trainer adds the resolved
@@ -44,6 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.lib.format as npformat
 
+from rnncli.core.model import ModelSpec, param_shapes
 from rnncli.errors import WeightsError
 from rnncli.fsutil import atomic_writer, check_readable_file
 
@@ -79,15 +83,11 @@ def expected_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"model.{key} must be a positive integer (got {v!r})")
         sizes[key] = v
-    I, H, O, L = (sizes[k] for k in ("input_size", "hidden_size", "output_size", "num_layers"))
-    shapes: dict[str, tuple[int, ...]] = {}
-    for l in range(L):
-        shapes[f"rnn.{l}.W_xh"] = (H, I if l == 0 else H)
-        shapes[f"rnn.{l}.W_hh"] = (H, H)
-        shapes[f"rnn.{l}.b_h"] = (H,)
-    shapes["head.W_hy"] = (O, H)
-    shapes["head.b_y"] = (O,)
-    return shapes
+    bidirectional = model.get("bidirectional", False)
+    if not isinstance(bidirectional, bool):
+        raise ValueError(f"model.bidirectional must be true or false (got {bidirectional!r})")
+    # The options only change which tensors exist; the model's own param_shapes says how.
+    return param_shapes(ModelSpec(**sizes, bidirectional=bidirectional))
 
 
 def _jsonable(obj: Any) -> Any:

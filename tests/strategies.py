@@ -95,7 +95,7 @@ def build_case(
     lengths = make_lengths(batch, steps, rng) if ragged else None
     h0 = None
     if with_h0:
-        h0 = rng.uniform(-0.9, 0.9, size=(spec.num_layers, batch, spec.hidden_size)).astype(dtype)
+        h0 = rng.uniform(-0.9, 0.9, size=spec.state_shape(batch)).astype(dtype)
         if spec.nonlinearity == "relu":
             h0 = np.abs(h0)  # a relu state carried from a previous window is never negative
     return Case(spec, params, x, y, loss, lengths, h0)

@@ -99,6 +99,33 @@ def test_gradcheck_passes_on_every_variant(num_layers, nonlinearity, output, los
         assert r.rel_error <= tol and r.passed
 
 
+BIDI_GRID = list(itertools.product([1, 2], ["tanh", "relu"], ["last", "sequence"], ["full", "ragged"]))
+
+
+@pytest.mark.parametrize(("num_layers", "nonlinearity", "output", "lengths"), BIDI_GRID)
+def test_gradcheck_passes_bidirectional(num_layers, nonlinearity, output, lengths):
+    """Both directions, the 2H inputs above the first layer, the head on [forward ; reverse]; ragged
+    sequences reversed within their lengths; h0 (2L, B, H). The loss alternates between cases."""
+    spec = ModelSpec(2, 3, 3, num_layers=num_layers, nonlinearity=nonlinearity, output=output,
+                     bidirectional=True)
+    seed = 500 + BIDI_GRID.index((num_layers, nonlinearity, output, lengths))
+    loss = ("mse", "cross_entropy")[seed % 2]
+    case = build_case(spec, loss=loss, batch=3, steps=4, seed=seed, ragged=lengths == "ragged",
+                      with_h0=True)
+    bias_rng = np.random.default_rng(seed)
+    for name in case.params:
+        if ".b_" in name:
+            case.params[name] = bias_rng.normal(0.0, 0.3, size=case.params[name].shape)
+    tol = 1e-6 if nonlinearity == "tanh" else RELU_TOL
+    report = gradcheck(case.params, spec, case.x, case.y, loss=loss, lengths=case.lengths,
+                       h0=case.h0, tol=tol)
+    assert report.passed, describe(report)
+    assert sorted(r.name for r in report.results) == sorted([*case.params, "x", "h0"])
+    assert "rnn.0.W_hh_reverse" in case.params
+    assert all(r.checked + r.kinks == case.params.get(r.name, np.empty(0)).size
+               for r in report.results if r.name in case.params)
+
+
 @pytest.mark.parametrize("output", ["last", "sequence"])
 def test_wrong_tanh_derivative_fails_the_check(monkeypatch, output):
     """Notebook 002's bug: 1 - tanh(h)**2 applied to the already-activated state h."""

@@ -36,9 +36,14 @@ def test_spec_is_frozen_and_round_trips_through_a_dict():
     d = spec.to_dict()
     assert d == {
         "input_size": 3, "hidden_size": 5, "output_size": 2,
-        "num_layers": 2, "nonlinearity": "relu", "output": "sequence",
+        "num_layers": 2, "nonlinearity": "relu", "output": "sequence", "bidirectional": False,
     }
     assert ModelSpec.from_dict(d) == spec
+    # a dict written before a field existed (older weights' meta) gets the field's default
+    assert ModelSpec.from_dict({k: v for k, v in d.items() if k != "bidirectional"}) == spec
+    bidi = ModelSpec(3, 5, 2, num_layers=2, bidirectional=True)
+    assert ModelSpec.from_dict(bidi.to_dict()) == bidi
+    assert bidi.state_shape(7) == (4, 7, 5) and bidi.head_input_size == 10
 
 
 @pytest.mark.parametrize(
@@ -181,8 +186,9 @@ def test_dropout_needs_an_rng_and_is_reproducible_with_a_seed():
         np.testing.assert_array_equal(a[1][name], b[1][name])
 
 
-def test_dropout_gradients_match_centred_differences_with_a_fixed_mask():
-    spec = ModelSpec(2, 3, 2, num_layers=2, output="last")
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_dropout_gradients_match_centred_differences_with_a_fixed_mask(bidirectional):
+    spec = ModelSpec(2, 3, 2, num_layers=2, output="last", bidirectional=bidirectional)
     case = build_case(spec, loss="mse", batch=3, steps=4, seed=6)
 
     def loss_at(params):  # the same seed -> the same dropout mask on every call
@@ -191,7 +197,10 @@ def test_dropout_gradients_match_centred_differences_with_a_fixed_mask():
 
     _, grads, _ = loss_at(case.params)
     eps = 1e-6
-    for name in ("rnn.0.W_xh", "rnn.1.W_xh", "rnn.1.W_hh", "head.W_hy"):
+    names = ["rnn.0.W_xh", "rnn.1.W_xh", "rnn.1.W_hh", "head.W_hy"]
+    if bidirectional:
+        names += ["rnn.1.W_xh_reverse", "rnn.0.W_hh_reverse"]
+    for name in names:
         p = case.params[name]
         for idx in np.ndindex(p.shape):
             old = p[idx]

@@ -21,14 +21,17 @@ def torch_loss_and_grads(params, spec, x, y, loss, lengths, h0):
     """The same computation in torch; returns (loss, outputs, grads by our names, dx, dh0)."""
     torch.manual_seed(0)
     rnn = torch.nn.RNN(spec.input_size, spec.hidden_size, num_layers=spec.num_layers,
-                       nonlinearity=spec.nonlinearity, batch_first=True, dtype=torch.float64)
-    head = torch.nn.Linear(spec.hidden_size, spec.output_size, dtype=torch.float64)
+                       nonlinearity=spec.nonlinearity, batch_first=True, dtype=torch.float64,
+                       bidirectional=spec.bidirectional)
+    head = torch.nn.Linear(spec.head_input_size, spec.output_size, dtype=torch.float64)
+    # torch names the reverse direction's tensors with the same suffix as ours.
+    names = [(l, s) for l in range(spec.num_layers) for s in ("", "_reverse")[: spec.directions]]
     with torch.no_grad():
-        for l in range(spec.num_layers):
-            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh"]))
-            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh"]))
-            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h"]))
-            getattr(rnn, f"bias_hh_l{l}").zero_()
+        for l, s in names:
+            getattr(rnn, f"weight_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh{s}"]))
+            getattr(rnn, f"weight_hh_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh{s}"]))
+            getattr(rnn, f"bias_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h{s}"]))
+            getattr(rnn, f"bias_hh_l{l}{s}").zero_()
         head.weight.copy_(torch.from_numpy(params["head.W_hy"]))
         head.bias.copy_(torch.from_numpy(params["head.b_y"]))
     xt = torch.tensor(x, requires_grad=True)
@@ -44,8 +47,8 @@ def torch_loss_and_grads(params, spec, x, y, loss, lengths, h0):
         hs, _ = torch.nn.utils.rnn.pad_packed_sequence(
             out_packed, batch_first=True, total_length=steps
         )
-    if spec.output == "last":
-        out = head(h_n[-1])
+    if spec.output == "last":  # bidirectional: the top layer's two final states, as h_n holds them
+        out = head(torch.cat(list(h_n[-spec.directions:]), dim=1))
         target = torch.from_numpy(y)
         if loss == "mse":
             value = torch.nn.functional.mse_loss(out, target)
@@ -63,10 +66,10 @@ def torch_loss_and_grads(params, spec, x, y, loss, lengths, h0):
             value = torch.nn.functional.cross_entropy(out[valid], target[valid])
     value.backward()
     grads = {"head.W_hy": head.weight.grad, "head.b_y": head.bias.grad}
-    for l in range(spec.num_layers):
-        grads[f"rnn.{l}.W_xh"] = getattr(rnn, f"weight_ih_l{l}").grad
-        grads[f"rnn.{l}.W_hh"] = getattr(rnn, f"weight_hh_l{l}").grad
-        grads[f"rnn.{l}.b_h"] = getattr(rnn, f"bias_ih_l{l}").grad
+    for l, s in names:
+        grads[f"rnn.{l}.W_xh{s}"] = getattr(rnn, f"weight_ih_l{l}{s}").grad
+        grads[f"rnn.{l}.W_hh{s}"] = getattr(rnn, f"weight_hh_l{l}{s}").grad
+        grads[f"rnn.{l}.b_h{s}"] = getattr(rnn, f"bias_ih_l{l}{s}").grad
     grads = {k: v.numpy() for k, v in grads.items()}
     return value.item(), out.detach().numpy(), h_n.detach().numpy(), grads, xt.grad.numpy(), \
         h0t.grad.numpy()
@@ -77,16 +80,19 @@ def torch_loss_and_grads(params, spec, x, y, loss, lengths, h0):
 @pytest.mark.parametrize("output", ["last", "sequence"])
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
 @pytest.mark.parametrize("ragged", [False, True])
-def test_matches_torch_rnn(num_layers, nonlinearity, output, loss, ragged):
-    spec = ModelSpec(3, 5, 4, num_layers=num_layers, nonlinearity=nonlinearity, output=output)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_matches_torch_rnn(num_layers, nonlinearity, output, loss, ragged, bidirectional):
+    spec = ModelSpec(3, 5, 4, num_layers=num_layers, nonlinearity=nonlinearity, output=output,
+                     bidirectional=bidirectional)
     rng = np.random.default_rng(num_layers * 7 + len(nonlinearity) + len(output) + len(loss))
     params = init_params(spec, rng)
     params["head.b_y"] = rng.normal(size=4)
-    for l in range(num_layers):
-        params[f"rnn.{l}.b_h"] = rng.normal(scale=0.3, size=5)
+    for name in params:
+        if name.startswith("rnn.") and ".b_h" in name:
+            params[name] = rng.normal(scale=0.3, size=5)
     batch, steps = 4, 6
     x = rng.normal(size=(batch, steps, 3))
-    h0 = rng.uniform(0, 0.5, size=(num_layers, batch, 5))
+    h0 = rng.uniform(0, 0.5, size=spec.state_shape(batch))
     lengths = np.array([6, 3, 1, 5]) if ragged else None
     if loss == "mse":
         y = rng.normal(size=(batch, 4) if output == "last" else (batch, steps, 4))

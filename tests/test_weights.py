@@ -69,6 +69,17 @@ def test_expected_shapes_two_layers():
     }
 
 
+def test_expected_shapes_bidirectional_layout():
+    """The README's weights format: reverse twins per layer, 2H columns above layer 0 and in the head."""
+    shapes = expected_shapes({**MODEL, "bidirectional": True})
+    assert shapes["rnn.0.W_xh_reverse"] == (4, 3) and shapes["rnn.1.W_xh"] == (4, 8)
+    assert shapes["rnn.1.W_xh_reverse"] == (4, 8) and shapes["rnn.1.W_hh_reverse"] == (4, 4)
+    assert shapes["rnn.1.b_h_reverse"] == (4,) and shapes["head.W_hy"] == (2, 8)
+    assert len(shapes) == 14
+    with pytest.raises(ValueError, match="bidirectional must be true or false"):
+        expected_shapes({**MODEL, "bidirectional": "yes"})
+
+
 def test_round_trip_exact(tmp_path):
     params = make_params(dtype=np.float32)
     extra = {"optim.m.rnn.0.W_xh": np.ones((4, 3)), "optim.t": np.array(7, dtype=np.int64)}

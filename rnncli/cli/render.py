@@ -54,6 +54,7 @@ def start_line(info: Mapping[str, Any]) -> str:
     if spec:
         parts.append(
             f"{spec.get('num_layers')} layer x {spec.get('hidden_size')} "
+            f"{'bidirectional ' if spec.get('bidirectional') else ''}"
             f"{spec.get('nonlinearity')} ({spec.get('output')})"
         )
     if info.get("steps_per_epoch"):
@@ -218,7 +219,8 @@ def info_lines(info: Mapping[str, Any]) -> list[str]:
     """Human description of a saved model (what `rnn info` prints on stderr)."""
     m, t = info.get("model", {}), info.get("task", {})
     lines = [
-        f"model: {m.get('num_layers')}-layer {m.get('nonlinearity')} RNN, input {m.get('input_size')}, "
+        f"model: {m.get('num_layers')}-layer {'bidirectional ' if m.get('bidirectional') else ''}"
+        f"{m.get('nonlinearity')} RNN, input {m.get('input_size')}, "
         f"hidden {m.get('hidden_size')}, output {m.get('output_size')} ({m.get('output')})",
         f"parameters: {info.get('parameters')} ({info.get('dtype')})",
     ]

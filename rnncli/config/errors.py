@@ -150,7 +150,8 @@ def format_validation_errors(
         # A section-level check names its own key ("data.min_len 60 is larger ..."):
         # point at that key and do not repeat it.
         m = _DOTTED.match(problem) if err["type"] == "value_error" else None
-        if m and tuple(m.group(1).split("."))[:1] == path[:1]:
+        # A check across sections (path ()) names its key first; point at that key.
+        if m and (not path or tuple(m.group(1).split("."))[:1] == path[:1]):
             path, prefix = tuple(m.group(1).split(".")), ""
         else:
             prefix = f"{_dotted(path)}: " if path else ""

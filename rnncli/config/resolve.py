@@ -75,6 +75,9 @@ def resolve_with_task(cfg: Config, task: Any) -> Config:
     if cfg.loss is not None and cfg.loss != task.loss:
         need = "class labels" if task.loss == "cross_entropy" else "real-valued targets"
         errors.append(f"loss is {cfg.loss!r} but the data has {need}; use {task.loss!r} (or null)")
+    if m.bidirectional and task.stateful:
+        errors.append("model.bidirectional cannot be used for text: each step's target is the next "
+                      "token, which the reverse direction would read; set model.bidirectional: false")
     if errors:
         raise ConfigError("\n".join(errors))
     model = m.model_copy(

@@ -82,6 +82,13 @@ class ModelConfig(_Section):
         lt=1.0,
         description="Dropout between stacked layers (as torch.nn.RNN); 0 = off. No effect with one layer.",
     )
+    bidirectional: bool = Field(
+        False,
+        description="Each layer also runs an RNN over the reversed sequence (own weights "
+        "rnn.{l}.*_reverse; ragged sequences reversed within their lengths, as torch's packed "
+        "sequences) and hands [forward ; reverse] (2H) to the layer above and the head. Not for "
+        "text (next-token targets: the reverse direction would read them) or train.bptt.",
+    )
 
 
 class TrainConfig(_Section):
@@ -192,6 +199,14 @@ class Config(_Section):
         None, description="Training loss; null = inferred from the data (labels: cross_entropy)."
     )
     train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation.")
+
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Config:
+        if self.model.bidirectional and self.train.bptt is not None:
+            raise ValueError("train.bptt cannot be used with model.bidirectional: the reverse direction "
+                             "starts from the end of the whole sequence, so it cannot be cut into "
+                             "windows; set train.bptt: null")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -84,15 +84,14 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
     nudged = False
     if spec.nonlinearity == "relu":
         nudge_rng = np.random.default_rng(12345)
-        for l in range(spec.num_layers):
-            b = p64[f"rnn.{l}.b_h"]
+        for b in (p64[k] for k in p64 if k.split(".")[-1].startswith("b_h")):  # reverse twins too
             zero = b == 0
             if zero.any():
                 offsets = nudge_rng.uniform(0.01, 0.1, b.shape) * nudge_rng.choice([-1.0, 1.0], b.shape)
                 b[zero] = offsets[zero]
                 nudged = True
     B = x64.shape[0]
-    h064 = (np.zeros((spec.num_layers, B, spec.hidden_size)) if h0 is None
+    h064 = (np.zeros(spec.state_shape(B)) if h0 is None
             else np.array(h0, dtype=np.float64))
 
     relu = spec.nonlinearity == "relu"

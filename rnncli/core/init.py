@@ -1,6 +1,7 @@
 """Parameter initialisation, seeded through an explicit np.random.Generator.
 
-Draws happen in a fixed order (layer by layer: W_xh, W_hh; then the head) in float64 and are cast
+Draws happen in a fixed order (layer by layer: W_xh, W_hh, then a bidirectional layer's reverse
+twins; then the head) in float64 and are cast
 once, so the same seed gives bit-identical parameters, and float32 and float64 runs start from the
 same values rounded.
 """
@@ -8,6 +9,9 @@ same values rounded.
 from __future__ import annotations
 
 import numpy as np
+
+from rnncli.core.bidirectional import DIRECTIONS
+from rnncli.core.model import param_shapes
 
 INITS = ("normal", "uniform", "xavier")
 RECURRENT_INITS = ("orthogonal", "identity")
@@ -54,16 +58,17 @@ def init_params(
     uniform_bound = 1.0 / np.sqrt(H)
     s = scale if init == "normal" else uniform_bound
     params: dict[str, np.ndarray] = {}
+    shapes = param_shapes(spec)
     for l in range(spec.num_layers):
-        fan_in = spec.input_size if l == 0 else H
-        params[f"rnn.{l}.W_xh"] = _draw(rng, (H, fan_in), init, s)
-        if recurrent_init == "orthogonal":
-            params[f"rnn.{l}.W_hh"] = orthogonal(rng, H)
-        elif recurrent_init == "identity":
-            params[f"rnn.{l}.W_hh"] = np.eye(H)
-        else:
-            params[f"rnn.{l}.W_hh"] = _draw(rng, (H, H), init, s)
-        params[f"rnn.{l}.b_h"] = np.zeros(H)
-    params["head.W_hy"] = _draw(rng, (spec.output_size, H), init, s)
+        for suffix in DIRECTIONS[: spec.directions]:  # a bidirectional layer: forward, then reverse
+            params[f"rnn.{l}.W_xh{suffix}"] = _draw(rng, shapes[f"rnn.{l}.W_xh{suffix}"], init, s)
+            if recurrent_init == "orthogonal":
+                params[f"rnn.{l}.W_hh{suffix}"] = orthogonal(rng, H)
+            elif recurrent_init == "identity":
+                params[f"rnn.{l}.W_hh{suffix}"] = np.eye(H)
+            else:
+                params[f"rnn.{l}.W_hh{suffix}"] = _draw(rng, (H, H), init, s)
+            params[f"rnn.{l}.b_h{suffix}"] = np.zeros(H)
+    params["head.W_hy"] = _draw(rng, shapes["head.W_hy"], init, s)
     params["head.b_y"] = np.zeros(spec.output_size)
     return {k: v.astype(dtype) for k, v in params.items()}

@@ -6,6 +6,12 @@
 Parameter names (saved weights depend on them): rnn.{l}.W_xh (H, I) for l = 0 and (H, H) above,
 rnn.{l}.W_hh (H, H), rnn.{l}.b_h (H,), head.W_hy (O, H), head.b_y (O,). Gradients and optimizer state
 use the same keys.
+
+Bidirectional (core/bidirectional.py): every layer adds rnn.{l}.W_xh_reverse, W_hh_reverse and
+b_h_reverse; the layers above the first read the 2H concatenation [forward ; reverse], and so does the
+head (head.W_hy is (O, 2H)): at every step for "sequence", and for "last" the two final states (torch's
+h_n of the top layer: forward after the last valid step, reverse after the whole reversed sequence).
+States (h0, h_final) are (L*D, B, H), D = 2 directions when bidirectional, numbered as torch's h_n.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rnncli.core.bidirectional import DIRECTIONS, birnn_backward, birnn_forward
 from rnncli.core.losses import LOSSES
 from rnncli.core.rnn import NONLINEARITIES, length_mask, rnn_backward, rnn_forward
 
@@ -30,6 +37,7 @@ class ModelSpec:
     num_layers: int = 1
     nonlinearity: str = "tanh"
     output: str = "last"
+    bidirectional: bool = False  # new fields have defaults: weights saved before them still load
 
     def __post_init__(self):
         for name in ("input_size", "hidden_size", "output_size", "num_layers"):
@@ -39,6 +47,20 @@ class ModelSpec:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {self.nonlinearity!r}")
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
+
+    @property
+    def directions(self) -> int:
+        """D: 2 for a bidirectional model, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def head_input_size(self) -> int:
+        """Width of what the head reads: D * H."""
+        return self.directions * self.hidden_size
+
+    def state_shape(self, batch: int) -> tuple[int, int, int]:
+        """Shape of h0 and h_final: (L * D, B, H)."""
+        return (self.num_layers * self.directions, batch, self.hidden_size)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,10 +75,11 @@ def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     H = spec.hidden_size
     shapes: dict[str, tuple[int, ...]] = {}
     for l in range(spec.num_layers):
-        shapes[f"rnn.{l}.W_xh"] = (H, spec.input_size if l == 0 else H)
-        shapes[f"rnn.{l}.W_hh"] = (H, H)
-        shapes[f"rnn.{l}.b_h"] = (H,)
-    shapes["head.W_hy"] = (spec.output_size, H)
+        for suffix in DIRECTIONS[: spec.directions]:
+            shapes[f"rnn.{l}.W_xh{suffix}"] = (H, spec.input_size if l == 0 else spec.head_input_size)
+            shapes[f"rnn.{l}.W_hh{suffix}"] = (H, H)
+            shapes[f"rnn.{l}.b_h{suffix}"] = (H,)
+    shapes["head.W_hy"] = (spec.output_size, spec.head_input_size)
     shapes["head.b_y"] = (spec.output_size,)
     return shapes
 
@@ -75,25 +98,27 @@ def forward(params: Params, spec: ModelSpec, x: np.ndarray, lengths: np.ndarray 
     """Outputs for a batch.
 
     Args:
-        x: (B, T, I); lengths: (B,) or None; h0: (L, B, H) or None.
+        x: (B, T, I); lengths: (B,) or None; h0: (L*D, B, H) or None.
 
     Returns:
         y: (B, O) for "last", (B, T, O) for "sequence" (logits for a classifier);
-        h_final: (L, B, H); cache for backward.
+        h_final: (L*D, B, H); cache for backward.
     """
-    hs, h_final, rnn_cache = rnn_forward(
+    stack_forward = birnn_forward if spec.bidirectional else rnn_forward
+    hs, h_final, rnn_cache = stack_forward(
         params, x, num_layers=spec.num_layers, nonlinearity=spec.nonlinearity,
         lengths=lengths, h0=h0, dropout=dropout, rng=rng,
     )
     W_hy, b_y = params["head.W_hy"], params["head.b_y"]
     if spec.output == "last":
-        top = h_final[-1]  # (B, H): padded steps carried the last valid state to the end
+        # (B, D*H): padded steps carried the last valid state to the end
+        top = h_final[-1] if spec.directions == 1 else np.concatenate(list(h_final[-2:]), axis=1)
         y = top @ W_hy.T + b_y
     else:
         B, T, H = hs.shape
-        top = rnn_cache["top_states"]  # (T, B, H) time-major, contiguous
+        top = rnn_cache["top_states"]  # (T, B, D*H) time-major, contiguous
         y = (top.reshape(T * B, H) @ W_hy.T + b_y).reshape(T, B, -1).transpose(1, 0, 2)
-    return y, h_final, {"rnn": rnn_cache, "top": top, "spec": spec}
+    return y, h_final, {"rnn": rnn_cache, "top": top, "spec": spec, "params": params}
 
 
 def backward(dy: np.ndarray, cache: dict, dh_final: np.ndarray | None = None
@@ -101,25 +126,27 @@ def backward(dy: np.ndarray, cache: dict, dh_final: np.ndarray | None = None
     """Gradients of all parameters from dL/dy.
 
     Returns:
-        grads (same keys as params), dx (B, T, I), dh0 (L, B, H), dh_norms (L, T).
+        grads (same keys as params), dx (B, T, I), dh0 (L*D, B, H), dh_norms (L*D, T).
     """
-    spec, top, params = cache["spec"], cache["top"], cache["rnn"]["params"]
+    spec, top, params = cache["spec"], cache["top"], cache["params"]
     W_hy = params["head.W_hy"]
     if spec.output == "last":
         grads_head = {"head.W_hy": dy.T @ top, "head.b_y": dy.sum(axis=0)}
-        dh_top = dy @ W_hy  # enters the sweep as a gradient on the final state of the top layer
+        dh_top = dy @ W_hy  # enters the sweep as a gradient on the final state(s) of the top layer
+        B, D = dh_top.shape[0], spec.directions
         if dh_final is None:
-            dh_final = np.zeros((spec.num_layers,) + dh_top.shape, dtype=dh_top.dtype)
+            dh_final = np.zeros(spec.state_shape(B), dtype=dh_top.dtype)
         else:
             dh_final = dh_final.copy()
-        dh_final[-1] += dh_top
+        dh_final[-D:] += dh_top.reshape(B, D, -1).transpose(1, 0, 2)
         dhs = None
     else:
         T, B, H = top.shape
         dy2 = np.ascontiguousarray(dy.transpose(1, 0, 2)).reshape(T * B, -1)  # (T*B, O)
         grads_head = {"head.W_hy": dy2.T @ top.reshape(T * B, H), "head.b_y": dy2.sum(axis=0)}
         dhs = (dy2 @ W_hy).reshape(T, B, H).transpose(1, 0, 2)
-    grads, dx, dh0, dh_norms = rnn_backward(dhs, cache["rnn"], dh_final)
+    stack_backward = birnn_backward if spec.bidirectional else rnn_backward
+    grads, dx, dh0, dh_norms = stack_backward(dhs, cache["rnn"], dh_final)
     grads.update(grads_head)
     return grads, dx, dh0, dh_norms
 

@@ -16,7 +16,8 @@ def build_spec(cfg, task: TaskInfo):
     agree with it), and the ModelSpec it describes."""
     cfg = resolve_with_task(cfg, task)
     m = cfg.model
-    spec = ModelSpec(m.input_size, m.hidden_size, m.output_size, m.num_layers, m.nonlinearity, m.output)
+    spec = ModelSpec(m.input_size, m.hidden_size, m.output_size, m.num_layers, m.nonlinearity, m.output,
+                     bidirectional=m.bidirectional)
     return cfg, spec
 
 
