@@ -161,6 +161,7 @@ def _register() -> None:
     from rnncli.cli import config as config_cmds
     from rnncli.cli import data as data_cmds
     from rnncli.cli import diagnose as diagnose_cmds
+    from rnncli.cli import explain as explain_cmds
     from rnncli.cli import gradcheck as gradcheck_cmds
     from rnncli.cli import model as model_cmds
     from rnncli.cli import plot as plot_cmds
@@ -175,6 +176,7 @@ def _register() -> None:
     app.command("data")(data_cmds.data)
     app.command("bench")(bench_cmds.bench)
     app.command("diagnose")(diagnose_cmds.diagnose)
+    app.command("explain")(explain_cmds.explain)
     app.command("plot")(plot_cmds.plot)
     app.command("compare")(compare_cmds.compare)
     app.add_typer(config_cmds.config_app, name="config")

@@ -175,15 +175,11 @@ def diagnose_config(cfg, *, batch_size: int = 32, steps: int | None = None,
                     base_dir: Path | None = None) -> dict:
     """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
     on the first sequences of its training data, with one step of its optimizer."""
-    from rnncli.core.init import init_params
-    from rnncli.tools.probe import config_batch
+    from rnncli.tools.probe import config_batch, initial_params
     from rnncli.training.build import optimizer_from_config
 
     cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir)
-    m = cfg.model
-    # Seeded exactly as train.py seeds its init generator, so these are the run's first weights.
-    params = init_params(spec, np.random.default_rng([cfg.seed, 0]), init=m.init,
-                         recurrent_init=m.recurrent_init, scale=m.init_scale, dtype=np.float64)
+    params = initial_params(cfg, spec)
     report = diagnose(params, spec, batch, task, optimizer=optimizer_from_config(cfg),
                       clip_norm=cfg.train.clip_norm)
     return {"source": "config (weights at initialisation)", "model": spec.to_dict(), **report}

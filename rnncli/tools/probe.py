@@ -32,6 +32,14 @@ def first_batch(data: SequenceData, task: TaskInfo, batch_size: int, steps: int 
     return Batch(x, y, lengths)
 
 
+def initial_params(cfg, spec) -> dict[str, np.ndarray]:
+    """The config's model at initialisation in float64: the weights `rnn train` starts from (seeded
+    exactly as the training loop seeds its init generator)."""
+    m = cfg.model
+    return init_params(spec, np.random.default_rng([cfg.seed, 0]), init=m.init,
+                       recurrent_init=m.recurrent_init, scale=m.init_scale, dtype=np.float64)
+
+
 def config_batch(cfg, *, batch_size: int, steps: int | None, base_dir: Path | None = None):
     """(resolved cfg, ModelSpec, TaskInfo, Batch): the config's model and the first sequences of
     its training data."""

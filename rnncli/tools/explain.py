@@ -1,0 +1,197 @@
+"""One forward and one backward pass of ONE sequence, every intermediate quantity kept: `rnn explain`.
+
+Letters: T time, I input, H hidden, O output, L layers. Steps are 0-based (t = 0..T-1, h_{-1} = 0), as
+in the README's equations. Everything is written for one sequence in column-vector form, one step at a
+time, the way the maths reads on a blackboard (core/rnn.py does the same sums batched and time-major):
+
+    forward, layer l (u_t = x_t for l = 0, the state of layer l-1 above that):
+        a_t = W_xh u_t + W_hh h_{t-1} + b_h          h_t = f(a_t)        (f = tanh or relu)
+        y   = W_hy h_{T-1} + b_y  ("last")  or  y_t = W_hy h_t + b_y  ("sequence")
+    backward, last step first:
+        dh_t = dh_from_output_t + dh_from_next_t
+            dh_from_output_t = W_hy^T dL/dy_t     (top layer; a lower layer: W_xh^T da_t of the layer above)
+            dh_from_next_t   = W_hh^T da_{t+1}    (0 at the last step)
+        da_t = f'(a_t) * dh_t          f'(a_t) = 1 - h_t^2 (tanh) or 1[h_t > 0] (relu), elementwise
+        dW_xh += da_t u_t^T    dW_hh += da_t h_{t-1}^T    db_h += da_t    (one term per step: weight sharing)
+
+The summed gradients equal core.model.loss_and_grads on the same sequence (tests/test_explain.py
+asserts it), and `numerical_gradients` checks each of them with centred differences in float64.
+Nothing here prints; the results are plain dicts of NumPy arrays for the CLI and the HTML page.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncli.core.losses import LOSSES, softmax
+from rnncli.core.model import ModelSpec, forward
+
+__all__ = ["explain_sequence", "numerical_gradients"]
+
+# Tensors larger than this get a random sample of their entries checked numerically (two forward
+# passes per entry): a saved 64-unit model would otherwise take thousands of passes.
+MAX_CHECKED = 256
+
+
+def _act(a: np.ndarray, nonlinearity: str) -> np.ndarray:
+    return np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0.0)
+
+
+def _act_grad(h: np.ndarray, nonlinearity: str) -> np.ndarray:
+    """f'(a) written with h = f(a): 1 - h^2 for tanh (NOT 1 - tanh(h)^2), 1[h > 0] for relu."""
+    return 1.0 - h * h if nonlinearity == "tanh" else (h > 0).astype(h.dtype)
+
+
+def _layer_forward(params: dict, l: int, u: np.ndarray, nonlinearity: str) -> tuple[np.ndarray, np.ndarray]:
+    """a (T, H) and h (T, H) of layer l for its inputs u (T, I_l), one step at a time."""
+    W_xh, W_hh, b_h = (params[f"rnn.{l}.{k}"] for k in ("W_xh", "W_hh", "b_h"))
+    T, H = u.shape[0], W_hh.shape[0]
+    a, h = np.zeros((T, H)), np.zeros((T, H))
+    h_prev = np.zeros(H)  # h_{-1} = 0
+    for t in range(T):
+        a[t] = W_xh @ u[t] + W_hh @ h_prev + b_h
+        h[t] = _act(a[t], nonlinearity)
+        h_prev = h[t]
+    return a, h
+
+
+def _layer_backward(params: dict, l: int, u: np.ndarray, h: np.ndarray, dh_out: np.ndarray,
+                    nonlinearity: str) -> tuple[list[dict], np.ndarray, dict]:
+    """BPTT through layer l, last step first.
+
+    Args:
+        u: (T, I_l) the layer's inputs; h: (T, H) its states; dh_out: (T, H) gradient arriving at each
+            h_t from outside the recurrence (the head, or the layer above).
+
+    Returns:
+        steps (one dict per step, last first), du (T, I_l) the gradient on the inputs, and the sums.
+    """
+    W_xh, W_hh = params[f"rnn.{l}.W_xh"], params[f"rnn.{l}.W_hh"]
+    T, H = h.shape
+    sums = {"W_xh": np.zeros_like(W_xh), "W_hh": np.zeros_like(W_hh), "b_h": np.zeros(H)}
+    du = np.zeros_like(u)
+    steps = []
+    from_next = np.zeros(H)  # nothing comes back from beyond the last step
+    for t in range(T - 1, -1, -1):
+        dh = dh_out[t] + from_next
+        fprime = _act_grad(h[t], nonlinearity)
+        da = fprime * dh
+        h_prev = h[t - 1] if t > 0 else np.zeros(H)
+        step = {"layer": l, "t": t, "dh": dh, "dh_from_output": dh_out[t].copy(), "dh_from_next": from_next,
+                "dh_da": fprime, "da": da, "dW_xh": np.outer(da, u[t]), "dW_hh": np.outer(da, h_prev),
+                "db_h": da.copy()}
+        for k in sums:
+            sums[k] += step[f"d{k}"]
+        du[t] = W_xh.T @ da
+        from_next = W_hh.T @ da  # what step t-1 receives through W_hh
+        steps.append(step)
+    return steps, du, sums
+
+
+def _loss(loss: str, y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+    """The core's loss on a batch of one: (value, dL/dy of the same shape as y)."""
+    value, dy = LOSSES[loss](y[None], np.asarray(target)[None])
+    return float(value), dy[0]
+
+
+def explain_sequence(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarray, target: np.ndarray,
+                     *, loss: str) -> dict:
+    """Every quantity of one forward and backward pass, in float64.
+
+    Args:
+        params: the model's parameters (any float dtype; computed in float64).
+        x: (T, I) one sequence (its valid steps only).
+        target: (O,) or (T, O) floats for mse; a class id () or (T,) ids for cross_entropy.
+
+    Returns:
+        dict with exactly the keys of `rnn explain --json`:
+        forward: per layer (bottom first), per step: layer, t, x (the layer's input u_t), a, h, and y
+            on the top layer's steps for sequence outputs;
+        output: y ((O,) or (T, O)), target, dy = dL/dy, and p (softmax) for cross_entropy;
+        loss: float;
+        backward: per layer (top first), per step (last first): layer, t, dh, dh_from_output,
+            dh_from_next, dh_da = f'(a_t), da, the step's dW_xh, dW_hh, db_h, and dy for sequence outputs;
+        grads: the summed gradients, named as in the weights file;
+        numerical: empty here; fill it with `numerical_gradients`.
+    """
+    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    x = np.asarray(x, dtype=np.float64)
+    inputs, states, fwd = [], [], []
+    u = x
+    for l in range(spec.num_layers):
+        a, h = _layer_forward(p, l, u, spec.nonlinearity)
+        fwd += [{"layer": l, "t": t, "x": u[t], "a": a[t], "h": h[t]} for t in range(len(x))]
+        inputs.append(u)
+        states.append(h)
+        u = h
+    top = states[-1]
+    W_hy, b_y = p["head.W_hy"], p["head.b_y"]
+    y = W_hy @ top[-1] + b_y if spec.output == "last" else top @ W_hy.T + b_y
+    value, dy = _loss(loss, y, target)
+    dh_out = np.zeros_like(top)
+    if spec.output == "last":
+        dh_out[-1] = W_hy.T @ dy
+        grads = {"head.W_hy": np.outer(dy, top[-1]), "head.b_y": dy.copy()}
+    else:
+        dh_out = dy @ W_hy
+        grads = {"head.W_hy": dy.T @ top, "head.b_y": dy.sum(axis=0)}
+        for entry in fwd[-len(x):]:
+            entry["y"] = y[entry["t"]]
+    output = {"y": y, "target": np.asarray(target), "dy": dy}
+    if loss == "cross_entropy":
+        output["p"] = softmax(y)
+    backward = []
+    for l in reversed(range(spec.num_layers)):
+        steps, du, sums = _layer_backward(p, l, inputs[l], states[l], dh_out, spec.nonlinearity)
+        if l == spec.num_layers - 1 and spec.output == "sequence":
+            for step in steps:
+                step["dy"] = dy[step["t"]]
+        backward += steps
+        grads.update({f"rnn.{l}.{k}": v for k, v in sums.items()})
+        dh_out = du  # the layer below receives its "from output" gradient through this layer's W_xh
+    order = [name for name in params if name in grads]
+    return {"forward": fwd, "output": output, "loss": value, "backward": backward,
+            "grads": {k: grads[k] for k in order}, "numerical": {}}
+
+
+def numerical_gradients(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarray, target: np.ndarray,
+                        grads: dict[str, np.ndarray], *, loss: str, eps: float = 1e-6,
+                        max_checked: int = MAX_CHECKED, seed: int = 0) -> dict[str, dict]:
+    """Centred differences (L(p + eps) - L(p - eps)) / (2 eps) in float64 beside each summed gradient.
+
+    Args:
+        grads: the analytic gradients to compare with (e.g. explain_sequence(...)["grads"]).
+        max_checked: tensors with more entries get this many, chosen at random (seeded), checked.
+
+    Returns:
+        name -> {"values": array like the tensor (NaN where not checked), "max_abs_diff": float,
+        "checked": entries compared}.
+    """
+    p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    xb = np.asarray(x, dtype=np.float64)[None]
+    tb = np.asarray(target)[None] if loss == "cross_entropy" else np.asarray(target, dtype=np.float64)[None]
+    rng = np.random.default_rng(seed)
+
+    def f() -> float:
+        out, _, _ = forward(p, spec, xb)
+        return LOSSES[loss](out, tb)[0]
+
+    report = {}
+    for name, grad in grads.items():
+        flat = p[name].reshape(-1)  # a view: perturbing it perturbs what f() reads
+        idx = np.arange(flat.size)
+        if flat.size > max_checked:
+            idx = np.sort(rng.choice(flat.size, size=max_checked, replace=False))
+        values = np.full(flat.size, np.nan)
+        for i in idx:
+            old = flat[i]
+            flat[i] = old + eps
+            plus = f()
+            flat[i] = old - eps
+            minus = f()
+            flat[i] = old
+            values[i] = (plus - minus) / (2 * eps)
+        diff = np.abs(values[idx] - np.asarray(grad, dtype=np.float64).reshape(-1)[idx])
+        report[name] = {"values": values.reshape(p[name].shape), "max_abs_diff": float(diff.max(initial=0.0)),
+                        "checked": int(idx.size)}
+    return report
