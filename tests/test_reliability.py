@@ -452,10 +452,16 @@ def test_predict_on_an_endless_stream_keeps_constant_memory(trained):
     threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain, daemon=True)]
     for t in threads:
         t.start()
+    def wait_for(cond, seconds):
+        deadline = time.monotonic() + seconds
+        while not cond() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+
     try:
-        time.sleep(1.5)  # imports done, buffers warm
+        # Measured by the amount streamed, not by the clock, so a busy machine only makes it slower.
+        wait_for(lambda: read[0] > 2_000, 60)  # imports done, buffers warm
         rss0, fed0, read0 = _rss_kib(proc.pid), fed[0], read[0]
-        time.sleep(3.0)
+        wait_for(lambda: fed[0] - fed0 > 20 * 2**20, 120)
         rss1, fed1, read1 = _rss_kib(proc.pid), fed[0], read[0]
         assert proc.poll() is None, proc.stderr.read()
     finally:

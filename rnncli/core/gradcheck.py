@@ -67,7 +67,7 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> tuple[float, tu
     return float(diff.max(initial=0.0)) / scale, tuple(int(i) for i in worst)
 
 
-def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None,  # noqa: PLR0913 - TODO(house): split
+def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None,  # noqa: PLR0913 - keyword-only options, one per command-line flag
               eps: float = 1e-6, tol: float | None = None, atol: float = DEFAULT_ATOL,
               sample: int | None = None, rng: np.random.Generator | None = None) -> GradcheckReport:
     """Compare the analytic gradients of loss_and_grads with centred differences.

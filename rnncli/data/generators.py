@@ -15,6 +15,7 @@ import numpy as np
 from rnncli.core.rnn import length_mask
 from rnncli.data.checks import check_alloc
 from rnncli.data.options import DataConfig
+from rnncli.data.text import load_text_corpus
 from rnncli.data.types import SequenceData, TaskInfo
 from rnncli.errors import DataError
 
@@ -210,7 +211,6 @@ def generate(
     "text" reads the corpus at cfg.path (relative to base_dir) and returns all its windows.
     """
     if name == "text":
-        from rnncli.data.text import load_text_corpus
 
         if not cfg.path:
             raise DataError("data.path is required for source 'text' (the corpus file)")

@@ -180,7 +180,7 @@ def _stats(times: list[float], flops: int, batch: int) -> dict:
     }
 
 
-def run_bench(  # noqa: PLR0913 - TODO(house): split
+def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line flag
     *,
     batch: int,
     seq_len: int,

@@ -18,6 +18,8 @@ from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, loss_and_grads
 from rnncli.core.optim import clip_gradients, make_optimizer
 from rnncli.core.rnn import rnn_backward, rnn_forward
+from rnncli.data import iterate_batches
+from rnncli.data.types import SequenceData, TaskInfo
 
 CLIP_NORM = 5.0  # the config's default train.clip_norm: a real step clips
 
@@ -93,8 +95,6 @@ def train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
     Returns the step functions, the gradient dtypes seen, and per-phase seconds of the numpy step
     (batch, compute = loss_and_grads, update = clip + Adam) to show what the loop adds to the maths.
     """
-    from rnncli.data import iterate_batches
-    from rnncli.data.types import SequenceData, TaskInfo
 
     spec = ModelSpec(input_size, hidden, input_size, layers, output="sequence")
     params = init_params(spec, np.random.default_rng(0), dtype=dtype)

@@ -33,6 +33,12 @@ from rnncli.core.model import ModelSpec, backward, forward, sequence_mask
 from rnncli.core.optim import Optimizer, clip_gradients, make_optimizer
 from rnncli.data.types import Batch, TaskInfo
 from rnncli.errors import UsageError, WeightsError
+from rnncli.run_layout import CHECKPOINT
+from rnncli.tools.probe import config_batch, first_batch, initial_params
+from rnncli.training.build import optimizer_from_config
+from rnncli.training.checkpoint import load_checkpoint
+from rnncli.use.model_io import load_model
+from rnncli.use.predict import load_data_for_model
 
 __all__ = ["EXPLODING_RATIO", "VANISHING_RATIO", "diagnose", "diagnose_config", "diagnose_weights", "verdict"]
 
@@ -129,9 +135,6 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
         dh_ratio and dh_factor_per_step (per layer), recurrent (per layer: spectral_radius,
         max_singular), update_ratio (per tensor), verdict and explanation.
     """
-    if spec.bidirectional:
-        raise UsageError("rnn diagnose does not support bidirectional models yet (its per-layer "
-                         "gradient flow and W_hh statistics read one direction per layer)")
     x, y, lengths = batch.x, batch.y, batch.lengths
     B, T = x.shape[0], x.shape[1]
     out, _, cache = forward(params, spec, x, lengths)
@@ -175,9 +178,6 @@ def diagnose_config(cfg, *, batch_size: int = 32, steps: int | None = None,
                     base_dir: Path | None = None) -> dict:
     """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
     on the first sequences of its training data, with one step of its optimizer."""
-    from rnncli.tools.probe import config_batch, initial_params
-    from rnncli.training.build import optimizer_from_config
-
     cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir)
     params = initial_params(cfg, spec)
     report = diagnose(params, spec, batch, task, optimizer=optimizer_from_config(cfg),
@@ -190,11 +190,6 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     """Diagnose saved weights (a .npz or a run directory) on validation sequences of their training
     data. For a run directory with checkpoint.npz, the update ratios use the optimizer state saved
     there (the step training would take next); otherwise a fresh optimizer of the run's config."""
-    from rnncli.tools.probe import first_batch
-    from rnncli.training.build import optimizer_from_config
-    from rnncli.use.model_io import load_model
-    from rnncli.use.predict import load_data_for_model
-
     model = load_model(path)
     if model.cfg is None:
         raise UsageError(f"{path}: these weights carry no training config to take data from; "
@@ -206,9 +201,7 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     optimizer = optimizer_from_config(model.cfg)
     source = f"weights {path}"
     run_dir = Path(path)
-    if run_dir.is_dir() and (run_dir / "checkpoint.npz").is_file():
-        from rnncli.training.checkpoint import load_checkpoint
-
+    if run_dir.is_dir() and (run_dir / CHECKPOINT).is_file():
         try:
             state = load_checkpoint(run_dir, model.spec, optimizer, np.float64)
         except WeightsError:

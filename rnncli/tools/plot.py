@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rnncli.errors import UsageError
+from rnncli.fsutil import atomic_write_bytes
 from rnncli.training.rundir import read_metrics
 
 __all__ = ["matplotlib_available", "plot_run", "run_series", "sparkline", "terminal_chart",
@@ -151,7 +152,6 @@ def plot_run(run_dir: str | Path, out_png: str | Path) -> Path:
     matplotlib.use("Agg", force=True)  # no display needed; must precede pyplot's import
     import matplotlib.pyplot as plt
 
-    from rnncli.fsutil import atomic_write_bytes
 
     ep = s["epoch"]
     fig, axes = plt.subplots(1, 3 if s["metric"] else 2, figsize=(13 if s["metric"] else 9, 3.6))
