@@ -135,6 +135,9 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
         dh_ratio and dh_factor_per_step (per layer), recurrent (per layer: spectral_radius,
         max_singular), update_ratio (per tensor), verdict and explanation.
     """
+    if spec.bidirectional:
+        raise UsageError("rnn diagnose does not support bidirectional models yet (its per-layer "
+                         "gradient flow and W_hh statistics read one direction per layer)")
     x, y, lengths = batch.x, batch.y, batch.lengths
     B, T = x.shape[0], x.shape[1]
     out, _, cache = forward(params, spec, x, lengths)
