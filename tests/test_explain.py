@@ -196,6 +196,9 @@ def test_cli_markdown_notes_on_stdout():
      "rnn: error: --x: not valid JSON (Expecting ',' delimiter at character 7)"),
     (["--x", "[[1, 2]]", "--y", "[1, 2]"], "rnn: error: --y: expected numbers of shape (1,), got [1, 2]"),
     (["--json", "--markdown"], "rnn: error: give either --json or --markdown, not both"),
+    (["--set", "model.bidirectional=true"],
+     "rnn: error: rnn explain does not support bidirectional models yet "
+     "(it explains one direction per layer)"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, message):
     r = run("explain", *args)
