@@ -162,6 +162,7 @@ def _register() -> None:
     from rnncli.cli import data as data_cmds
     from rnncli.cli import diagnose as diagnose_cmds
     from rnncli.cli import explain as explain_cmds
+    from rnncli.cli import export as export_cmds
     from rnncli.cli import gradcheck as gradcheck_cmds
     from rnncli.cli import model as model_cmds
     from rnncli.cli import plot as plot_cmds
@@ -172,6 +173,7 @@ def _register() -> None:
     app.command("predict")(model_cmds.predict)
     app.command("sample")(model_cmds.sample)
     app.command("info")(model_cmds.info)
+    app.command("export")(export_cmds.export)
     app.command("gradcheck")(gradcheck_cmds.gradcheck)
     app.command("data")(data_cmds.data)
     app.command("bench")(bench_cmds.bench)

@@ -1,0 +1,172 @@
+"""Models leave the tool: `rnn export` to ONNX, PyTorch (.pt) and safetensors.
+
+Letters: B batch, T time, I input, H hidden, O output, L layers.
+
+- onnx: see `rnncli.use.export_onnx` (the graph); checked by onnx.checker and, when onnxruntime is
+  installed, run on a random batch against the NumPy model before the file is written.
+- torch: `torch.save` of a dict: "rnn" (state dict of torch.nn.RNN), "rnn_args" (its constructor
+  arguments, batch_first=True), "head" / "head_args" (torch.nn.Linear), "scaler" (None or the
+  standardisation statistics as float tensors), "vocab" (None or the characters of a text model),
+  "meta" (the weights' meta as a JSON string). torch.nn.RNN's second bias (bias_hh) is zero.
+- safetensors: the tensors under the .npz names (rnn.{l}.W_xh, ..., head.b_y), metadata = the
+  top-level keys of the .npz meta, strings as they are and anything else as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncli.errors import RunFailure, UsageError
+from rnncli.fsutil import atomic_write_bytes, atomic_writer
+from rnncli.use.model_io import LoadedModel
+
+__all__ = ["EXPORT_FORMATS", "export_model", "format_for", "torch_checkpoint"]
+
+EXPORT_FORMATS = {".onnx": "onnx", ".pt": "torch", ".safetensors": "safetensors"}
+VERIFY_TOL = 1e-5  # float32 graph against the model's own forward pass, relative to |y| + 1
+
+
+def format_for(path: str | os.PathLike[str], fmt: str | None) -> str:
+    """The export format: `fmt` when given, else from the file's suffix."""
+    names = sorted(set(EXPORT_FORMATS.values()))
+    if fmt is not None:
+        if fmt not in names:
+            raise UsageError(f"--format must be one of {', '.join(names)}, got {fmt!r}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise UsageError(f"-o {path}: cannot tell the format from the suffix {suffix or '(none)'!r}; "
+                         f"use .onnx, .pt or .safetensors or give --format {'|'.join(names)}")
+    return EXPORT_FORMATS[suffix]
+
+
+def _need(module: str, extra: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise UsageError(f"{module} is not installed: pip install 'rnncli[{extra}]'") from None
+
+
+def _torch_names(model: LoadedModel) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(torch.nn.RNN state dict, torch.nn.Linear state dict) as NumPy arrays of the model's dtype."""
+    p, H = model.params, model.spec.hidden_size
+    rnn: dict[str, np.ndarray] = {}
+    for l in range(model.spec.num_layers):
+        rnn[f"weight_ih_l{l}"] = p[f"rnn.{l}.W_xh"]
+        rnn[f"weight_hh_l{l}"] = p[f"rnn.{l}.W_hh"]
+        rnn[f"bias_ih_l{l}"] = p[f"rnn.{l}.b_h"]
+        rnn[f"bias_hh_l{l}"] = np.zeros(H, dtype=p[f"rnn.{l}.b_h"].dtype)
+    return rnn, {"weight": p["head.W_hy"], "bias": p["head.b_y"]}
+
+
+def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
+    """The dict `rnn export -f torch` saves (tensors as NumPy arrays; the caller converts)."""
+    spec, task = model.spec, model.task
+    rnn, head = _torch_names(model)
+    scaler = None
+    if task.scaler:
+        scaler = {k: np.asarray(v, dtype=model.dtype) for k, v in task.scaler.items()}
+    return {
+        "rnn": rnn,
+        "rnn_args": {"input_size": spec.input_size, "hidden_size": spec.hidden_size,
+                     "num_layers": spec.num_layers, "nonlinearity": spec.nonlinearity,
+                     "bias": True, "batch_first": True},
+        "head": head,
+        "head_args": {"in_features": spec.hidden_size, "out_features": spec.output_size},
+        "scaler": scaler,
+        "vocab": list(task.vocab) if task.vocab else None,
+        "meta": json.dumps(model.meta),
+    }
+
+
+def _to_torch(obj: Any, torch) -> Any:
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj).copy())
+    if isinstance(obj, dict):
+        return {k: _to_torch(v, torch) for k, v in obj.items()}
+    return obj
+
+
+def _write_torch(model: LoadedModel, path: Path) -> None:
+    torch = _need("torch", "torch")
+    ck = _to_torch(torch_checkpoint(model), torch)
+    with atomic_writer(path, "wb") as f:
+        torch.save(ck, f)
+
+
+def safetensors_metadata(meta: dict[str, Any]) -> dict[str, str]:
+    """The .npz meta as safetensors metadata (string values only)."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+
+
+def _write_safetensors(model: LoadedModel, path: Path) -> None:
+    _need("safetensors", "export")
+    from safetensors.numpy import save
+
+    tensors = {k: np.ascontiguousarray(v) for k, v in model.params.items()}
+    atomic_write_bytes(path, save(tensors, metadata=safetensors_metadata(model.meta)))
+
+
+def verify_onnx(model: LoadedModel, data: bytes, *, lengths: bool, state: bool) -> float | None:
+    """Largest difference |onnx - numpy| / (|numpy| + 1) on a random ragged batch; None without onnxruntime.
+
+    Raises:
+        RunFailure: the graph disagrees with the model by more than VERIFY_TOL.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    from rnncli.use.export_check import reference_and_feeds
+
+    ref, feeds = reference_and_feeds(model, lengths=lengths, state=state)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    outs = sess.run(None, feeds)
+    worst = 0.0
+    for got, want in zip(outs, ref, strict=True):
+        # NaN in the reference marks padded steps, where the outputs are not defined
+        worst = max(worst, float(np.nanmax(np.abs(got - want) / (np.abs(want) + 1.0))))
+    if not worst <= VERIFY_TOL:
+        raise RunFailure(f"the ONNX graph differs from the model by {worst:.3g} (> {VERIFY_TOL:g}) "
+                         "on a random batch; nothing was written")
+    return worst
+
+
+def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
+                 lengths: bool = False, state: bool = False) -> dict[str, Any]:
+    """Write `model` to `path` (atomically) in `fmt`: onnx, torch or safetensors.
+
+    Args:
+        lengths, state: ONNX only: add the `lengths` input / the `h0` input and `h` output.
+
+    Returns:
+        {"format", "path", "bytes", "verified_max_diff" (onnx with onnxruntime, else None)}.
+
+    Raises:
+        UsageError: options that do not apply to the format, a missing package (install hint).
+        RunFailure: the ONNX graph does not reproduce the model.
+    """
+    path = Path(path)
+    if fmt != "onnx" and (lengths or state):
+        raise UsageError(f"--lengths and --state apply to onnx; the format is {fmt}")
+    if not path.parent.is_dir():
+        raise UsageError(f"-o {path}: directory {str(path.parent)!r} does not exist")
+    check = None
+    if fmt == "onnx":
+        from rnncli.use.export_onnx import build_onnx
+
+        data = build_onnx(model, lengths=lengths, state=state).SerializeToString()
+        check = verify_onnx(model, data, lengths=lengths, state=state)
+        atomic_write_bytes(path, data)
+    elif fmt == "torch":
+        _write_torch(model, path)
+    else:
+        _write_safetensors(model, path)
+    return {"format": fmt, "path": str(path), "bytes": path.stat().st_size, "verified_max_diff": check}

@@ -1,0 +1,210 @@
+"""A saved model as an ONNX graph built from the standard `RNN` operator (`rnn export -f onnx`).
+
+Letters: B batch, T time, I input, H hidden, O output, L layers, V vocabulary.
+
+The graph (opset 17, IR version 8, float32, dynamic batch and time):
+
+    x (B, T, I) float32            regression / classification inputs in original units
+      or (B, T) int64              token ids of a text model (one-hot by a Gather on eye(V))
+    -> (x - input_mean) / input_std          when the data was standardised
+    -> Transpose to (T, B, I) -> RNN (one node per layer, activations Tanh or Relu)
+    -> head on Y_h of the top layer (last) or on every step's Y (sequence)
+    -> Softmax (classifiers, text) | y * target_std + target_mean (scaled regression)
+    -> y (B, O) or (B, T, O)
+
+Options: `lengths` adds an int32 input (B,) fed to every layer's `sequence_lens`, for zero-padded
+batches of different lengths (Y_h is then the state at each row's last valid step, as in `rnn`);
+`state` adds an input `h0` (L, B, H) and an output `h` (L, B, H), to continue a sequence (text
+generation one token at a time).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from rnncli.errors import UsageError
+from rnncli.use.model_io import LoadedModel
+
+__all__ = ["OPSET", "build_onnx", "onnx_inputs"]
+
+OPSET = 17
+IR_VERSION = 8  # what opset 17 shipped with: runtimes from 2022 on load the file
+
+
+class _Graph:
+    """Nodes and initializers collected while the graph is built; names are unique by counter."""
+
+    def __init__(self, helper, numpy_helper):
+        self.h, self.nh = helper, numpy_helper
+        self.nodes: list = []
+        self.inits: list = []
+        self._n = 0
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(self.nh.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], n_out: int = 1, **attrs) -> list[str]:
+        self._n += 1
+        outs = [f"{op_type.lower()}_{self._n}_{k}" for k in range(n_out)]
+        self.nodes.append(self.h.make_node(op_type, inputs, outs, name=f"{op_type}_{self._n}", **attrs))
+        return outs
+
+    def op1(self, op_type: str, inputs: list[str], **attrs) -> str:
+        return self.op(op_type, inputs, **attrs)[0]
+
+
+def _f32(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float32)
+
+
+def _tiled(values: list[float], width: int) -> np.ndarray:
+    """Scaler statistics repeated to `width` columns, as rnncli.data.scaling applies them."""
+    v = _f32(values)
+    return np.tile(v, width // len(v))
+
+
+def _inputs_to_steps(g: _Graph, model: LoadedModel) -> str:
+    """Graph input `x` -> (T, B, I) float32 the first RNN layer reads."""
+    task = model.task
+    if task.kind == "text":
+        eye = g.const("one_hot", np.eye(model.spec.input_size, dtype=np.float32))
+        x = g.op1("Gather", [eye, "x"], axis=0)  # (B, T) ids -> (B, T, V)
+    else:
+        x = "x"
+        if task.scaler and "input_mean" in task.scaler:
+            I = model.spec.input_size
+            mean = g.const("input_mean", _tiled(task.scaler["input_mean"], I))
+            std = g.const("input_std", _tiled(task.scaler["input_std"], I))
+            x = g.op1("Div", [g.op1("Sub", [x, mean]), std])
+    return g.op1("Transpose", [x], perm=[1, 0, 2])
+
+
+def _layers(g: _Graph, model: LoadedModel, steps: str, *, lengths: bool, state: bool):
+    """One RNN node per layer; returns (top states (T, B, H), [Y_h (1, B, H) per layer])."""
+    spec, p = model.spec, model.params
+    H, L = spec.hidden_size, spec.num_layers
+    act = {"tanh": "Tanh", "relu": "Relu"}[spec.nonlinearity]
+    squeeze_dir = g.const("axis_1", np.array([1], dtype=np.int64))
+    h0s = g.op("Split", ["h0"], n_out=L, axis=0) if state and L > 1 else ["h0"] * L
+    finals = []
+    for l in range(L):
+        W = g.const(f"rnn.{l}.W", _f32(p[f"rnn.{l}.W_xh"])[None])  # (1, H, I)
+        R = g.const(f"rnn.{l}.R", _f32(p[f"rnn.{l}.W_hh"])[None])  # (1, H, H)
+        # ONNX adds two biases (Wb, Rb) like torch; ours is Wb with Rb = 0.
+        B = g.const(f"rnn.{l}.B", np.concatenate([_f32(p[f"rnn.{l}.b_h"]), np.zeros(H, np.float32)])[None])
+        ins = [steps, W, R, B, "lengths" if lengths else "", h0s[l] if state else ""]
+        while ins[-1] == "":
+            ins.pop()  # trailing optional inputs are left out, not named empty
+        Y, Y_h = g.op("RNN", ins, n_out=2, hidden_size=H, activations=[act], direction="forward")
+        steps = g.op1("Squeeze", [Y, squeeze_dir])  # (T, 1, B, H) -> (T, B, H)
+        finals.append(Y_h)
+    return steps, finals
+
+
+def _head(g: _Graph, model: LoadedModel, top_steps: str, top_final: str) -> str:
+    """Linear head, then softmax or un-scaling: the graph output `y`."""
+    spec, task, p = model.spec, model.task, model.params
+    W_t = g.const("head.W_hy_t", _f32(p["head.W_hy"]).T.copy())  # (H, O)
+    b = g.const("head.b_y", _f32(p["head.b_y"]))
+    if spec.output == "last":
+        top = g.op1("Squeeze", [top_final, g.const("axis_0", np.array([0], dtype=np.int64))])  # (B, H)
+    else:
+        top = g.op1("Transpose", [top_steps], perm=[1, 0, 2])  # (B, T, H)
+    y = g.op1("Add", [g.op1("MatMul", [top, W_t]), b])
+    if task.loss == "cross_entropy":
+        return g.op1("Softmax", [y], axis=-1)
+    if task.kind == "regression" and task.scaler and "target_mean" in task.scaler:
+        O = spec.output_size
+        std = g.const("target_std", _tiled(task.scaler["target_std"], O))
+        mean = g.const("target_mean", _tiled(task.scaler["target_mean"], O))
+        y = g.op1("Add", [g.op1("Mul", [y, std]), mean])
+    return y
+
+
+def onnx_inputs(model: LoadedModel, *, lengths: bool = False, state: bool = False) -> dict[str, str]:
+    """Name -> a short description of each graph input (for help texts and the model's doc)."""
+    spec = model.spec
+    out = {"x": "int64 (batch, time) token ids" if model.task.kind == "text"
+           else f"float32 (batch, time, {spec.input_size})"}
+    if lengths:
+        out["lengths"] = "int32 (batch,) valid steps per row"
+    if state:
+        out["h0"] = f"float32 ({spec.num_layers}, batch, {spec.hidden_size}) initial state"
+    return out
+
+
+def _value_infos(helper, TP, model: LoadedModel, *, lengths: bool, state: bool):
+    spec = model.spec
+    L, H, O = spec.num_layers, spec.hidden_size, spec.output_size
+    if model.task.kind == "text":
+        ins = [helper.make_tensor_value_info("x", TP.INT64, ["batch", "time"])]
+    else:
+        ins = [helper.make_tensor_value_info("x", TP.FLOAT, ["batch", "time", spec.input_size])]
+    if lengths:
+        ins.append(helper.make_tensor_value_info("lengths", TP.INT32, ["batch"]))
+    if state:
+        ins.append(helper.make_tensor_value_info("h0", TP.FLOAT, [L, "batch", H]))
+    y_shape = ["batch", O] if spec.output == "last" else ["batch", "time", O]
+    outs = [helper.make_tensor_value_info("y", TP.FLOAT, y_shape)]
+    if state:
+        outs.append(helper.make_tensor_value_info("h", TP.FLOAT, [L, "batch", H]))
+    return ins, outs
+
+
+def build_onnx(model: LoadedModel, *, lengths: bool = False, state: bool = False) -> Any:
+    """The model as a checked `onnx.ModelProto` (float32 whatever the model's dtype).
+
+    Args:
+        lengths: add the int32 input `lengths` (B,) for ragged, zero-padded batches.
+        state: add the input `h0` (L, B, H) and the output `h` (L, B, H).
+
+    Raises:
+        UsageError: onnx is not installed.
+    """
+    onnx = _import_onnx()
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = _Graph(helper, numpy_helper)
+    steps = _inputs_to_steps(g, model)
+    top_steps, finals = _layers(g, model, steps, lengths=lengths, state=state)
+    y = _head(g, model, top_steps, finals[-1])
+    g.nodes.append(helper.make_node("Identity", [y], ["y"], name="output_y"))
+    if state:
+        h = finals[0] if len(finals) == 1 else g.op1("Concat", finals, axis=0)
+        g.nodes.append(helper.make_node("Identity", [h], ["h"], name="output_h"))
+    ins, outs = _value_infos(helper, TensorProto, model, lengths=lengths, state=state)
+    graph = helper.make_graph(g.nodes, "rnn", ins, outs, g.inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="rnncli", doc_string=_doc(model, lengths, state))
+    proto.ir_version = IR_VERSION
+    helper.set_model_props(proto, _metadata(model))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def _doc(model: LoadedModel, lengths: bool, state: bool) -> str:
+    ins = "; ".join(f"{k}: {v}" for k, v in onnx_inputs(model, lengths=lengths, state=state).items())
+    what = {"regression": "outputs in original units", "classification": "class probabilities",
+            "text": "next-token probabilities"}[model.task.kind]
+    per = "per step" if model.spec.output == "sequence" else "per sequence"
+    return f"inputs: {ins}. output y: {what}, {per}."
+
+
+def _metadata(model: LoadedModel) -> dict[str, str]:
+    """String metadata: the weights' meta, plus the vocabulary of a text model on its own."""
+    props = {"rnn.meta": json.dumps(model.meta), "kind": model.task.kind, "output": model.spec.output}
+    if model.task.vocab:
+        props["vocab"] = json.dumps(model.task.vocab)
+    return props
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise UsageError("onnx is not installed: pip install 'rnncli[export]'") from None
+    return onnx

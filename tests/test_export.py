@@ -1,0 +1,200 @@
+"""`rnn export`: ONNX graphs run by onnxruntime equal `rnn predict`; the .pt loads into torch.nn.RNN
+and gives the same outputs; safetensors holds the documented names and meta; errors are one line."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from saved_models import TEXT_VOCAB, write_model
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+TOL = 1e-5
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def session(path: Path):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def export(weights: Path, out: Path, *extra: str) -> Path:
+    result = run("export", weights, "-o", out, *extra)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert f"wrote {out} (" in result.stderr
+    return out
+
+
+def predict_npy(weights: Path, inputs: Path, tmp_path: Path, *extra: str) -> np.ndarray:
+    out = tmp_path / "pred.npy"
+    result = run("predict", weights, inputs, "-f", "npy", "-o", out, *extra)
+    assert result.exit_code == 0, result.stderr
+    return np.load(out)
+
+
+def raw_inputs(rng, n: int, steps: int, features: int) -> np.ndarray:
+    # Original units around the scaler of saved_models (means ~N(0, 3), stds up to 4).
+    return (3 * rng.standard_normal((n, steps, features))).astype(np.float32)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("output", ["last", "sequence"])
+@pytest.mark.parametrize("kind", ["regression", "classification"])
+def test_onnx_equals_rnn_predict(tmp_path, layers, nonlinearity, output, kind):
+    weights = write_model(tmp_path / "m.npz", layers=layers, nonlinearity=nonlinearity, output=output,
+                          kind=kind, seed=layers)
+    graph = export(weights, tmp_path / "m.onnx")
+    onnx.checker.check_model(onnx.load(str(graph)), full_check=True)
+    rng = np.random.default_rng(layers)
+    for batch, steps in [(4, 9), (1, 2)]:  # dynamic batch and time
+        x = raw_inputs(rng, batch, steps, 3)
+        np.save(tmp_path / "x.npy", x)
+        want = predict_npy(weights, tmp_path / "x.npy", tmp_path,
+                           *(["--proba"] if kind == "classification" else []))
+        (got,) = session(graph).run(None, {"x": x})
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
+    if kind == "classification":
+        np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_onnx_ragged_batch_with_lengths_equals_predict_on_jsonl(tmp_path, output):
+    weights = write_model(tmp_path / "m.npz", layers=2, output=output, seed=5)
+    graph = export(weights, tmp_path / "m.onnx", "--lengths")
+    rng = np.random.default_rng(0)
+    lengths = np.array([6, 2, 4, 1], dtype=np.int32)
+    x = raw_inputs(rng, 4, 6, 3)
+    x[np.arange(6)[None, :] >= lengths[:, None]] = 0  # zero padding, as documented
+    lines = "".join(json.dumps({"x": x[b, :n].tolist()}) + "\n" for b, n in enumerate(lengths))
+    (tmp_path / "x.jsonl").write_text(lines)
+    want = predict_npy(weights, tmp_path / "x.jsonl", tmp_path)
+    (got,) = session(graph).run(None, {"x": x, "lengths": lengths})
+    if output == "last":
+        np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
+    else:  # steps past a length are not defined (NaN in predict's npy)
+        valid = np.arange(6)[None, :] < lengths[:, None]
+        np.testing.assert_allclose(got[valid], want[valid], rtol=TOL, atol=TOL)
+        assert np.isnan(want[~valid]).all()
+
+
+def test_onnx_text_model_takes_token_ids_and_carries_state(tmp_path):
+    weights = write_model(tmp_path / "t.npz", layers=2, kind="text", seed=3)
+    graph = export(weights, tmp_path / "t.onnx", "--state")
+    meta = {p.key: p.value for p in onnx.load(str(graph)).metadata_props}
+    assert json.loads(meta["vocab"]) == TEXT_VOCAB and meta["kind"] == "text"
+    text = "abc dea"
+    (tmp_path / "in.txt").write_text(text + "\n")
+    want = predict_npy(weights, tmp_path / "in.txt", tmp_path, "--proba")  # (1, T, V)
+    ids = np.array([[TEXT_VOCAB.index(c) for c in text]], dtype=np.int64)
+    sess = session(graph)
+    h0 = np.zeros((2, 1, 5), dtype=np.float32)
+    whole, _ = sess.run(None, {"x": ids, "h0": h0})
+    first, h = sess.run(None, {"x": ids[:, :3], "h0": h0})
+    rest, _ = sess.run(None, {"x": ids[:, 3:], "h0": h})
+    np.testing.assert_allclose(whole, want, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(np.concatenate([first, rest], axis=1), want, rtol=TOL, atol=TOL)
+
+
+def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from rnncli.use.export_check import reference_and_feeds
+    from rnncli.use.model_io import load_model
+
+    weights = write_model(tmp_path / "m.npz", layers=2, nonlinearity="relu", output="last",
+                          kind="regression", seed=7)
+    export(weights, tmp_path / "sine.pt")
+    snippet = _readme_python_block("torch.nn.RNN(**ck")
+    assert len(snippet.strip().splitlines()) == 4
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(snippet, scope)  # noqa: S102 - the README's own four lines
+    rnn, head, ck = scope["rnn"], scope["head"], scope["ck"]
+    model = load_model(weights)
+    (want,), feeds = reference_and_feeds(model, lengths=False, state=False)
+    x = torch.from_numpy(feeds["x"])
+    sc = ck["scaler"]
+    with torch.no_grad():
+        y = head(rnn((x - sc["input_mean"]) / sc["input_std"])[0][:, -1])
+        y = y * sc["target_std"] + sc["target_mean"]
+    np.testing.assert_allclose(y.numpy(), want, rtol=TOL, atol=TOL)
+    assert json.loads(ck["meta"])["model"] == model.spec.to_dict()
+    assert not ck["rnn"]["bias_hh_l1"].any()
+
+
+def test_safetensors_names_and_metadata(tmp_path):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    from rnncli.weights import load_weights
+
+    weights = write_model(tmp_path / "m.npz", layers=2, kind="classification")
+    out = export(weights, tmp_path / "m.safetensors")
+    params, meta, _ = load_weights(weights)
+    tensors = load_file(str(out))
+    assert sorted(tensors) == sorted(params)
+    for name, value in params.items():
+        np.testing.assert_array_equal(tensors[name], value)
+    with safe_open(str(out), "np") as f:
+        got = f.metadata()
+    assert got["format"] == "rnn-weights" and got["format_version"] == "1"
+    assert json.loads(got["model"]) == meta["model"] and json.loads(got["task"]) == meta["task"]
+    assert json.loads(got["epoch"]) == 3
+
+
+def test_export_errors_are_one_line(tmp_path, monkeypatch):
+    weights = write_model(tmp_path / "m.npz")
+    cases = [
+        (["-o", tmp_path / "m.bin"], "cannot tell the format from the suffix '.bin'"),
+        (["-o", tmp_path / "m.pt", "--lengths"], "--lengths and --state apply to onnx"),
+        (["-o", tmp_path / "m.onnx", "-f", "tflite"], "--format must be one of onnx, safetensors, torch"),
+        (["-o", tmp_path / "no" / "m.onnx"], "does not exist"),
+    ]
+    monkeypatch.setitem(__import__("sys").modules, "safetensors", None)  # as if not installed
+    cases.append((["-o", tmp_path / "m.safetensors"],
+                  "safetensors is not installed: pip install 'rnncli[export]'"))
+    for args, message in cases:
+        result = run("export", weights, *args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("rnn: error: ")
+        assert message in result.stderr and result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # nothing half-written
+
+
+def test_onnx_graph_that_disagrees_is_not_written(tmp_path, monkeypatch):
+    from rnncli.use import export_check
+
+    weights = write_model(tmp_path / "m.npz")
+    real = export_check.reference_and_feeds
+
+    def off_by_a_bit(*a, **k):
+        ref, feeds = real(*a, **k)
+        return [r + 1e-3 for r in ref], feeds
+
+    monkeypatch.setattr(export_check, "reference_and_feeds", off_by_a_bit)
+    result = run("export", weights, "-o", tmp_path / "m.onnx")
+    assert result.exit_code == 1
+    assert "the ONNX graph differs from the model by" in result.stderr
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def _readme_python_block(needle: str) -> str:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    found = [b for b in blocks if needle in b]
+    assert found, f"README has no python block with {needle!r}"
+    return found[0]
