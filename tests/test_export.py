@@ -73,9 +73,10 @@ def test_onnx_equals_rnn_predict(tmp_path, layers, nonlinearity, output, kind):
         np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("output", ["last", "sequence"])
-def test_onnx_ragged_batch_with_lengths_equals_predict_on_jsonl(tmp_path, output):
-    weights = write_model(tmp_path / "m.npz", layers=2, output=output, seed=5)
+def test_onnx_ragged_batch_with_lengths_equals_predict_on_jsonl(tmp_path, output, bidirectional):
+    weights = write_model(tmp_path / "m.npz", layers=2, output=output, seed=5, bidirectional=bidirectional)
     graph = export(weights, tmp_path / "m.onnx", "--lengths")
     rng = np.random.default_rng(0)
     lengths = np.array([6, 2, 4, 1], dtype=np.int32)
@@ -111,13 +112,14 @@ def test_onnx_text_model_takes_token_ids_and_carries_state(tmp_path):
     np.testing.assert_allclose(np.concatenate([first, rest], axis=1), want, rtol=TOL, atol=TOL)
 
 
-def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkeypatch):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkeypatch, bidirectional):
     torch = pytest.importorskip("torch")
     from rnncli.use.export_check import reference_and_feeds
     from rnncli.use.model_io import load_model
 
     weights = write_model(tmp_path / "m.npz", layers=2, nonlinearity="relu", output="last",
-                          kind="regression", seed=7)
+                          kind="regression", seed=7, bidirectional=bidirectional)
     export(weights, tmp_path / "sine.pt")
     snippet = _readme_python_block("torch.nn.RNN(**ck")
     assert len(snippet.strip().splitlines()) == 4
@@ -130,11 +132,13 @@ def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkey
     x = torch.from_numpy(feeds["x"])
     sc = ck["scaler"]
     with torch.no_grad():
-        y = head(rnn((x - sc["input_mean"]) / sc["input_std"])[0][:, -1])
+        _, h_n = rnn((x - sc["input_mean"]) / sc["input_std"])
+        y = head(torch.cat(list(h_n[-2:]) if bidirectional else [h_n[-1]], dim=1))
         y = y * sc["target_std"] + sc["target_mean"]
     np.testing.assert_allclose(y.numpy(), want, rtol=TOL, atol=TOL)
     assert json.loads(ck["meta"])["model"] == model.spec.to_dict()
     assert not ck["rnn"]["bias_hh_l1"].any()
+    assert ("weight_ih_l1_reverse" in ck["rnn"]) == bidirectional
 
 
 def test_safetensors_names_and_metadata(tmp_path):

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rnncli.core.bidirectional import DIRECTIONS
 from rnncli.errors import RunFailure, UsageError
 from rnncli.fsutil import atomic_write_bytes, atomic_writer
 from rnncli.use.model_io import LoadedModel
@@ -57,10 +58,11 @@ def _torch_names(model: LoadedModel) -> tuple[dict[str, np.ndarray], dict[str, n
     p, H = model.params, model.spec.hidden_size
     rnn: dict[str, np.ndarray] = {}
     for l in range(model.spec.num_layers):
-        rnn[f"weight_ih_l{l}"] = p[f"rnn.{l}.W_xh"]
-        rnn[f"weight_hh_l{l}"] = p[f"rnn.{l}.W_hh"]
-        rnn[f"bias_ih_l{l}"] = p[f"rnn.{l}.b_h"]
-        rnn[f"bias_hh_l{l}"] = np.zeros(H, dtype=p[f"rnn.{l}.b_h"].dtype)
+        for s in DIRECTIONS[: model.spec.directions]:  # torch's suffix for the reverse direction too
+            rnn[f"weight_ih_l{l}{s}"] = p[f"rnn.{l}.W_xh{s}"]
+            rnn[f"weight_hh_l{l}{s}"] = p[f"rnn.{l}.W_hh{s}"]
+            rnn[f"bias_ih_l{l}{s}"] = p[f"rnn.{l}.b_h{s}"]
+            rnn[f"bias_hh_l{l}{s}"] = np.zeros(H, dtype=p[f"rnn.{l}.b_h{s}"].dtype)
     return rnn, {"weight": p["head.W_hy"], "bias": p["head.b_y"]}
 
 
@@ -75,9 +77,9 @@ def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
         "rnn": rnn,
         "rnn_args": {"input_size": spec.input_size, "hidden_size": spec.hidden_size,
                      "num_layers": spec.num_layers, "nonlinearity": spec.nonlinearity,
-                     "bias": True, "batch_first": True},
+                     "bias": True, "batch_first": True, "bidirectional": spec.bidirectional},
         "head": head,
-        "head_args": {"in_features": spec.hidden_size, "out_features": spec.output_size},
+        "head_args": {"in_features": spec.head_input_size, "out_features": spec.output_size},
         "scaler": scaler,
         "vocab": list(task.vocab) if task.vocab else None,
         "meta": json.dumps(model.meta),

@@ -61,7 +61,7 @@ def reference_and_feeds(model: LoadedModel, *, lengths: bool, state: bool, seed:
     if lengths:
         feeds["lengths"] = lens
     if state:
-        h0 = (0.5 * rng.standard_normal((spec.num_layers, x.shape[0], spec.hidden_size))).astype(np.float32)
+        h0 = (0.5 * rng.standard_normal(spec.state_shape(x.shape[0]))).astype(np.float32)
         feeds["h0"] = h0
         h0 = h0.astype(dtype)
     batch = Batch(xin, None, None if lens is None else lens.astype(np.int64))

@@ -7,14 +7,16 @@ The graph (opset 17, IR version 8, float32, dynamic batch and time):
     x (B, T, I) float32            regression / classification inputs in original units
       or (B, T) int64              token ids of a text model (one-hot by a Gather on eye(V))
     -> (x - input_mean) / input_std          when the data was standardised
-    -> Transpose to (T, B, I) -> RNN (one node per layer, activations Tanh or Relu)
-    -> head on Y_h of the top layer (last) or on every step's Y (sequence)
+    -> Transpose to (T, B, I) -> RNN (one node per layer, activations Tanh or Relu, direction
+       forward or bidirectional; a layer above reads [forward h_t ; reverse h_t])
+    -> head on Y_h of the top layer (last: both directions' final states) or on every step's Y
     -> Softmax (classifiers, text) | y * target_std + target_mean (scaled regression)
     -> y (B, O) or (B, T, O)
 
 Options: `lengths` adds an int32 input (B,) fed to every layer's `sequence_lens`, for zero-padded
 batches of different lengths (Y_h is then the state at each row's last valid step, as in `rnn`);
-`state` adds an input `h0` (L, B, H) and an output `h` (L, B, H), to continue a sequence (text
+`state` adds an input `h0` (L*D, B, H) and an output `h` (L*D, B, H) (D = 2 directions if
+bidirectional, numbered as torch's h_n), to continue a sequence (text
 generation one token at a time).
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rnncli.core.bidirectional import DIRECTIONS
 from rnncli.errors import UsageError
 from rnncli.use.model_io import LoadedModel
 
@@ -41,10 +44,14 @@ class _Graph:
         self.h, self.nh = helper, numpy_helper
         self.nodes: list = []
         self.inits: list = []
+        self._names: set[str] = set()
         self._n = 0
 
     def const(self, name: str, value: np.ndarray) -> str:
-        self.inits.append(self.nh.from_array(np.ascontiguousarray(value), name))
+        """An initializer; a name already added is reused (shared constants such as axes)."""
+        if name not in self._names:
+            self._names.add(name)
+            self.inits.append(self.nh.from_array(np.ascontiguousarray(value), name))
         return name
 
     def op(self, op_type: str, inputs: list[str], n_out: int = 1, **attrs) -> list[str]:
@@ -83,24 +90,40 @@ def _inputs_to_steps(g: _Graph, model: LoadedModel) -> str:
     return g.op1("Transpose", [x], perm=[1, 0, 2])
 
 
+def _layer_weights(g: _Graph, p: dict, l: int, D: int, H: int) -> tuple[str, str, str]:
+    """W (D, H, in), R (D, H, H), B (D, 2H) of layer l: direction 0 forward, 1 reverse."""
+    suffixes = DIRECTIONS[:D]
+    W = np.stack([_f32(p[f"rnn.{l}.W_xh{s}"]) for s in suffixes])
+    R = np.stack([_f32(p[f"rnn.{l}.W_hh{s}"]) for s in suffixes])
+    # ONNX adds two biases (Wb, Rb) like torch; ours is Wb with Rb = 0.
+    B = np.stack([np.concatenate([_f32(p[f"rnn.{l}.b_h{s}"]), np.zeros(H, np.float32)]) for s in suffixes])
+    return g.const(f"rnn.{l}.W", W), g.const(f"rnn.{l}.R", R), g.const(f"rnn.{l}.B", B)
+
+
+def _merge_directions(g: _Graph, Y: str, D: int) -> str:
+    """RNN's Y (T, D, B, H) -> (T, B, D*H): [forward h_t ; reverse h_t] as the layer above reads it."""
+    if D == 1:
+        return g.op1("Squeeze", [Y, g.const("axis_1", np.array([1], dtype=np.int64))])
+    tbdh = g.op1("Transpose", [Y], perm=[0, 2, 1, 3])
+    return g.op1("Reshape", [tbdh, g.const("shape_tb_", np.array([0, 0, -1], dtype=np.int64))])
+
+
 def _layers(g: _Graph, model: LoadedModel, steps: str, *, lengths: bool, state: bool):
-    """One RNN node per layer; returns (top states (T, B, H), [Y_h (1, B, H) per layer])."""
+    """One RNN node per layer; returns (top states (T, B, D*H), [Y_h (D, B, H) per layer])."""
     spec, p = model.spec, model.params
-    H, L = spec.hidden_size, spec.num_layers
+    H, L, D = spec.hidden_size, spec.num_layers, spec.directions
     act = {"tanh": "Tanh", "relu": "Relu"}[spec.nonlinearity]
-    squeeze_dir = g.const("axis_1", np.array([1], dtype=np.int64))
+    # h0 (L*D, B, H) is numbered as torch's h_n: layer l's directions are rows l*D .. l*D + D-1
     h0s = g.op("Split", ["h0"], n_out=L, axis=0) if state and L > 1 else ["h0"] * L
     finals = []
     for l in range(L):
-        W = g.const(f"rnn.{l}.W", _f32(p[f"rnn.{l}.W_xh"])[None])  # (1, H, I)
-        R = g.const(f"rnn.{l}.R", _f32(p[f"rnn.{l}.W_hh"])[None])  # (1, H, H)
-        # ONNX adds two biases (Wb, Rb) like torch; ours is Wb with Rb = 0.
-        B = g.const(f"rnn.{l}.B", np.concatenate([_f32(p[f"rnn.{l}.b_h"]), np.zeros(H, np.float32)])[None])
+        W, R, B = _layer_weights(g, p, l, D, H)
         ins = [steps, W, R, B, "lengths" if lengths else "", h0s[l] if state else ""]
         while ins[-1] == "":
             ins.pop()  # trailing optional inputs are left out, not named empty
-        Y, Y_h = g.op("RNN", ins, n_out=2, hidden_size=H, activations=[act], direction="forward")
-        steps = g.op1("Squeeze", [Y, squeeze_dir])  # (T, 1, B, H) -> (T, B, H)
+        Y, Y_h = g.op("RNN", ins, n_out=2, hidden_size=H, activations=[act] * D,
+                      direction="bidirectional" if D == 2 else "forward")
+        steps = _merge_directions(g, Y, D)
         finals.append(Y_h)
     return steps, finals
 
@@ -110,8 +133,9 @@ def _head(g: _Graph, model: LoadedModel, top_steps: str, top_final: str) -> str:
     spec, task, p = model.spec, model.task, model.params
     W_t = g.const("head.W_hy_t", _f32(p["head.W_hy"]).T.copy())  # (H, O)
     b = g.const("head.b_y", _f32(p["head.b_y"]))
-    if spec.output == "last":
-        top = g.op1("Squeeze", [top_final, g.const("axis_0", np.array([0], dtype=np.int64))])  # (B, H)
+    if spec.output == "last":  # the top layer's final state(s) (D, B, H) -> (B, D*H)
+        top = g.op1("Transpose", [top_final], perm=[1, 0, 2])
+        top = g.op1("Reshape", [top, g.const("shape_b_", np.array([0, -1], dtype=np.int64))])
     else:
         top = g.op1("Transpose", [top_steps], perm=[1, 0, 2])  # (B, T, H)
     y = g.op1("Add", [g.op1("MatMul", [top, W_t]), b])
@@ -133,13 +157,13 @@ def onnx_inputs(model: LoadedModel, *, lengths: bool = False, state: bool = Fals
     if lengths:
         out["lengths"] = "int32 (batch,) valid steps per row"
     if state:
-        out["h0"] = f"float32 ({spec.num_layers}, batch, {spec.hidden_size}) initial state"
+        out["h0"] = f"float32 ({spec.num_layers * spec.directions}, batch, {spec.hidden_size}) initial state"
     return out
 
 
 def _value_infos(helper, TP, model: LoadedModel, *, lengths: bool, state: bool):
     spec = model.spec
-    L, H, O = spec.num_layers, spec.hidden_size, spec.output_size
+    L, H, O = spec.num_layers * spec.directions, spec.hidden_size, spec.output_size
     if model.task.kind == "text":
         ins = [helper.make_tensor_value_info("x", TP.INT64, ["batch", "time"])]
     else:
