@@ -181,16 +181,16 @@ def test_export_errors_are_one_line(tmp_path, monkeypatch):
 
 
 def test_onnx_graph_that_disagrees_is_not_written(tmp_path, monkeypatch):
-    from rnncli.use import export_check
+    from rnncli.use import export as export_lib
 
     weights = write_model(tmp_path / "m.npz")
-    real = export_check.reference_and_feeds
+    real = export_lib.reference_and_feeds
 
     def off_by_a_bit(*a, **k):
         ref, feeds = real(*a, **k)
         return [r + 1e-3 for r in ref], feeds
 
-    monkeypatch.setattr(export_check, "reference_and_feeds", off_by_a_bit)
+    monkeypatch.setattr(export_lib, "reference_and_feeds", off_by_a_bit)
     result = run("export", weights, "-o", tmp_path / "m.onnx")
     assert result.exit_code == 1
     assert "the ONNX graph differs from the model by" in result.stderr

@@ -24,6 +24,8 @@ import numpy as np
 from rnncli.core.bidirectional import DIRECTIONS
 from rnncli.errors import RunFailure, UsageError
 from rnncli.fsutil import atomic_write_bytes, atomic_writer
+from rnncli.use.export_check import reference_and_feeds
+from rnncli.use.export_onnx import build_onnx
 from rnncli.use.model_io import LoadedModel
 
 __all__ = ["EXPORT_FORMATS", "export_model", "format_for", "torch_checkpoint"]
@@ -124,8 +126,6 @@ def verify_onnx(model: LoadedModel, data: bytes, *, lengths: bool, state: bool) 
         import onnxruntime as ort
     except ImportError:
         return None
-    from rnncli.use.export_check import reference_and_feeds
-
     ref, feeds = reference_and_feeds(model, lengths=lengths, state=state)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
@@ -162,8 +162,6 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
         raise UsageError(f"-o {path}: directory {str(path.parent)!r} does not exist")
     check = None
     if fmt == "onnx":
-        from rnncli.use.export_onnx import build_onnx
-
         data = build_onnx(model, lengths=lengths, state=state).SerializeToString()
         check = verify_onnx(model, data, lengths=lengths, state=state)
         atomic_write_bytes(path, data)
