@@ -29,6 +29,15 @@ def diagnose(
     steps: Annotated[
         int | None, typer.Option("--steps", min=1, help="Cut sequences to this many time steps.")
     ] = None,
+    attribution: Annotated[
+        bool, typer.Option("--map", help="Add the attribution map |dL_t/dh_s|, |dy_t/dx_s| for every "
+                           "target step t and source step s <= t, and unit saturation.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE.png",
+                     help="With --map: draw the map as a PNG heatmap (needs matplotlib, the plot extra)."),
+    ] = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -38,32 +47,86 @@ def diagnose(
     --json), the spectral radius and largest singular value of each W_hh, the ratio of
     one update to the parameter norm per tensor, and a verdict in words. With --config
     the model is diagnosed at initialisation (the weights `rnn train` would start
-    from); with WEIGHTS, as trained, on validation sequences.
+    from); with WEIGHTS, as trained, on validation sequences. --map adds, for every
+    target step t and source step s <= t, how much gradient the loss at t sends back
+    to h_s and how much the output at t depends on x_s (a shaded grid; a PNG with -o),
+    and how saturated (tanh) or dead (relu) the hidden units are.
 
     Examples:
       rnn diagnose -c configs/adding.yaml --set data.seq_len=200
+      rnn diagnose -c configs/copy.yaml --map -o map.png
       rnn diagnose -c configs/adding.yaml --set model.nonlinearity=relu --set model.recurrent_init=identity
       rnn diagnose runs/adding-1 --json | jq .verdict
     """
     from rnncli.tools.diagnose import diagnose_config, diagnose_weights
 
+    if out is not None and not attribution:
+        raise UsageError("-o/--out draws the attribution map: add --map")
     if weights is not None and config:
         raise UsageError("give either WEIGHTS or --config, not both")
     if weights is not None:
         if set_ or seed is not None:
             raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
-        report = diagnose_weights(weights, batch_size=batch_size, steps=steps)
+        report = diagnose_weights(weights, batch_size=batch_size, steps=steps, attribution=attribution)
     else:
         from rnncli.config import load_config
 
         cfg = load_config(config or [], set_ or [], seed=seed)
-        report = diagnose_config(cfg, batch_size=batch_size, steps=steps)
+        report = diagnose_config(cfg, batch_size=batch_size, steps=steps, attribution=attribution)
+    console = err_console(is_quiet(quiet))
+    drawn = attribution and out is not None and _draw_png(report, out, console)
     if json_:
         echo_json(report)
         return
-    console = err_console(is_quiet(quiet))
     for renderable in _render(report):
         console.print(renderable)
+    if attribution:
+        for line in map_lines(report, grids=not drawn):
+            console.print(line, markup=False, highlight=False)
+
+
+def _draw_png(report: dict, out: Path, console) -> bool:
+    """Write the map's PNG; without matplotlib say so and fall back to the terminal grid."""
+    from rnncli.tools.attribution import map_png
+    from rnncli.tools.plot import matplotlib_available
+
+    if not matplotlib_available():
+        console.print(f"rnn: warning: matplotlib is not installed (pip install 'rnncli[plot]'): {out} not "
+                      "written, showing the map as a terminal grid", markup=False, highlight=False)
+        return False
+    m = report["model"]
+    map_png(report["map"], out, title=f"{report['source']}: {m['num_layers']} x {m['hidden_size']} "
+            f"{m['nonlinearity']}, T={report['T']}")
+    console.print(f"wrote {out}", markup=False, highlight=False)
+    return True
+
+
+def map_lines(report: dict, *, grids: bool = True) -> list[str]:
+    """The attribution map as shaded grids (one per layer, then the input map) and unit saturation."""
+    from rnncli.tools.attribution import LEGEND, shaded_grid
+
+    amap, lines = report["map"], []
+    if grids:
+        L = len(amap["dh"])
+        for l, m in enumerate(amap["dh"]):
+            lines += ["", f"|dL_t/dh_s|{f' layer {l}' if L > 1 else ''}: gradient of the loss at t reaching "
+                      "the state at s"] + shaded_grid(m, amap["targets"])
+        est = " (estimated from random projections)" if amap["dx_estimated"] else ""
+        lines += ["", f"|dy_t/dx_s|{est}: how much the output at t depends on the input at s"]
+        lines += shaded_grid(amap["dx"], amap["targets"]) + LEGEND.splitlines()
+    lines.append("")
+    for sat in amap["saturation"]:
+        where = f"layer {sat['layer']}: " if len(amap["saturation"]) > 1 else ""
+        if sat["nonlinearity"] == "tanh":
+            units = sat["mostly_saturated_units"]
+            lines.append(f"tanh units: {where}|h| > 0.99 in {sat['mean']:.1%} of unit-steps; "
+                         f"{len(units)} of {len(sat['saturated_fraction'])} saturated more than half the time"
+                         + (f" {units[:12]}" if units else ""))
+        else:
+            dead = sat["dead_units"]
+            lines.append(f"relu units: {where}active in {sat['mean']:.1%} of unit-steps; {len(dead)} of "
+                         f"{len(sat['active_fraction'])} never active" + (f" {dead[:12]}" if dead else ""))
+    return lines
 
 
 def _render(report: dict) -> list:

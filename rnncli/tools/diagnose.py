@@ -34,6 +34,7 @@ from rnncli.core.optim import Optimizer, clip_gradients, make_optimizer
 from rnncli.data.types import Batch, TaskInfo
 from rnncli.errors import UsageError, WeightsError
 from rnncli.run_layout import CHECKPOINT
+from rnncli.tools.attribution import attribution_map
 from rnncli.tools.probe import config_batch, first_batch, initial_params
 from rnncli.training.build import optimizer_from_config
 from rnncli.training.checkpoint import load_checkpoint
@@ -178,18 +179,21 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
 
 
 def diagnose_config(cfg, *, batch_size: int = 32, steps: int | None = None,
-                    base_dir: Path | None = None) -> dict:
+                    base_dir: Path | None = None, attribution: bool = False) -> dict:
     """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
-    on the first sequences of its training data, with one step of its optimizer."""
+    on the first sequences of its training data, with one step of its optimizer; `attribution` adds
+    the attribution map and unit saturation (tools/attribution.py) as "map"."""
     cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir)
     params = initial_params(cfg, spec)
     report = diagnose(params, spec, batch, task, optimizer=optimizer_from_config(cfg),
                       clip_norm=cfg.train.clip_norm)
+    if attribution:
+        report["map"] = attribution_map(params, spec, batch, task, seed=cfg.seed)
     return {"source": "config (weights at initialisation)", "model": spec.to_dict(), **report}
 
 
 def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | None = None,
-                     base_dir: Path | None = None) -> dict:
+                     base_dir: Path | None = None, attribution: bool = False) -> dict:
     """Diagnose saved weights (a .npz or a run directory) on validation sequences of their training
     data. For a run directory with checkpoint.npz, the update ratios use the optimizer state saved
     there (the step training would take next); otherwise a fresh optimizer of the run's config."""
@@ -214,4 +218,6 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
             source = f"checkpoint {run_dir / 'checkpoint.npz'} (epoch {state.epoch})"
     report = diagnose(params, model.spec, batch, model.task, optimizer=optimizer,
                       clip_norm=model.cfg.train.clip_norm)
+    if attribution:
+        report["map"] = attribution_map(params, model.spec, batch, model.task)
     return {"source": source, "model": model.spec.to_dict(), **report}
