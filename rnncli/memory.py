@@ -48,7 +48,7 @@ def step_memory_bytes(spec: ModelSpec, batch_size: int, steps: int, dtype) -> in
     item = np.dtype(dtype).itemsize
     T, B, H = steps, batch_size, spec.hidden_size
     per_layer = 3 * T * B * H
-    inputs = 2 * T * B * spec.input_size
+    inputs = 2 * T * B * (spec.embedding_size or spec.input_size)  # one-hot, or embedded vectors
     outputs = 3 * T * B * spec.output_size
     # A bidirectional layer holds both directions plus the reversed and concatenated copies.
     layers = spec.num_layers * (1 if spec.directions == 1 else 5)

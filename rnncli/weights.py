@@ -19,14 +19,16 @@ Format (version 1), readable by any program that reads NumPy `.npz` files
   and x_t the layer below's state; output `y_t = W_hy @ h_t + b_y` (logits for classifiers).
   A bidirectional model (`model.bidirectional: true`) adds `rnn.{l}.W_xh_reverse`,
   `W_hh_reverse`, `b_h_reverse` per layer; layers above the first and the head read 2H
-  ([forward ; reverse]), so their W_xh and W_hy have 2H columns.
+  ([forward ; reverse]), so their W_xh and W_hy have 2H columns. Token embeddings
+  (`model.embedding_size` E) add `embed.W` (I, E), I the vocabulary, and make `rnn.0.W_xh`
+  (H, E); with `model.tie_weights` the head uses `embed.W` and `head.W_hy` is absent.
 - `meta`: a 0-d unicode array holding a JSON object with at least
   `format: "rnn-weights"`, `format_version: 1` and `model: {input_size, hidden_size,
   output_size, num_layers, nonlinearity, output}`; the trainer adds the resolved
   `config`, `task` (kind, vocabulary for text models, scaler statistics), `epoch`,
   `step` and `metrics`. Non-finite floats in meta are written as `null` (strict JSON).
 - Any other array is an "extra" (checkpoints store optimizer state as
-  `optim.<slot>.<param name>`). Names starting with `rnn.` or `head.` are reserved for
+  `optim.<slot>.<param name>`). Names starting with `rnn.`, `head.` or `embed.` are reserved for
   parameters.
 
 Loading never unpickles (`allow_pickle=False`), reads `meta` and every array header
@@ -63,7 +65,7 @@ __all__ = [
 
 FORMAT = "rnn-weights"
 FORMAT_VERSION = 1
-PARAM_PREFIXES = ("rnn.", "head.")
+PARAM_PREFIXES = ("rnn.", "head.", "embed.")
 MODEL_KEYS = ("input_size", "hidden_size", "output_size", "num_layers", "nonlinearity", "output")
 # meta is a short JSON text (config, vocabulary, metrics); anything bigger is not ours.
 MAX_META_BYTES = 64 * 2**20
@@ -83,11 +85,17 @@ def expected_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"model.{key} must be a positive integer (got {v!r})")
         sizes[key] = v
-    bidirectional = model.get("bidirectional", False)
-    if not isinstance(bidirectional, bool):
-        raise ValueError(f"model.bidirectional must be true or false (got {bidirectional!r})")
+    options = {"bidirectional": False, "embedding_size": None, "tie_weights": False}
+    for key, default in options.items():
+        v = model.get(key, default)
+        ok = isinstance(v, bool) if isinstance(default, bool) else (
+            v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1))
+        if not ok:
+            want = "true or false" if isinstance(default, bool) else "null or a positive integer"
+            raise ValueError(f"model.{key} must be {want} (got {v!r})")
+        options[key] = v
     # The options only change which tensors exist; the model's own param_shapes says how.
-    return param_shapes(ModelSpec(**sizes, bidirectional=bidirectional))
+    return param_shapes(ModelSpec(**sizes, **options))
 
 
 def _jsonable(obj: Any) -> Any:

@@ -524,3 +524,28 @@ def test_eval_reports_the_baselines_of_the_data_evaluated(tmp_path):
     assert trained["epoch"] == 1
     # Noise of std 0.5 adds about 2 * 0.25 to predicting the last value: not the training figure.
     assert noisy["baseline_last_value_mse"] > train_baseline + 0.3
+
+
+def test_text_model_with_a_tied_embedding_trains_samples_and_predicts(tmp_path):
+    """model.embedding_size + tie_weights: one embed.W (V, H) in the weights file, no head.W_hy."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello world, hello rnn. " * 20)
+    run_dir = tmp_path / "tied"
+    result = run("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
+                 "--set", "data.seq_len=8", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
+                 "--set", "model.embedding_size=8", "--set", "model.tie_weights=true",
+                 "--out", str(run_dir), "-q")
+    assert result.exit_code == 0, result.stderr
+    with np.load(run_dir / "model.npz", allow_pickle=False) as z:
+        V = len(set("hello world, hello rnn. "))
+        assert z["embed.W"].shape == (V, 8) and "head.W_hy" not in z.files
+        assert json.loads(str(z["meta"]))["model"]["tie_weights"] is True
+    a = run("sample", str(run_dir), "--prime", "hel", "--length", "20", "--seed", "1")
+    assert a.exit_code == 0 and a.stdout.startswith("hel") and len(a.stdout) == 3 + 20 + 1
+    rows = run("predict", str(run_dir), "-", "-f", "jsonl", input="hel\n").stdout.splitlines()
+    assert len(rows) == 3 and all(len(json.loads(r)["label"]) == 1 for r in rows)
+    assert "shared with the output layer" in run("info", str(run_dir)).stderr
+    assert_user_error(run("train", "--set", "model.embedding_size=4", "--out", str(tmp_path / "s")),
+                      2, "model.embedding_size needs token inputs")
+    assert_user_error(run("config", "show", "--set", "model.tie_weights=true"), 2,
+                      "model.tie_weights needs model.embedding_size")

@@ -126,6 +126,55 @@ def test_gradcheck_passes_bidirectional(num_layers, nonlinearity, output, length
                for r in report.results if r.name in case.params)
 
 
+EMBED_GRID = list(itertools.product([1, 2], ["last", "sequence"], [False, True], [False, True]))
+
+
+def token_case(spec, output, seed, ragged):
+    rng = np.random.default_rng(seed)
+    params = init_params(spec, rng)
+    for name in params:
+        if ".b_" in name:
+            params[name] = rng.normal(0.0, 0.3, size=params[name].shape)
+    ids = rng.integers(0, spec.input_size, size=(3, 4))
+    ids[0, 1:] = ids[0, 0]  # repeats: their gradients must add up in one row of embed.W
+    y = rng.integers(0, spec.output_size, size=(3,) if output == "last" else (3, 4))
+    lengths = np.array([4, 2, 3]) if ragged else None
+    return params, ids, y, lengths
+
+
+@pytest.mark.parametrize(("num_layers", "output", "tie", "bidirectional"), EMBED_GRID)
+def test_gradcheck_passes_with_token_embeddings(num_layers, output, tie, bidirectional):
+    """embed.W (V, E) from integer ids, untied or tied to the head (one tensor, two gradients)."""
+    H = 3
+    E = H * (2 if bidirectional else 1) if tie else 2
+    spec = ModelSpec(5, H, 5, num_layers=num_layers, output=output, bidirectional=bidirectional,
+                     embedding_size=E, tie_weights=tie)
+    seed = 700 + EMBED_GRID.index((num_layers, output, tie, bidirectional))
+    params, ids, y, lengths = token_case(spec, output, seed, ragged=seed % 2 == 0)
+    report = gradcheck(params, spec, ids, y, loss="cross_entropy", lengths=lengths)
+    assert report.passed, describe(report)
+    names = [r.name for r in report.results]
+    assert sorted(names) == sorted([*params, "h0"])  # integer ids have no gradient to check
+    assert ("head.W_hy" in names) != tie
+
+
+def test_overwriting_instead_of_accumulating_embedding_rows_fails(monkeypatch):
+    """Repeated tokens: dW[ids] = d_emb keeps only one step's gradient per token."""
+    import rnncli.core.model as model_module
+
+    def overwrite(d_emb, ids, vocab_size):
+        dW = np.zeros((vocab_size, d_emb.shape[-1]))
+        dW[ids.reshape(-1)] = d_emb.reshape(-1, d_emb.shape[-1])
+        return dW
+
+    spec = ModelSpec(5, 3, 5, output="sequence", embedding_size=2)
+    params, ids, y, lengths = token_case(spec, "sequence", 9, ragged=False)
+    assert gradcheck(params, spec, ids, y, loss="cross_entropy").passed
+    monkeypatch.setattr(model_module, "embed_backward", overwrite)
+    bad = gradcheck(params, spec, ids, y, loss="cross_entropy")
+    assert [r.name for r in bad.results if not r.passed] == ["embed.W"]
+
+
 @pytest.mark.parametrize("output", ["last", "sequence"])
 def test_wrong_tanh_derivative_fails_the_check(monkeypatch, output):
     """Notebook 002's bug: 1 - tanh(h)**2 applied to the already-activated state h."""

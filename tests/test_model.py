@@ -37,10 +37,12 @@ def test_spec_is_frozen_and_round_trips_through_a_dict():
     assert d == {
         "input_size": 3, "hidden_size": 5, "output_size": 2,
         "num_layers": 2, "nonlinearity": "relu", "output": "sequence", "bidirectional": False,
+        "embedding_size": None, "tie_weights": False,
     }
     assert ModelSpec.from_dict(d) == spec
     # a dict written before a field existed (older weights' meta) gets the field's default
-    assert ModelSpec.from_dict({k: v for k, v in d.items() if k != "bidirectional"}) == spec
+    old = {k: v for k, v in d.items() if k not in ("bidirectional", "embedding_size", "tie_weights")}
+    assert ModelSpec.from_dict(old) == spec
     bidi = ModelSpec(3, 5, 2, num_layers=2, bidirectional=True)
     assert ModelSpec.from_dict(bidi.to_dict()) == bidi
     assert bidi.state_shape(7) == (4, 7, 5) and bidi.head_input_size == 10

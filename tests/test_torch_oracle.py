@@ -116,3 +116,63 @@ def test_matches_torch_rnn(num_layers, nonlinearity, output, loss, ragged, bidir
         np.testing.assert_allclose(grads[name], t_grads[name], atol=TOL, rtol=0, err_msg=name)
     np.testing.assert_allclose(aux["dx"], t_dx, atol=TOL, rtol=0)
     np.testing.assert_allclose(aux["dh0"], t_dh0, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize(("tie", "bidirectional"), [(False, False), (True, False), (False, True),
+                                                      (True, True)])
+def test_embedding_and_tied_head_match_torch(tie, bidirectional):
+    """Token ids through nn.Embedding -> nn.RNN -> nn.Linear, the Linear's weight being the
+    Embedding's own Parameter when tied (one tensor, its gradient the sum of both uses)."""
+    V, H = 6, 4
+    E = 2 * H if bidirectional and tie else (H if tie else 3)
+    spec = ModelSpec(V, H, V, num_layers=2, output="sequence", bidirectional=bidirectional,
+                     embedding_size=E, tie_weights=tie)
+    rng = np.random.default_rng(40 + 2 * tie + bidirectional)
+    params = init_params(spec, rng)
+    params["head.b_y"] = rng.normal(size=V)
+    batch, steps = 3, 5
+    ids = rng.integers(0, V, size=(batch, steps))
+    ids[0, :3] = 2  # a repeated token accumulates its gradient
+    y = rng.integers(0, V, size=(batch, steps))
+    lengths = np.array([5, 2, 4])
+    value, grads, aux = loss_and_grads(params, spec, ids, y, loss="cross_entropy", lengths=lengths)
+
+    rnn = torch.nn.RNN(E, H, num_layers=2, batch_first=True, dtype=torch.float64,
+                       bidirectional=bidirectional)
+    emb = torch.nn.Embedding(V, E, dtype=torch.float64)
+    head = torch.nn.Linear(spec.head_input_size, V, dtype=torch.float64)
+    names = [(l, s) for l in range(2) for s in ("", "_reverse")[: spec.directions]]
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(params["embed.W"]))
+        for l, s in names:
+            getattr(rnn, f"weight_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh{s}"]))
+            getattr(rnn, f"weight_hh_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh{s}"]))
+            getattr(rnn, f"bias_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h{s}"]))
+            getattr(rnn, f"bias_hh_l{l}{s}").zero_()
+        head.bias.copy_(torch.from_numpy(params["head.b_y"]))
+        if not tie:
+            head.weight.copy_(torch.from_numpy(params["head.W_hy"]))
+    if tie:
+        head.weight = emb.weight
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        emb(torch.from_numpy(ids)), torch.as_tensor(lengths), batch_first=True, enforce_sorted=False)
+    hs, _ = torch.nn.utils.rnn.pad_packed_sequence(rnn(packed)[0], batch_first=True,
+                                                   total_length=steps)
+    out = head(hs)
+    valid = torch.arange(steps)[None, :] < torch.as_tensor(lengths)[:, None]
+    t_value = torch.nn.functional.cross_entropy(out[valid], torch.from_numpy(y)[valid])
+    t_value.backward()
+    assert value == pytest.approx(t_value.item(), abs=TOL)
+    valid_np = valid.numpy()
+    np.testing.assert_allclose(aux["outputs"][valid_np], out.detach().numpy()[valid_np], atol=TOL,
+                               rtol=0)
+    t_grads = {"embed.W": emb.weight.grad.numpy(), "head.b_y": head.bias.grad.numpy()}
+    if not tie:
+        t_grads["head.W_hy"] = head.weight.grad.numpy()
+    for l, s in names:
+        t_grads[f"rnn.{l}.W_xh{s}"] = getattr(rnn, f"weight_ih_l{l}{s}").grad.numpy()
+        t_grads[f"rnn.{l}.W_hh{s}"] = getattr(rnn, f"weight_hh_l{l}{s}").grad.numpy()
+        t_grads[f"rnn.{l}.b_h{s}"] = getattr(rnn, f"bias_ih_l{l}{s}").grad.numpy()
+    assert set(grads) == set(t_grads) == set(params)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], t_grads[name], atol=TOL, rtol=0, err_msg=name)

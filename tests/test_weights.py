@@ -80,6 +80,17 @@ def test_expected_shapes_bidirectional_layout():
         expected_shapes({**MODEL, "bidirectional": "yes"})
 
 
+def test_expected_shapes_with_an_embedding_tied_or_not():
+    emb = expected_shapes({**MODEL, "output_size": 3, "embedding_size": 4})
+    assert emb["embed.W"] == (3, 4) and emb["rnn.0.W_xh"] == (4, 4) and emb["head.W_hy"] == (3, 4)
+    tied = expected_shapes({**MODEL, "output_size": 3, "embedding_size": 4, "tie_weights": True})
+    assert set(emb) - set(tied) == {"head.W_hy"}
+    with pytest.raises(ValueError, match="tie_weights needs embedding_size"):
+        expected_shapes({**MODEL, "output_size": 3, "embedding_size": 5, "tie_weights": True})
+    with pytest.raises(ValueError, match="embedding_size must be null or a positive integer"):
+        expected_shapes({**MODEL, "embedding_size": 0})
+
+
 def test_round_trip_exact(tmp_path):
     params = make_params(dtype=np.float32)
     extra = {"optim.m.rnn.0.W_xh": np.ones((4, 3)), "optim.t": np.array(7, dtype=np.int64)}

@@ -215,6 +215,13 @@ def _sci(v: Any) -> str:
     return f"{v:.2e}" if isinstance(v, float) and math.isfinite(v) else ("-" if v is None else str(v))
 
 
+def _embedding_line(m: Mapping[str, Any]) -> list[str]:
+    if not m.get("embedding_size"):
+        return []
+    tied = ", shared with the output layer" if m.get("tie_weights") else ""
+    return [f"embedding: {m.get('input_size')} tokens x {m['embedding_size']}{tied}"]
+
+
 def info_lines(info: Mapping[str, Any]) -> list[str]:
     """Human description of a saved model (what `rnn info` prints on stderr)."""
     m, t = info.get("model", {}), info.get("task", {})
@@ -222,6 +229,7 @@ def info_lines(info: Mapping[str, Any]) -> list[str]:
         f"model: {m.get('num_layers')}-layer {'bidirectional ' if m.get('bidirectional') else ''}"
         f"{m.get('nonlinearity')} RNN, input {m.get('input_size')}, "
         f"hidden {m.get('hidden_size')}, output {m.get('output_size')} ({m.get('output')})",
+        *_embedding_line(m),
         f"parameters: {info.get('parameters')} ({info.get('dtype')})",
     ]
     task = f"task: {t.get('kind')} with {t.get('loss')} loss"

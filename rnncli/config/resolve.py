@@ -78,9 +78,22 @@ def resolve_with_task(cfg: Config, task: Any) -> Config:
     if m.bidirectional and task.stateful:
         errors.append("model.bidirectional cannot be used for text: each step's target is the next "
                       "token, which the reverse direction would read; set model.bidirectional: false")
+    errors += _token_model_errors(m, task)
     if errors:
         raise ConfigError("\n".join(errors))
     model = m.model_copy(
         update={"input_size": task.input_size, "output_size": task.output_size, "output": task.output}
     )
     return cfg.model_copy(update={"model": model, "loss": task.loss})
+
+
+def _token_model_errors(m: Any, task: Any) -> list[str]:
+    """An embedding needs token inputs; tied weights need outputs over the same vocabulary."""
+    errors = []
+    if m.embedding_size is not None and task.kind != "text":
+        errors.append("model.embedding_size needs token inputs (text data); this data has "
+                      f"{task.input_size} real-valued features per step; set it to null")
+    elif m.tie_weights and task.output_size != task.input_size:
+        errors.append(f"model.tie_weights needs outputs over the input vocabulary ({task.input_size}), "
+                      f"the data has {task.output_size} outputs")
+    return errors

@@ -89,6 +89,32 @@ class ModelConfig(_Section):
         "sequences) and hands [forward ; reverse] (2H) to the layer above and the head. Not for "
         "text (next-token targets: the reverse direction would read them) or train.bptt.",
     )
+    embedding_size: int | None = Field(
+        None,
+        ge=1,
+        description="Token inputs (text) are looked up in a learned embed.W (V, E) of this "
+        "width E instead of one-hot vectors of the vocabulary's width V; null = one-hot. Needed "
+        "for word-level text, where V is in the thousands.",
+    )
+    tie_weights: bool = Field(
+        False,
+        description="Use embed.W as the output layer's weight too (Press & Wolf 2017): one "
+        "(V, E) tensor, fewer parameters, often lower perplexity. Needs embedding_size = "
+        "hidden_size (x 2 when bidirectional) and outputs over the same vocabulary (text).",
+    )
+
+    @model_validator(mode="after")
+    def _tie_fits(self) -> ModelConfig:
+        if not self.tie_weights:
+            return self
+        if self.embedding_size is None:
+            raise ValueError("model.tie_weights needs model.embedding_size (the embedding it shares)")
+        width = self.hidden_size * (2 if self.bidirectional else 1)
+        if self.embedding_size != width:
+            raise ValueError(f"model.tie_weights needs model.embedding_size = {width} (what the output "
+                             f"layer reads: hidden_size{' x 2 directions' if self.bidirectional else ''}"
+                             f"), got {self.embedding_size}")
+        return self
 
 
 class TrainConfig(_Section):

@@ -1,6 +1,7 @@
 """Numerical gradient check: centred differences in float64 against the analytic backward.
 
-For each tensor (every parameter, the inputs "x" and the initial state "h0") the report gives the
+For each tensor (every parameter, the inputs "x" -- unless they are embedded token ids -- and the
+initial state "h0") the report gives the
 relative error max|a - n| / max(1e-8, max(|a| + |n|)), where a is the analytic and n the numerical
 gradient, and the index of the worst entry. Normalising by the tensor's largest gradient (rather than
 entry by entry) keeps round-off in near-zero entries from failing a correct backward, while a wrong
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnncli.core.embedding import is_token_input, one_hot
 from rnncli.core.losses import LOSSES
 from rnncli.core.model import ModelSpec, forward, loss_and_grads, sequence_mask
 
@@ -67,6 +69,28 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> tuple[float, tu
     return float(diff.max(initial=0.0)) / scale, tuple(int(i) for i in worst)
 
 
+def _inputs64(spec: ModelSpec, x) -> tuple[np.ndarray, bool]:
+    """x in float64, and whether it is embedded token ids (nothing to perturb; embed.W is checked)."""
+    if is_token_input(x) and not spec.embedding_size:
+        x = one_hot(np.asarray(x), spec.input_size, np.float64)  # checked as the vectors the model reads
+    if is_token_input(x):
+        return np.array(x), True
+    return np.array(x, dtype=np.float64), False
+
+
+def _nudge_zero_biases(p64: dict[str, np.ndarray]) -> bool:
+    """Move exactly-zero recurrent biases (reverse twins too) off relu's kink; True if any moved."""
+    nudged = False
+    nudge_rng = np.random.default_rng(12345)
+    for b in (p64[k] for k in p64 if k.split(".")[-1].startswith("b_h")):
+        zero = b == 0
+        if zero.any():
+            offsets = nudge_rng.uniform(0.01, 0.1, b.shape) * nudge_rng.choice([-1.0, 1.0], b.shape)
+            b[zero] = offsets[zero]
+            nudged = True
+    return nudged
+
+
 def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None,  # noqa: PLR0913 - keyword-only options, one per command-line flag
               eps: float = 1e-6, tol: float | None = None, atol: float = DEFAULT_ATOL,
               sample: int | None = None, rng: np.random.Generator | None = None) -> GradcheckReport:
@@ -79,17 +103,9 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
     tol = DEFAULT_TOL if tol is None else tol
     rng = rng if rng is not None else np.random.default_rng(0)
     p64 = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-    x64 = np.array(x, dtype=np.float64)
+    x64, tokens = _inputs64(spec, x)
     y64 = np.array(y, dtype=np.float64) if loss == "mse" else np.asarray(y)
-    nudged = False
-    if spec.nonlinearity == "relu":
-        nudge_rng = np.random.default_rng(12345)
-        for b in (p64[k] for k in p64 if k.split(".")[-1].startswith("b_h")):  # reverse twins too
-            zero = b == 0
-            if zero.any():
-                offsets = nudge_rng.uniform(0.01, 0.1, b.shape) * nudge_rng.choice([-1.0, 1.0], b.shape)
-                b[zero] = offsets[zero]
-                nudged = True
+    nudged = spec.nonlinearity == "relu" and _nudge_zero_biases(p64)
     B = x64.shape[0]
     h064 = (np.zeros(spec.state_shape(B)) if h0 is None
             else np.array(h0, dtype=np.float64))
@@ -108,6 +124,8 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
     _, grads, aux = loss_and_grads(p64, spec, x64, y64, loss=loss, lengths=lengths, h0=h064)
     tensors = {**p64, "x": x64, "h0": h064}
     analytic = {**grads, "x": aux["dx"], "h0": aux["dh0"]}
+    if tokens:
+        del tensors["x"]
     report = GradcheckReport(tol=tol, atol=atol, nudged=nudged)
     for name, arr in tensors.items():
         flat = arr.reshape(-1)  # a view: perturbing it perturbs the tensor f() reads

@@ -1,7 +1,7 @@
 """Parameter initialisation, seeded through an explicit np.random.Generator.
 
 Draws happen in a fixed order (layer by layer: W_xh, W_hh, then a bidirectional layer's reverse
-twins; then the head) in float64 and are cast
+twins; then the head, then an embedding) in float64 and are cast
 once, so the same seed gives bit-identical parameters, and float32 and float64 runs start from the
 same values rounded.
 """
@@ -69,6 +69,12 @@ def init_params(
             else:
                 params[f"rnn.{l}.W_hh{suffix}"] = _draw(rng, (H, H), init, s)
             params[f"rnn.{l}.b_h{suffix}"] = np.zeros(H)
-    params["head.W_hy"] = _draw(rng, shapes["head.W_hy"], init, s)
+    if not spec.tie_weights:
+        params["head.W_hy"] = _draw(rng, shapes["head.W_hy"], init, s)
     params["head.b_y"] = np.zeros(spec.output_size)
+    if spec.embedding_size:  # drawn last, so models without one draw what they always drew
+        shape = shapes["embed.W"]
+        # Untied: N(0, 1) as torch.nn.Embedding. Tied, it is also the head's weight: drawn as the head's
+        # (N(0, 1) rows would give logits of size sqrt(H) at the start).
+        params["embed.W"] = _draw(rng, shape, init, s) if spec.tie_weights else rng.standard_normal(shape)
     return {k: v.astype(dtype) for k, v in params.items()}

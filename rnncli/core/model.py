@@ -12,6 +12,11 @@ b_h_reverse; the layers above the first read the 2H concatenation [forward ; rev
 head (head.W_hy is (O, 2H)): at every step for "sequence", and for "last" the two final states (torch's
 h_n of the top layer: forward after the last valid step, reverse after the whole reversed sequence).
 States (h0, h_final) are (L*D, B, H), D = 2 directions when bidirectional, numbered as torch's h_n.
+
+Token inputs (core/embedding.py): x may be integer ids (B, T) in [0, I); with embedding_size E they
+select rows of embed.W (I, E) and rnn.0.W_xh is (H, E), else they are one-hot. tie_weights uses embed.W
+as the head's weight (Press & Wolf 2017): no head.W_hy, and embed.W gets both gradients; it needs
+E = D*H (what the head reads) and O = I (the head predicts tokens of the same vocabulary).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rnncli.core.bidirectional import DIRECTIONS, birnn_backward, birnn_forward
+from rnncli.core.embedding import embed_backward, embed_forward, is_token_input, one_hot
 from rnncli.core.losses import LOSSES
 from rnncli.core.rnn import NONLINEARITIES, length_mask, rnn_backward, rnn_forward
 
@@ -37,7 +43,10 @@ class ModelSpec:
     num_layers: int = 1
     nonlinearity: str = "tanh"
     output: str = "last"
-    bidirectional: bool = False  # new fields have defaults: weights saved before them still load
+    # New fields have defaults that keep the old model, so weights saved before them still load.
+    bidirectional: bool = False
+    embedding_size: int | None = None  # E: integer token inputs looked up in embed.W (I, E)
+    tie_weights: bool = False  # the head's weight is embed.W
 
     def __post_init__(self):
         for name in ("input_size", "hidden_size", "output_size", "num_layers"):
@@ -47,6 +56,25 @@ class ModelSpec:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {self.nonlinearity!r}")
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
+        self._check_embedding()
+
+    def _check_embedding(self) -> None:
+        if self.embedding_size is not None and int(self.embedding_size) < 1:
+            raise ValueError(f"embedding_size must be >= 1, got {self.embedding_size}")
+        if not self.tie_weights:
+            return
+        if self.embedding_size != self.head_input_size:
+            raise ValueError(f"tie_weights needs embedding_size ({self.embedding_size}) equal to what "
+                             f"the head reads ({self.head_input_size}: hidden_size"
+                             f"{' x 2 directions' if self.bidirectional else ''})")
+        if self.output_size != self.input_size:
+            raise ValueError(f"tie_weights needs output_size ({self.output_size}) equal to the "
+                             f"vocabulary (input_size {self.input_size})")
+
+    @property
+    def head_weight(self) -> str:
+        """Name of the head's (O, D*H) weight: embed.W when tied, else head.W_hy."""
+        return "embed.W" if self.tie_weights else "head.W_hy"
 
     @property
     def directions(self) -> int:
@@ -76,11 +104,15 @@ def param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     for l in range(spec.num_layers):
         for suffix in DIRECTIONS[: spec.directions]:
-            shapes[f"rnn.{l}.W_xh{suffix}"] = (H, spec.input_size if l == 0 else spec.head_input_size)
+            fan_in = (spec.embedding_size or spec.input_size) if l == 0 else spec.head_input_size
+            shapes[f"rnn.{l}.W_xh{suffix}"] = (H, fan_in)
             shapes[f"rnn.{l}.W_hh{suffix}"] = (H, H)
             shapes[f"rnn.{l}.b_h{suffix}"] = (H,)
-    shapes["head.W_hy"] = (spec.output_size, spec.head_input_size)
+    if not spec.tie_weights:
+        shapes["head.W_hy"] = (spec.output_size, spec.head_input_size)
     shapes["head.b_y"] = (spec.output_size,)
+    if spec.embedding_size:  # drawn last: a model without it draws exactly what it always drew
+        shapes["embed.W"] = (spec.input_size, spec.embedding_size)
     return shapes
 
 
@@ -98,18 +130,27 @@ def forward(params: Params, spec: ModelSpec, x: np.ndarray, lengths: np.ndarray 
     """Outputs for a batch.
 
     Args:
-        x: (B, T, I); lengths: (B,) or None; h0: (L*D, B, H) or None.
+        x: (B, T, I) floats, or (B, T) integer token ids; lengths: (B,) or None;
+            h0: (L*D, B, H) or None.
 
     Returns:
         y: (B, O) for "last", (B, T, O) for "sequence" (logits for a classifier);
         h_final: (L*D, B, H); cache for backward.
     """
+    u = x
+    if spec.embedding_size and not is_token_input(x):
+        raise ValueError("a model with an embedding reads integer token ids (B, T), got floats")
+    if is_token_input(x):
+        if spec.embedding_size:
+            u = embed_forward(params["embed.W"], x)  # (B, T, E)
+        else:
+            u = one_hot(x, spec.input_size, params["head.b_y"].dtype)  # (B, T, I)
     stack_forward = birnn_forward if spec.bidirectional else rnn_forward
     hs, h_final, rnn_cache = stack_forward(
-        params, x, num_layers=spec.num_layers, nonlinearity=spec.nonlinearity,
+        params, u, num_layers=spec.num_layers, nonlinearity=spec.nonlinearity,
         lengths=lengths, h0=h0, dropout=dropout, rng=rng,
     )
-    W_hy, b_y = params["head.W_hy"], params["head.b_y"]
+    W_hy, b_y = params[spec.head_weight], params["head.b_y"]
     if spec.output == "last":
         # (B, D*H): padded steps carried the last valid state to the end
         top = h_final[-1] if spec.directions == 1 else np.concatenate(list(h_final[-2:]), axis=1)
@@ -118,7 +159,8 @@ def forward(params: Params, spec: ModelSpec, x: np.ndarray, lengths: np.ndarray 
         B, T, H = hs.shape
         top = rnn_cache["top_states"]  # (T, B, D*H) time-major, contiguous
         y = (top.reshape(T * B, H) @ W_hy.T + b_y).reshape(T, B, -1).transpose(1, 0, 2)
-    return y, h_final, {"rnn": rnn_cache, "top": top, "spec": spec, "params": params}
+    cache = {"rnn": rnn_cache, "top": top, "spec": spec, "params": params, "x": x}
+    return y, h_final, cache
 
 
 def backward(dy: np.ndarray, cache: dict, dh_final: np.ndarray | None = None
@@ -126,12 +168,14 @@ def backward(dy: np.ndarray, cache: dict, dh_final: np.ndarray | None = None
     """Gradients of all parameters from dL/dy.
 
     Returns:
-        grads (same keys as params), dx (B, T, I), dh0 (L*D, B, H), dh_norms (L*D, T).
+        grads (same keys as params), dx (B, T, I) (for token ids: the gradient on the vectors the
+        first layer read, (B, T, E) or one-hot (B, T, I)), dh0 (L*D, B, H), dh_norms (L*D, T).
     """
     spec, top, params = cache["spec"], cache["top"], cache["params"]
-    W_hy = params["head.W_hy"]
+    W_name = spec.head_weight
+    W_hy = params[W_name]
     if spec.output == "last":
-        grads_head = {"head.W_hy": dy.T @ top, "head.b_y": dy.sum(axis=0)}
+        grads_head = {W_name: dy.T @ top, "head.b_y": dy.sum(axis=0)}
         dh_top = dy @ W_hy  # enters the sweep as a gradient on the final state(s) of the top layer
         B, D = dh_top.shape[0], spec.directions
         if dh_final is None:
@@ -143,10 +187,14 @@ def backward(dy: np.ndarray, cache: dict, dh_final: np.ndarray | None = None
     else:
         T, B, H = top.shape
         dy2 = np.ascontiguousarray(dy.transpose(1, 0, 2)).reshape(T * B, -1)  # (T*B, O)
-        grads_head = {"head.W_hy": dy2.T @ top.reshape(T * B, H), "head.b_y": dy2.sum(axis=0)}
+        grads_head = {W_name: dy2.T @ top.reshape(T * B, H), "head.b_y": dy2.sum(axis=0)}
         dhs = (dy2 @ W_hy).reshape(T, B, H).transpose(1, 0, 2)
     stack_backward = birnn_backward if spec.bidirectional else rnn_backward
     grads, dx, dh0, dh_norms = stack_backward(dhs, cache["rnn"], dh_final)
+    if spec.embedding_size and is_token_input(cache["x"]):
+        grads["embed.W"] = embed_backward(dx, cache["x"], spec.input_size)
+        if spec.tie_weights:  # one tensor, two uses: the gradients add
+            grads["embed.W"] += grads_head.pop("embed.W")
     grads.update(grads_head)
     return grads, dx, dh0, dh_norms
 

@@ -1,4 +1,7 @@
-"""Batches for the core: shuffled or in order, trimmed padding, one-hot text, dtype casts.
+"""Batches for the core: shuffled or in order, trimmed padding, dtype casts.
+
+Token ids (text, integer X) stay integer ids (B, T): the model encodes them itself, one-hot or
+through its embedding (rnncli.core.embedding).
 
 Stateful (text) data is laid out as B parallel streams: with M = N // B windows per stream,
 stream b holds windows b*M .. b*M + M - 1, and batch i is window b*M + i of every stream b.
@@ -12,14 +15,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from rnncli.core.embedding import one_hot  # noqa: F401 - re-exported by rnncli.data
 from rnncli.data.types import Batch, SequenceData, TaskInfo
-
-
-def one_hot(ids: np.ndarray, v: int, dtype) -> np.ndarray:
-    """(…,) int ids -> (…, V) one-hot of dtype."""
-    out = np.zeros((*ids.shape, v), dtype=dtype)
-    np.put_along_axis(out, ids[..., None].astype(np.intp), 1, axis=-1)
-    return out
 
 
 def _streams(n: int, batch_size: int) -> int:
@@ -51,8 +48,8 @@ def make_batch(
             y = y[:, :t]
         if (lengths == t).all():
             lengths = None  # no padding left in this batch
-    if x.dtype.kind in "iu":  # token ids of a text model
-        x = one_hot(x, task.input_size, dtype)
+    if x.dtype.kind in "iu":  # token ids: the model one-hots or embeds them
+        x = x.astype(np.int64, copy=False)
     else:
         x = x.astype(dtype, copy=False)
     if y is not None:

@@ -26,7 +26,6 @@ from typing import IO
 
 import numpy as np
 
-from rnncli.data.batching import one_hot
 from rnncli.data.checks import check_file, check_lengths
 from rnncli.data.options import FILE_FORMATS
 from rnncli.data.readers import (
@@ -193,8 +192,7 @@ def iter_predict_inputs(  # noqa: C901 - TODO(house): split
         for group in _chunks(seqs, batch_size):
             yielded = True
             if fmt == "txt":
-                ids, lengths = pad_sequences(group, np.int64)
-                x = one_hot(ids, task.input_size, dtype)
+                x, lengths = pad_sequences(group, np.int64)  # token ids: the model encodes them
             else:
                 x, lengths = pad_sequences(group)
                 x = scale_inputs(x, task.scaler, lengths).astype(dtype, copy=False)

@@ -18,7 +18,7 @@ class SequenceData:
     """Sequences in padded storage.
 
     Attributes:
-        X: (N, T, I) float inputs, or (N, T) int token ids for text (one-hot at batching).
+        X: (N, T, I) float inputs, or (N, T) int token ids (the model one-hots or embeds them).
         y: (N, O) float | (N,) int labels for "last" outputs; (N, T, O) float | (N, T) int for
             "sequence" outputs; None when only inputs are known (predict).
         lengths: (N,) int valid steps per sequence (steps >= length are zero padding), or None
@@ -120,7 +120,7 @@ class Batch:
     """One batch, ready for the core.
 
     Attributes:
-        x: (B, T, I) float of the requested dtype (one-hot for text).
+        x: (B, T, I) float of the requested dtype, or (B, T) int64 token ids (text, integer X).
         y: float targets of the dtype, int64 labels, or None (predict).
         lengths: (B,) int64 valid steps, or None when all have length T.
     """

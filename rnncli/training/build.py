@@ -17,7 +17,8 @@ def build_spec(cfg, task: TaskInfo):
     cfg = resolve_with_task(cfg, task)
     m = cfg.model
     spec = ModelSpec(m.input_size, m.hidden_size, m.output_size, m.num_layers, m.nonlinearity, m.output,
-                     bidirectional=m.bidirectional)
+                     bidirectional=m.bidirectional, embedding_size=m.embedding_size,
+                     tie_weights=m.tie_weights)
     return cfg, spec
 
 

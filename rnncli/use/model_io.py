@@ -41,7 +41,7 @@ class LoadedModel:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.params["head.W_hy"].dtype
+        return self.params["head.b_y"].dtype
 
 
 def _parse_config(meta: dict[str, Any]) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.config import data_config_from
+from rnncli.core.embedding import is_token_input
 from rnncli.core.losses import softmax
 from rnncli.core.model import forward
 from rnncli.data import Batch, DataBundle, SequenceData, load_dataset
@@ -20,6 +21,15 @@ __all__ = ["evaluate_model", "load_data_for_model", "predict_outputs"]
 
 
 def _check_input(model: LoadedModel, x: np.ndarray) -> None:
+    if is_token_input(x):
+        V = model.spec.input_size
+        if x.ndim != 2:
+            raise UsageError(f"token ids must be (sequences, steps), got shape {x.shape}")
+        if x.size and (int(x.min()) < 0 or int(x.max()) >= V):
+            raise UsageError(f"token ids must be in [0, {V}) for this model's vocabulary of {V}")
+        return
+    if model.spec.embedding_size:
+        raise UsageError("this model reads integer token ids (it has an embedding), got real numbers")
     if x.ndim != 3 or x.shape[-1] != model.spec.input_size:
         got = x.shape[-1] if x.ndim == 3 else f"shape {x.shape}"
         raise UsageError(
@@ -33,7 +43,8 @@ def predict_outputs(
     """Model outputs for one batch, ready to show.
 
     Args:
-        batch: x (B, T, I) already scaled/one-hot as the data layer prepares it, lengths (B,).
+        batch: x (B, T, I) already scaled as the data layer prepares it, or (B, T) token ids;
+            lengths (B,).
         h0: (L, B, H) initial state (stateful streams), or None.
         return_state: also return h_final (L, B, H).
 
@@ -43,7 +54,8 @@ def predict_outputs(
     """
     x = np.asarray(batch.x)
     _check_input(model, x)
-    x = x.astype(model.dtype, copy=False)
+    if not is_token_input(x):
+        x = x.astype(model.dtype, copy=False)
     y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)
     out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y)
     return (out, h_final) if return_state else out

@@ -45,7 +45,7 @@ def sample_text(
             f"--prime has characters the model never saw: {''.join(unknown)!r} "
             f"(vocabulary of {len(vocab)} characters)"
         )
-    V, dtype = len(vocab), model.dtype
+    V = len(vocab)
     generated: list[str] = []
     if not prime:
         first = vocab[int(rng.integers(V))]
@@ -54,8 +54,7 @@ def sample_text(
         length -= 1
 
     def step(ids: list[int], h):
-        x = np.zeros((1, len(ids), V), dtype=dtype)
-        x[0, np.arange(len(ids)), ids] = 1
+        x = np.array([ids], dtype=np.int64)  # (1, T) token ids
         y, h_new, _ = forward(model.params, model.spec, x, None, h)
         return y.reshape(-1, y.shape[-1])[-1], h_new  # logits of the last step (V,)
 
