@@ -25,6 +25,7 @@ import numpy as np
 
 from rnncli.core.losses import LOSSES, softmax
 from rnncli.core.model import ModelSpec, forward
+from rnncli.errors import UsageError
 
 __all__ = ["explain_sequence", "numerical_gradients"]
 
@@ -114,6 +115,8 @@ def explain_sequence(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarr
         grads: the summed gradients, named as in the weights file;
         numerical: empty here; fill it with `numerical_gradients`.
     """
+    if spec.bidirectional or spec.embedding_size:
+        raise UsageError("rnn explain does not support bidirectional or embedding models yet")
     p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     x = np.asarray(x, dtype=np.float64)
     inputs, states, fwd = [], [], []

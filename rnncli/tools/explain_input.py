@@ -144,7 +144,12 @@ def _pick(data: SequenceData, task: TaskInfo, index: int, steps: int | None, out
     if batch.y is None:
         raise UsageError("the data has no targets to compute a loss with; give --y")
     y = batch.y[0][:T] if output == "sequence" else batch.y[0]
-    return batch.x[0, :T], y
+    x = batch.x[0, :T]
+    if x.dtype.kind in "iu":  # token ids (batches carry them): the one-hot vectors the model reads
+        from rnncli.data import one_hot
+
+        x = one_hot(x, task.input_size, np.float64)
+    return x, y
 
 
 def explain_config(cfg, *, x_text: str | None = None, y_text: str | None = None, index: int = 0,
