@@ -156,6 +156,9 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
         RunFailure: the ONNX graph does not reproduce the model.
     """
     path = Path(path)
+    if model.spec.embedding_size and fmt != "safetensors":  # the arrays alone need no graph
+        raise UsageError(f"export to {fmt} does not support models with token embeddings "
+                         "(model.embedding_size) yet; safetensors does")
     if fmt != "onnx" and (lengths or state):
         raise UsageError(f"--lengths and --state apply to onnx; the format is {fmt}")
     if not path.parent.is_dir():
