@@ -85,17 +85,15 @@ def expected_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"model.{key} must be a positive integer (got {v!r})")
         sizes[key] = v
-    options = {"bidirectional": False, "embedding_size": None, "tie_weights": False}
-    for key, default in options.items():
-        v = model.get(key, default)
-        ok = isinstance(v, bool) if isinstance(default, bool) else (
-            v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1))
-        if not ok:
-            want = "true or false" if isinstance(default, bool) else "null or a positive integer"
-            raise ValueError(f"model.{key} must be {want} (got {v!r})")
-        options[key] = v
-    # The options only change which tensors exist; the model's own param_shapes says how.
-    return param_shapes(ModelSpec(**sizes, **options))
+    # Options (absent in older files) only change which tensors exist; param_shapes says how.
+    opts = {k: model.get(k, d) for k, d in (("bidirectional", False), ("tie_weights", False))}
+    for key, v in opts.items():
+        if not isinstance(v, bool):
+            raise ValueError(f"model.{key} must be true or false (got {v!r})")
+    E = model.get("embedding_size")
+    if E is not None and (isinstance(E, bool) or not isinstance(E, int) or E < 1):
+        raise ValueError(f"model.embedding_size must be null or a positive integer (got {E!r})")
+    return param_shapes(ModelSpec(**sizes, **opts, embedding_size=E))
 
 
 def _jsonable(obj: Any) -> Any:
