@@ -75,15 +75,16 @@ def _dx_map(params, spec: ModelSpec, batch: Batch, rng: np.random.Generator) -> 
     V, estimated = _directions(spec.output_size, rng)
     K = V.shape[0]
     # K copies of the batch, copy k probing direction k: one backward pass per target step.
-    reps = np.tile(x, (K, 1, 1))
+    reps = np.tile(x, (K,) + (1,) * (x.ndim - 1))  # x may be (B, T) token ids
     _, _, cache = forward(params, spec, reps, None if lengths is None else np.tile(lengths, K))
-    dirs = np.repeat(V, B, axis=0).astype(x.dtype)  # (K*B, O)
+    dtype = params["head.b_y"].dtype  # of the outputs (x may be integer token ids)
+    dirs = np.repeat(V, B, axis=0).astype(dtype)  # (K*B, O)
     rows = []
     for t in _targets(spec, T):
         if spec.output == "last":
             dy = dirs
         else:
-            dy = np.zeros((K * B, T, spec.output_size), dtype=x.dtype)
+            dy = np.zeros((K * B, T, spec.output_size), dtype=dtype)
             dy[:, t] = dirs
             if lengths is not None:
                 dy *= length_mask(np.tile(lengths, K), T)[:, :, None]
