@@ -70,7 +70,7 @@ def test_bench_json_has_every_field_consistent_with_the_sizes(app):
     assert m["window"] == 2 and m["states_bytes_full"] == 8 * 2 * 5 * 4
     assert m["states_bytes_window"] == 2 * 2 * 5 * 4
     assert 0 < m["window_peak_bytes"] < m["full_peak_bytes"]
-    assert "rnn bench: B=2 T=8 I=3 H=5 L=1 float32, 1 threads" in result.stderr
+    assert "rnn bench: B=2 T=8 I=3 H=5 L=1 float32, 1 thread\n" in result.stderr
 
 
 def test_bench_compares_with_torch_on_the_same_weights(app):

@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 
 from rnncli import __version__
 from rnncli.cli._common import FLAGS
+from rnncli.cli.usage import one_line_usage_errors
 from rnncli.errors import Interrupted, RnnError
 
 PROG = "rnn"
@@ -104,13 +105,15 @@ class RnnGroup(TyperGroup):
         end = args.index("--") if "--" in args else len(args)
         if "--debug" in args[:end]:
             args = ["--debug"] + [a for i, a in enumerate(args) if i >= end or a != "--debug"]
-        return super().parse_args(ctx, args)
+        ctx.meta["rnn_argv"] = list(args)  # for usage errors that repeat the user's value
+        with one_line_usage_errors(args):
+            return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context):
         debug = bool(ctx.params.get("debug")) or bool(os.environ.get("RNN_DEBUG"))
         token = FLAGS.set({"debug": debug, "quiet": bool(ctx.params.get("quiet"))})
         try:
-            with _error_boundary(debug):
+            with _error_boundary(debug), one_line_usage_errors(ctx.meta.get("rnn_argv", [])):
                 return super().invoke(ctx)
         finally:
             FLAGS.reset(token)

@@ -93,3 +93,4 @@ def fmt_num(v: Any, digits: int = 4) -> str:
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
         return f"{v:.{digits - 1}e}"
     return f"{v:.{digits}g}"
+

@@ -10,7 +10,9 @@ from rich.table import Table
 
 from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
 from rnncli.cli.options import ConfigFiles, Json, Quiet, SetOverrides
+from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
+from rnncli.wording import plural
 
 # The issue's headline size: a batch of 64 sequences of 100 steps, 64 features, 256 hidden units.
 DEFAULTS = {"batch": 64, "seq_len": 100, "input_size": 64, "hidden": 256, "layers": 1, "dtype": "float32"}
@@ -39,7 +41,7 @@ def _sizes_from_config(paths: list[Path], overrides: list[str]) -> dict:
 def _table(r: dict) -> Table:
     s, n, t = r["size"], r["numpy"], r.get("torch")
     title = (f"B={s['batch']} T={s['seq_len']} I={s['input']} H={s['hidden']} L={s['layers']} "
-             f"{s['dtype']}, {r['threads']} threads")
+             f"{s['dtype']}, {plural(r['threads'], 'thread')}")
     table = Table(title=f"rnn bench: {title}", title_justify="left")
     table.add_column("forward+backward")
     table.add_column("numpy", justify="right")
@@ -61,16 +63,26 @@ def _table(r: dict) -> Table:
         tv = ts.get("torch", {}).get("step_ms")
         table.add_row("full train step ms (head+MSE+clip+Adam)", fmt_num(ts["numpy"]["step_ms"]),
                       fmt_num(tv), fmt_num(ts.get("ratio"), 3))
-    for key, sc in r.get("scaling", {}).items():
-        if key == "base_ms":
-            continue
-        table.add_row(f"step ms at {key} (x base)", f"{sc['step_ms']:.4g} ({sc['ratio']:.2f}x)", "", "")
+    _scaling_rows(table, r)
     if "memory" in r:
         m = r["memory"]
         table.add_row("peak MB, full BPTT", fmt_num(m["full_peak_bytes"] / 2**20), "", "")
-        table.add_row(f"peak MB, BPTT window {m['window']}", fmt_num(m["window_peak_bytes"] / 2**20),
-                      "", fmt_num(m["ratio"], 3))
+        table.add_row(f"peak MB, BPTT window {m['window']} (/ full)",
+                      f"{fmt_num(m['window_peak_bytes'] / 2**20)} ({m['ratio']:.2f}x)", "", "")
     return table
+
+
+def _scaling_rows(table: Table, r: dict) -> None:
+    """Scaling rows: 2T and 2B each over the base size timed in the same rounds (2.00x = linear)."""
+    sc, s = r.get("scaling"), r["size"]
+    if not sc:
+        return
+    base = f"scaling: step ms at T={s['seq_len']} B={s['batch']} (base)"
+    table.add_row(base, f"{sc['base_ms']:.4g}", "", "")
+    for key, label in (("2T", f"T={2 * s['seq_len']}"), ("2B", f"B={2 * s['batch']}")):
+        if key in sc:
+            table.add_row(f"scaling: step ms at {label} ({key} / base)",
+                          f"{sc[key]['step_ms']:.4g} ({sc[key]['ratio']:.2f}x)", "", "")
 
 
 def bench(
@@ -132,12 +144,12 @@ def bench(
     if sizes["dtype"] not in DTYPES:
         raise UsageError(f"--dtype: {sizes['dtype']!r} is not one of {', '.join(DTYPES)}")
     console = err_console(is_quiet(quiet))
-    console.print(f"timing {repeats} steps after {warmup} warm-up steps ...")
+    console.print(f"timing {plural(repeats, 'step')} after {plural(warmup, 'warm-up step')} ...")
     result = run_bench(**sizes, threads=threads, repeats=repeats, warmup=warmup, use_torch=torch,
                        train_step=train_step, scaling=scaling, memory_window=memory_window)
     if json_:
         echo_json(result)
-    console.print(_table(result))
+    print_table(console, _table(result))
     env = result["environment"]
     kernels = ", ".join(f"{b['internal_api']} {b['architecture']}" for b in env["blas"]) or "unknown"
     busy = env["cpu_busy_before"]

@@ -10,6 +10,7 @@ import typer
 
 from rnncli.cli._common import err_console, is_quiet
 from rnncli.errors import UsageError
+from rnncli.wording import plural
 
 OUT_FORMATS = ("jsonl", "csv", "npz", "npy")
 
@@ -87,6 +88,6 @@ def data(
     write_dataset(dataset, task, output, fmt, stream=sys.stdout)
     if output != "-":
         err_console(is_quiet()).print(
-            f"wrote {len(dataset)} sequences ({task.kind}, {task.output}) to {output}",
+            f"wrote {plural(len(dataset), 'sequence')} ({task.kind}, {task.output}) to {output}",
             markup=False, highlight=False,
         )

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
 from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
+from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
 
 _STYLE = {"vanishing": "bold yellow", "exploding": "bold red", "healthy": "bold green"}
@@ -78,8 +80,11 @@ def diagnose(
     if json_:
         echo_json(report)
         return
-    for renderable in _render(report):
-        console.print(renderable)
+    for renderable in _render(report, chart_width=max(20, min(60, console.width - 12))):
+        if isinstance(renderable, Table):
+            print_table(console, renderable)
+        else:
+            console.print(renderable)
     if attribution:
         for line in map_lines(report, grids=not drawn):
             console.print(line, markup=False, highlight=False)
@@ -129,9 +134,8 @@ def map_lines(report: dict, *, grids: bool = True) -> list[str]:
     return lines
 
 
-def _render(report: dict) -> list:
+def _render(report: dict, chart_width: int = 60) -> list:
     """Rich renderables: header, dL/dh chart, W_hh table, update-ratio table, verdict."""
-    from rich.table import Table
     from rich.text import Text
 
     from rnncli.tools.plot import text_chart
@@ -143,7 +147,7 @@ def _render(report: dict) -> list:
                       f"{report['loss']:.4g}, gradient norm {report['grad_norm']:.3g}")]
     series = {f"layer {l}": report["probe_dh_norms"][l] for l in range(L)}
     what = "|dL/dh_t|" if m["output"] == "last" else "|dL_T/dh_t| (loss of the last step only)"
-    chart = text_chart(series, x=list(range(1, T + 1)), log=True, x_label="time step",
+    chart = text_chart(series, x=list(range(1, T + 1)), log=True, x_label="time step", width=chart_width,
                        title=f"{what} per time step (log scale)")
     out.append(Text("\n".join(chart)))
     rec = Table(title="recurrent weights", header_style="bold")

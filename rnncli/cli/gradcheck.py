@@ -9,6 +9,7 @@ import typer
 from rnncli.cli._common import echo_json, err_console, is_quiet
 from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
 from rnncli.errors import GradcheckFailed
+from rnncli.wording import plural
 
 
 def gradcheck(
@@ -50,6 +51,7 @@ def gradcheck(
       rnn gradcheck --set model.num_layers=2 --set model.nonlinearity=relu --json
     """
     from rnncli.cli.render import gradcheck_table
+    from rnncli.cli.tables import print_table
     from rnncli.config import load_config
     from rnncli.tools.probe import gradcheck_config
 
@@ -76,7 +78,7 @@ def gradcheck(
         })
     console = err_console(is_quiet(quiet))
     if not json_:
-        console.print(gradcheck_table(rows, report.tol, report_atol))
+        print_table(console, gradcheck_table(rows, report.tol, report_atol))
     if not report.passed:
         failed = [n for n, _, _, _, p, _ in rows if not p]
         worst = report.worst
@@ -84,4 +86,4 @@ def gradcheck(
             f"gradient check failed for {', '.join(failed)} (worst: {worst.name} relative error "
             f"{worst.rel_error:.2e} at {tuple(worst.worst_index)}, tolerance {report.tol:.1e})"
         )
-    console.print(f"gradient check passed: {len(rows)} tensors within {report.tol:.1e}")
+    console.print(f"gradient check passed: {plural(len(rows), 'tensor')} within {report.tol:.1e}")

@@ -53,6 +53,7 @@ def eval_cmd(
       rnn eval model.npz --data test.jsonl
     """
     from rnncli.cli.render import metrics_table
+    from rnncli.cli.tables import print_table
     from rnncli.use.model_io import load_model
     from rnncli.use.predict import evaluate_model, load_data_for_model
 
@@ -64,7 +65,7 @@ def eval_cmd(
     if json_:
         echo_json(metrics)
         return
-    err_console(is_quiet()).print(metrics_table(metrics, title=f"eval {weights}"))
+    print_table(err_console(is_quiet()), metrics_table(metrics, title=f"eval {weights}"))
 
 
 def predict(

@@ -10,6 +10,7 @@ or file, one plain line per epoch, Keras style:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from rnncli.cli._common import fmt_num
 from rnncli.training.callbacks import TrainCallbacks
+from rnncli.wording import plural
 
 # Bookkeeping fields of a metrics record that the epoch line does not repeat.
 _NOT_SHOWN = {
@@ -26,8 +28,23 @@ _NOT_SHOWN = {
 }
 
 
-def epoch_line(record: Mapping[str, Any], epochs: int | None, steps: int | None) -> str:
-    """`epoch 3/20 loss 0.41 val_loss 0.45 ... 12ms/step` for one metrics record."""
+def duration(seconds: float) -> str:
+    """`4.2s`, `3m05s`, `1h02m`: short enough for a progress line."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def epoch_line(record: Mapping[str, Any], epochs: int | None, steps: int | None,
+               elapsed: float | None = None) -> str:
+    """`epoch 3/20 loss 0.41 val_loss 0.45 ... 12ms/step, 4.2s elapsed` for one metrics record.
+
+    Args:
+        elapsed: seconds since training (this session) started; shown last when given.
+    """
     epoch = record.get("epoch", "?")
     parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
     keys = [k for k in ("loss", "val_loss") if k in record]
@@ -42,7 +59,8 @@ def epoch_line(record: Mapping[str, Any], epochs: int | None, steps: int | None)
         parts.append(f"{seconds / steps * 1000:.0f}ms/step")
     elif isinstance(seconds, (int, float)):
         parts.append(f"{seconds:.2f}s")
-    return " ".join(parts)
+    line = " ".join(parts)
+    return line if elapsed is None else f"{line}, {duration(elapsed)} elapsed"
 
 
 def start_line(info: Mapping[str, Any]) -> str:
@@ -58,9 +76,9 @@ def start_line(info: Mapping[str, Any]) -> str:
             f"{spec.get('nonlinearity')} ({spec.get('output')})"
         )
     if info.get("steps_per_epoch"):
-        parts.append(f"{info['steps_per_epoch']} steps/epoch")
+        parts.append(f"{plural(info['steps_per_epoch'], 'step')}/epoch")
     if info.get("epochs"):
-        parts.append(f"{info['epochs']} epochs")
+        parts.append(plural(info["epochs"], "epoch"))
     if info.get("start_epoch"):
         parts.append(f"resuming after epoch {info['start_epoch']}")
     head = f"training {info['run_dir']}" if info.get("run_dir") else "training"
@@ -82,12 +100,15 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
         self.steps: int | None = None
         self._progress = None
         self._task = None
+        self._t0 = time.perf_counter()
+        self._anchor: tuple[int, int, float] | None = None  # (epoch, step, time) of the first step seen
         self.records: list[dict] = []  # every epoch's record, for the final sparkline
 
     # -- callbacks -------------------------------------------------------------------
     def on_train_start(self, info: dict) -> None:
         self.epochs = info.get("epochs")
         self.steps = info.get("steps_per_epoch") or info.get("steps")
+        self._t0, self._anchor = time.perf_counter(), None
         self.console.print(start_line(info), markup=False, highlight=False)
         if self.live:
             from rich.progress import (
@@ -104,13 +125,14 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[loss]}"),
                 TimeElapsedColumn(),
+                TextColumn("{task.fields[eta]}"),
                 console=self.console,
                 redirect_stdout=False,
                 redirect_stderr=False,
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("epoch 1", total=self.steps, loss="")
+            self._task = self._progress.add_task("epoch 1", total=self.steps, loss="", eta="")
 
     def on_step_end(self, epoch: int, step: int, steps: int, loss: float) -> None:
         self.steps = steps
@@ -118,13 +140,34 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
             self._progress.update(
                 self._task,
                 description=f"epoch {epoch}/{self.epochs}" if self.epochs else f"epoch {epoch}",
-                completed=step, total=steps, loss=f"loss {fmt_num(loss)}",
+                completed=step, total=steps, loss=f"loss {fmt_num(loss)}", eta=self.eta(epoch, step),
             )
+
+    def elapsed(self) -> float:
+        """Seconds since training (this session) started."""
+        return time.perf_counter() - self._t0
+
+    def eta(self, epoch: int, step: int) -> str:
+        """`run 1m05s left`: the steps left in the run x the mean time per step so far.
+
+        The mean includes validation and checkpoints (the time between steps), so the estimate
+        for the whole run is epochs left x time per epoch.
+        """
+        if not (self.epochs and self.steps):
+            return ""
+        if self._anchor is None:  # counted from the first step seen (a resume may start mid-epoch)
+            self._anchor = (epoch, step, time.perf_counter())
+        first_epoch, first_step, t_first = self._anchor
+        done = (epoch - first_epoch) * self.steps + step - first_step
+        left = (self.epochs - epoch) * self.steps + self.steps - step
+        if done <= 0:
+            return ""
+        return f"run ~{duration(left * (time.perf_counter() - t_first) / done)} left"
 
     def on_epoch_end(self, record: dict) -> None:
         # On a terminal the line is printed above the live bar; elsewhere it is the output.
         self.records.append(record)
-        self.console.print(epoch_line(record, self.epochs, self.steps), markup=False)
+        self.console.print(epoch_line(record, self.epochs, self.steps, self.elapsed()), markup=False)
         if self._progress is not None:
             self._progress.reset(self._task)
 
@@ -137,18 +180,25 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
             self._progress = None
 
 
+def _summary_head(summary: Mapping[str, Any]) -> str:
+    """`stopped early at epoch 29 (best 24, patience 5)` or `completed 10 epochs (best 9)`."""
+    epochs, best = summary.get("epochs"), summary.get("best_epoch")
+    best_part = f"best {best}" if best else ""
+    if summary.get("stopped_early"):
+        why = ", ".join(p for p in (best_part, f"patience {summary.get('patience')}") if p)
+        head = f"stopped early at epoch {epochs} ({why})"
+    elif epochs is not None:
+        head = f"{summary.get('status', 'completed')} {plural(epochs, 'epoch')}"
+        head += f" ({best_part})" if best_part else ""
+    else:
+        head = str(summary.get("status", "done"))
+    seconds = summary.get("seconds")
+    return head + (f" in {duration(seconds)}" if isinstance(seconds, (int, float)) else "")
+
+
 def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     """Human summary of a finished run (stderr)."""
-    lines = []
-    status = summary.get("status", "done")
-    epochs = summary.get("epochs")
-    seconds = summary.get("seconds")
-    head = f"{status}"
-    if epochs is not None:
-        head += f" after {epochs} epoch{'s' if epochs != 1 else ''}"
-    if isinstance(seconds, (int, float)):
-        head += f" in {seconds:.1f}s"
-    lines.append(head)
+    lines = [_summary_head(summary)]
     best = {k: v for k, v in summary.items() if k.startswith("best") or k == "val_loss"}
     for k, v in best.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):

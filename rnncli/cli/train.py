@@ -72,7 +72,8 @@ def train(
         )
     finally:
         reporter.close()  # never leave a live bar behind, even on Ctrl-C or an error
-    for line in curve_lines(reporter.records) + summary_lines(summary):
+    shown = {**summary, "seconds": reporter.elapsed()}
+    for line in curve_lines(reporter.records) + summary_lines(shown):
         console.print(line, markup=False, highlight=False)
     if json_:
         echo_json(summary)

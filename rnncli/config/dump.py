@@ -13,7 +13,7 @@ from pydantic.fields import FieldInfo
 from rnncli.config.schema import Config
 from rnncli.data.options import applicable_fields
 
-__all__ = ["config_reference_markdown", "config_schema", "config_to_dict", "config_to_yaml"]
+__all__ = ["config_reference_markdown", "config_schema", "config_to_dict", "config_to_yaml", "flatten"]
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
@@ -26,6 +26,20 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
     keep = applicable_fields(cfg.data.source, cfg.data.format)
     d["data"] = {k: v for k, v in d["data"].items() if k in keep}
     return d
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """{"train": {"lr": 0.1}} -> {"train.lr": 0.1}; lists stay values."""
+    if not isinstance(d, dict):
+        return {prefix: d} if prefix else {}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out
 
 
 def config_to_yaml(cfg: Config) -> str:

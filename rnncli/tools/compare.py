@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from rnncli.config.dump import flatten
 from rnncli.errors import UsageError
 from rnncli.training.rundir import read_metrics, read_run_json
 
@@ -17,20 +18,6 @@ __all__ = ["compare_runs", "flatten"]
 
 # Main metric by preference and whether higher is better; the first one a run records is used.
 _METRICS = (("bpc", "min"), ("accuracy", "max"), ("mse", "min"))
-
-
-def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    """{"train": {"lr": 0.1}} -> {"train.lr": 0.1}; lists stay values."""
-    if not isinstance(d, dict):
-        return {prefix: d} if prefix else {}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, key))
-        else:
-            out[key] = v
-    return out
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:

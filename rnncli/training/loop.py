@@ -29,6 +29,7 @@ from rnncli.training.build import build_spec, check_batches, check_memory, optim
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
 from rnncli.training.evaluation import compute_metrics
+from rnncli.training.resume import resume_changes
 from rnncli.training.rundir import (
     append_metrics,
     argv_list,
@@ -97,6 +98,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     SIGINT/SIGTERM, ConfigError/DataError (exit 2) for bad input, all after saving what there is.
     """
     cb = callbacks or TrainCallbacks()
+    changes = resume_changes(run_dir, cfg) if resume else {}  # refuses what the checkpoint cannot take
     dtype = np.dtype(cfg.train.dtype)
     data = load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir or Path.cwd())
     cfg, spec = build_spec(cfg, data.task)
@@ -111,7 +113,10 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
         dropout_rng.bit_generator.state = state.dropout_rng_state
         truncate_metrics(run_dir, state.epoch)
         run_info = read_run_json(run_dir)
-        run_info.setdefault("resumed", []).append({"argv": argv_list(argv), "time": now()})
+        run_info.setdefault("resumed", []).append({"argv": argv_list(argv), "time": now(),
+                                                   **({"changed": changes} if changes else {})})
+        if changes:  # config.yaml keeps describing the run (`rnn train -c RUN/config.yaml`)
+            atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
     else:
         claim_run_dir(run_dir)
         atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
@@ -158,6 +163,7 @@ def _run_epochs(run: _Run) -> dict:
     run.saver.final(state, records[-1] if records else None)
     return {"status": "completed", "run_dir": str(run.run_dir), "epochs": state.epoch,
             "best_epoch": state.best_epoch, "best_loss": state.best, "stopped_early": stopped_early,
+            "patience": tc.patience,
             "task": task.kind, "baselines": dict(task.baselines)}
 
 
