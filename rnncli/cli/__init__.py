@@ -169,6 +169,7 @@ def _register() -> None:
     from rnncli.cli import gradcheck as gradcheck_cmds
     from rnncli.cli import model as model_cmds
     from rnncli.cli import plot as plot_cmds
+    from rnncli.cli import states as states_cmds
     from rnncli.cli import train as train_cmds
 
     app.command("train")(train_cmds.train)
@@ -182,6 +183,7 @@ def _register() -> None:
     app.command("bench")(bench_cmds.bench)
     app.command("diagnose")(diagnose_cmds.diagnose)
     app.command("explain")(explain_cmds.explain)
+    app.command("states")(states_cmds.states)
     app.command("plot")(plot_cmds.plot)
     app.command("compare")(compare_cmds.compare)
     app.add_typer(config_cmds.config_app, name="config")

@@ -17,10 +17,10 @@ from rnncli.errors import ConfigError, UsageError
 from rnncli.training.evaluation import compute_metrics
 from rnncli.use.model_io import LoadedModel, to_original_units
 
-__all__ = ["evaluate_model", "load_data_for_model", "predict_outputs"]
+__all__ = ["check_input", "evaluate_model", "load_data_for_model", "predict_outputs"]
 
 
-def _check_input(model: LoadedModel, x: np.ndarray) -> None:
+def check_input(model: LoadedModel, x: np.ndarray) -> None:
     if is_token_input(x):
         V = model.spec.input_size
         if x.ndim != 2:
@@ -53,7 +53,7 @@ def predict_outputs(
         Classification/text: class probabilities, (B, K) or (B, T, K).
     """
     x = np.asarray(batch.x)
-    _check_input(model, x)
+    check_input(model, x)
     if not is_token_input(x):
         x = x.astype(model.dtype, copy=False)
     y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)

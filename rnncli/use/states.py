@@ -1,0 +1,58 @@
+"""The hidden states of every layer of a trained model, batch by batch (`rnn states`).
+
+Letters: B batch, T time, H hidden, L layers, D directions (2 for a bidirectional model).
+A layer's state at step t is what the layer above reads: h_t, or [forward h_t ; reverse h_t] (2H wide)
+for a bidirectional layer, both in the original time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from rnncli.core.bidirectional import reverse_index, reverse_time
+from rnncli.core.embedding import is_token_input
+from rnncli.core.model import forward
+from rnncli.core.rnn import length_mask
+from rnncli.data.types import Batch
+from rnncli.use.model_io import LoadedModel
+from rnncli.use.predict import check_input
+
+__all__ = ["hidden_states", "iter_states"]
+
+
+def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
+    """(L, B, T, D*H) states of every layer for one batch; steps past a sequence's length are NaN.
+
+    Args:
+        batch: x (B, T, I) prepared as the data layer prepares it (scaled), or (B, T) token ids;
+            lengths (B,) or None.
+    """
+    x = np.asarray(batch.x)
+    check_input(model, x)
+    if not is_token_input(x):  # token ids (B, T) stay integers: the model embeds or one-hots them
+        x = x.astype(model.dtype, copy=False)
+    _, _, cache = forward(model.params, model.spec, x, batch.lengths)
+    records = cache["rnn"]["layers"]  # time-major (T, B, H) "hs" per layer (per direction)
+    B, T = x.shape[:2]
+    layers = []
+    for l in range(model.spec.num_layers):
+        if model.spec.directions == 1:
+            layers.append(records[l]["hs"].transpose(1, 0, 2))
+            continue
+        fwd = records[2 * l]["hs"].transpose(1, 0, 2)
+        rev = reverse_time(records[2 * l + 1]["hs"].transpose(1, 0, 2), reverse_index(batch.lengths, B, T))
+        layers.append(np.concatenate([fwd, rev], axis=2))
+    states = np.stack(layers)  # a copy: the cache's buffers are not kept alive
+    if batch.lengths is not None:
+        states[:, ~length_mask(batch.lengths, T)] = np.nan  # padding has no state of its own
+    return states
+
+
+def iter_states(model: LoadedModel, batches: Iterable[Batch]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(states (L, B, T, D*H), lengths (B,)) for each batch, in order (constant memory on a stream)."""
+    for batch in batches:
+        B, T = batch.x.shape[:2]
+        lengths = np.full(B, T) if batch.lengths is None else np.asarray(batch.lengths)
+        yield hidden_states(model, batch), lengths
