@@ -91,6 +91,11 @@ def predict(
     proba: Annotated[
         bool, typer.Option("--proba", help="Classifiers: add class probabilities.")
     ] = False,
+    next_: Annotated[
+        bool,
+        typer.Option("--next", help="Sequence models: only the output after each input's last step "
+                     "(text: the next character after the whole line)."),
+    ] = False,
     header: Annotated[
         bool, typer.Option("--header/--no-header", help="csv: write a header line.")
     ] = True,
@@ -104,24 +109,29 @@ def predict(
     """Predict on sequences read from a file or stdin; only predictions go to stdout.
 
     Regression models print their outputs in original units, classifiers the label
-    (--proba adds probabilities), sequence models one row per step. Input is read
-    and predictions are written batch by batch, so endless streams work.
+    (--proba adds probabilities), sequence models one row per step (--next: only the
+    last). Input is read and predictions are written batch by batch, so endless
+    streams work.
 
     Examples:
       rnn predict runs/sine-1 series.jsonl
+      echo "To be or not to b" | rnn predict runs/text-1 - --next
       rnn data sine -o - | rnn predict runs/sine-1 - --format jsonl | head
     """
     from rnncli.cli.writers import FORMATS, PredictionWriter, output_names
     from rnncli.data import iter_predict_inputs
     from rnncli.fsutil import atomic_writer
     from rnncli.use.model_io import load_model
-    from rnncli.use.predict import predict_outputs
+    from rnncli.use.predict import last_step_outputs, predict_outputs
 
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if output is not None and not Path(output).parent.is_dir():
         raise UsageError(f"-o {output}: directory {str(Path(output).parent)!r} does not exist")
     model = load_model(weights)
+    if next_ and model.spec.output != "sequence":
+        raise UsageError("--next applies to models with an output per step (output: sequence); "
+                         "this one gives one output per sequence already")
     if input_ == "-" and input_format is None:
         # The natural stdin format of pipelines: jsonl lines; plain text for text models.
         input_format = "txt" if model.task.kind == "text" else "jsonl"
@@ -131,7 +141,7 @@ def predict(
 
     def run(stream) -> None:
         writer = PredictionWriter(
-            stream, fmt, kind=model.task.kind, sequence=model.spec.output == "sequence",
+            stream, fmt, kind=model.task.kind, sequence=model.spec.output == "sequence" and not next_,
             proba=proba, vocab=model.task.vocab if model.task.kind == "text" else None,
             header=header, names=output_names(model.task.columns, model.spec.output_size),
         )
@@ -139,7 +149,8 @@ def predict(
             input_, task=model.task, fmt=input_format, batch_size=batch_size, dtype=model.dtype,
         )
         for batch in batches:
-            writer.write(predict_outputs(model, batch), batch.lengths)
+            out = predict_outputs(model, batch)
+            writer.write(last_step_outputs(out, batch.lengths) if next_ else out, batch.lengths)
         writer.close()
 
     if output is None:
@@ -159,21 +170,48 @@ def sample(
         int, typer.Option("--length", "-n", min=0, help="Characters to generate.")
     ] = 200,
     temperature: Annotated[
-        float, typer.Option("--temperature", "-t", help="Below 1: safer; above 1: wilder.")
-    ] = 1.0,
+        float | None,
+        typer.Option("--temperature", "-t", show_default="1.0",
+                     help="Sampling: below 1 safer, above 1 wilder."),
+    ] = None,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", help="Sampling: only among the K most likely characters.")
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option("--top-p", help="Sampling (nucleus): only among the most likely characters "
+                     "whose probabilities add up to P."),
+    ] = None,
+    greedy: Annotated[
+        bool, typer.Option("--greedy", help="Always the most likely next character (no sampling).")
+    ] = False,
+    beam: Annotated[
+        int | None,
+        typer.Option("--beam", metavar="N", help="Beam search of width N: the most likely "
+                     "continuation of --length characters as a whole."),
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
 ) -> None:
     """Generate text from a character-level model (stdout).
 
-    Example: rnn sample runs/text-1 --prime "The " --length 300 --temperature 0.8
+    By default each character is sampled from the model's distribution (shaped by
+    --temperature, --top-k, --top-p); --greedy and --beam are deterministic.
+
+    Examples:
+      rnn sample runs/text-1 --prime "The " --length 300 --temperature 0.8 --seed 1
+      rnn sample runs/text-1 --prime "The " --top-p 0.9 --seed 1
+      rnn sample runs/text-1 --prime "The " --beam 5 --length 40
     """
     import numpy as np
 
+    from rnncli.use.decoding import decoding_from_options
     from rnncli.use.model_io import load_model
-    from rnncli.use.sample import sample_text
+    from rnncli.use.sample import sample_text, text_vocab
 
     model = load_model(weights)
-    text = sample_text(model, prime, length, temperature, np.random.default_rng(seed))
+    decoding = decoding_from_options(greedy=greedy, beam=beam, temperature=temperature, top_k=top_k,
+                                     top_p=top_p, vocab_size=len(text_vocab(model)))
+    text = sample_text(model, prime, length, np.random.default_rng(seed), decoding)
     sys.stdout.write(prime + text + "\n")
 
 

@@ -17,7 +17,7 @@ from rnncli.errors import ConfigError, UsageError
 from rnncli.training.evaluation import compute_metrics
 from rnncli.use.model_io import LoadedModel, to_original_units
 
-__all__ = ["check_input", "evaluate_model", "load_data_for_model", "predict_outputs"]
+__all__ = ["check_input", "evaluate_model", "last_step_outputs", "load_data_for_model", "predict_outputs"]
 
 
 def check_input(model: LoadedModel, x: np.ndarray) -> None:
@@ -59,6 +59,16 @@ def predict_outputs(
     y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)
     out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y)
     return (out, h_final) if return_state else out
+
+
+def last_step_outputs(outputs: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """A sequence model's outputs (B, T, O) at each row's last valid step: (B, O).
+
+    For a text model that is the distribution of the token after the whole input.
+    """
+    B, T = outputs.shape[:2]
+    last = np.full(B, T - 1) if lengths is None else np.asarray(lengths) - 1
+    return outputs[np.arange(B), last]
 
 
 def evaluate_model(

@@ -1,41 +1,27 @@
-"""Generating text from a character-level model (`rnn sample`)."""
+"""Generating text from a character-level model (`rnn sample`); the strategies live in `decoding.py`."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from rnncli.core.losses import softmax
 from rnncli.core.model import forward
 from rnncli.errors import UsageError
+from rnncli.use.decoding import Decoding, beam_search, choose_next
 from rnncli.use.model_io import LoadedModel
 
-__all__ = ["sample_text"]
+__all__ = ["sample_text", "text_vocab"]
 
 
-def sample_text(
-    model: LoadedModel,
-    prime: str,
-    length: int,
-    temperature: float,
-    rng: np.random.Generator,
-) -> str:
-    """Generate `length` characters after `prime` from a character-level model.
+def text_vocab(model: LoadedModel) -> list[str]:
+    """The characters of a text model in id order; UsageError for any other model."""
+    if model.task.kind != "text" or not model.task.vocab:
+        raise UsageError(f"sample needs a character-level text model; this one is {model.task.kind}")
+    return model.task.vocab
 
-    Returns:
-        Only the new characters (when `prime` is empty, the first character is drawn
-        uniformly from the vocabulary and included).
-    Raises:
-        UsageError: not a text model, a prime character outside the vocabulary, bad options.
-    """
-    vocab = model.task.vocab
-    if model.task.kind != "text" or not vocab:
-        raise UsageError(
-            f"sample needs a character-level text model; this one is {model.task.kind}"
-        )
-    if temperature <= 0 or not math.isfinite(temperature):
-        raise UsageError(f"--temperature must be > 0, got {temperature}")
+
+def _check(model: LoadedModel, prime: str, length: int) -> dict[str, int]:
+    """The vocabulary index; UsageError for a model that is not a text model or a bad prime."""
+    vocab = text_vocab(model)
     if length < 0:
         raise UsageError(f"--length must be >= 0, got {length}")
     index = {ch: i for i, ch in enumerate(vocab)}
@@ -45,23 +31,53 @@ def sample_text(
             f"--prime has characters the model never saw: {''.join(unknown)!r} "
             f"(vocabulary of {len(vocab)} characters)"
         )
-    V = len(vocab)
-    generated: list[str] = []
-    if not prime:
-        first = vocab[int(rng.integers(V))]
-        generated.append(first)
-        prime = first
-        length -= 1
+    return index
 
-    def step(ids: list[int], h):
-        x = np.array([ids], dtype=np.int64)  # (1, T) token ids
+
+def _stepper(model: LoadedModel):
+    """step(ids (N, T) or (N,), h (L, N, H) or None) -> (logits of the last step (N, V), h)."""
+
+    def step(ids: np.ndarray, h: np.ndarray | None):
+        ids = np.asarray(ids, dtype=np.int64)
+        x = ids.reshape(ids.shape[0], -1)  # (N, T) token ids: the model one-hots or embeds them
         y, h_new, _ = forward(model.params, model.spec, x, None, h)
-        return y.reshape(-1, y.shape[-1])[-1], h_new  # logits of the last step (V,)
+        return y[:, -1], h_new  # text models are sequence models: y (N, T, V)
 
-    logits, h = step([index[ch] for ch in prime], None)
-    for _ in range(max(length, 0)):
-        p = softmax(logits.astype(np.float64) / temperature)
-        nxt = int(rng.choice(V, p=p / p.sum()))
-        generated.append(vocab[nxt])
-        logits, h = step([nxt], h)
-    return "".join(generated)
+    return step
+
+
+def sample_text(model: LoadedModel, prime: str, length: int, rng: np.random.Generator,
+                decoding: Decoding | None = None) -> str:
+    """Generate `length` characters after `prime` from a character-level model.
+
+    Args:
+        decoding: the strategy (see `rnncli.use.decoding`); default: sampling at temperature 1.
+        rng: the only source of randomness (sampling; the first character when `prime` is empty).
+
+    Returns:
+        Only the new characters (when `prime` is empty, the first character is drawn
+        uniformly from the vocabulary and included).
+
+    Raises:
+        UsageError: not a text model, a prime character outside the vocabulary, bad options.
+    """
+    dec = decoding or Decoding()
+    index = _check(model, prime, length)
+    vocab = model.task.vocab
+    generated: list[int] = []
+    if not prime and length > 0:
+        generated.append(int(rng.integers(len(vocab))))
+        length -= 1
+    ids = [index[ch] for ch in prime] + generated
+    if length <= 0:
+        return "".join(vocab[i] for i in generated)
+    step = _stepper(model)
+    logits, h = step(np.array([ids]), None)
+    if dec.strategy == "beam":
+        generated += beam_search(step, logits[0], h, length, dec.beam)
+    else:
+        for t in range(length):
+            generated.append(choose_next(logits[0], dec, rng))
+            if t + 1 < length:
+                logits, h = step(np.array([generated[-1]]), h)
+    return "".join(vocab[i] for i in generated)
