@@ -5,6 +5,8 @@
     model.npz        final weights          best.npz   weights with the best validation loss
     checkpoint.npz   weights + optimizer state + counters + RNG states, for `rnn train --resume`
     run.json         argv, versions, seed, start/end time, status
+    tensorboard/     TensorBoard event files (train.log_to: tensorboard)
+    mlflow.json      the MLflow run this run logs to (train.log_to: mlflow), so --resume continues it
 """
 
 CONFIG = "config.yaml"
@@ -13,5 +15,7 @@ MODEL = "model.npz"
 BEST = "best.npz"
 CHECKPOINT = "checkpoint.npz"
 RUN_JSON = "run.json"
+TENSORBOARD = "tensorboard"
+MLFLOW_RUN = "mlflow.json"
 
-RUN_FILES = (CONFIG, METRICS, MODEL, BEST, CHECKPOINT, RUN_JSON)
+RUN_FILES = (CONFIG, METRICS, MODEL, BEST, CHECKPOINT, RUN_JSON, MLFLOW_RUN)

@@ -31,6 +31,14 @@ def train(
             help="Continue an interrupted run from its last checkpoint (uses its config.yaml).",
         ),
     ] = None,
+    log_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--log-to", metavar="TRACKER",
+            help="Also log to tensorboard and/or mlflow (repeat, or tensorboard,mlflow); "
+            "the same as --set train.log_to=[...].",
+        ),
+    ] = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -45,12 +53,18 @@ def train(
       rnn train -c configs/sine.yaml
       rnn train -c configs/adding.yaml --set train.epochs=5 --set model.hidden_size=64
       rnn train --resume runs/adding-1
+      rnn train -c configs/sine.yaml --log-to tensorboard
     """
     from rnncli.cli.render import ProgressReporter, curve_lines, summary_lines
     from rnncli.config import load_config
     from rnncli.training.loop import train as run_training
     from rnncli.training.rundir import default_run_dir
+    from rnncli.training.trackers import tracked
 
+    set_ = list(set_ or [])
+    if log_to:
+        names = [n.strip() for item in log_to for n in item.split(",") if n.strip()]
+        set_.append(f"train.log_to=[{', '.join(names)}]")
     if resume is not None:
         if config:
             raise UsageError("--resume uses the run's own config.yaml; drop --config")
@@ -67,9 +81,10 @@ def train(
     console = err_console(is_quiet(quiet))
     reporter = ProgressReporter(console, live=stderr_is_terminal())
     try:
-        summary = run_training(
-            cfg, run_dir, callbacks=reporter, resume=resume is not None, argv=sys.argv
-        )
+        with tracked(reporter, cfg.train.log_to, run_dir) as callbacks:
+            summary = run_training(
+                cfg, run_dir, callbacks=callbacks, resume=resume is not None, argv=sys.argv
+            )
     finally:
         reporter.close()  # never leave a live bar behind, even on Ctrl-C or an error
     shown = {**summary, "seconds": reporter.elapsed()}

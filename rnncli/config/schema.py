@@ -182,6 +182,13 @@ class TrainConfig(_Section):
         gt=0,
         description="Refuse to start if the estimated memory exceeds this; null = 80% of RAM.",
     )
+    log_to: list[Literal["tensorboard", "mlflow"]] = Field(
+        [],  # pydantic copies a mutable default for each config
+        description="Also log every epoch to these trackers (off by default: each needs its extra): "
+        "tensorboard = event files in RUN_DIR/tensorboard (pip install 'rnncli[tensorboard]'); "
+        "mlflow = an MLflow run at $MLFLOW_TRACKING_URI, else MLflow's local store in the working "
+        "directory (pip install 'rnncli[mlflow]').",
+    )
 
     @model_validator(mode="after")
     def _options_apply(self) -> TrainConfig:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncli.config import config_to_yaml
+from rnncli.config import config_to_dict, config_to_yaml
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, forward, loss_and_grads
 from rnncli.core.optim import clip_gradients
@@ -150,7 +150,8 @@ def _run_epochs(run: _Run) -> dict:
     """Epochs from the state's next one to train.epochs (or early stopping); the run's summary."""
     tc, state, task = run.cfg.train, run.state, run.data.task
     run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
-                           "spec": run.spec.to_dict(), "task": task.to_dict(), "run_dir": str(run.run_dir)})
+                           "spec": run.spec.to_dict(), "task": task.to_dict(), "run_dir": str(run.run_dir),
+                           "config": config_to_dict(run.cfg)})
     stopped_early = False
     for epoch in range(state.epoch + 1, tc.epochs + 1):
         _train_epoch(run, epoch)
