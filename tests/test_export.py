@@ -94,8 +94,9 @@ def test_onnx_ragged_batch_with_lengths_equals_predict_on_jsonl(tmp_path, output
         assert np.isnan(want[~valid]).all()
 
 
-def test_onnx_text_model_takes_token_ids_and_carries_state(tmp_path):
-    weights = write_model(tmp_path / "t.npz", layers=2, kind="text", seed=3)
+@pytest.mark.parametrize("embedding, tie", [(None, False), (4, False), (5, True)])
+def test_onnx_text_model_takes_token_ids_and_carries_state(tmp_path, embedding, tie):
+    weights = write_model(tmp_path / "t.npz", layers=2, kind="text", seed=3, embedding=embedding, tie=tie)
     graph = export(weights, tmp_path / "t.onnx", "--state")
     meta = {p.key: p.value for p in onnx.load(str(graph)).metadata_props}
     assert json.loads(meta["vocab"]) == TEXT_VOCAB and meta["kind"] == "text"
@@ -139,6 +140,26 @@ def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkey
     assert json.loads(ck["meta"])["model"] == model.spec.to_dict()
     assert not ck["rnn"]["bias_hh_l1"].any()
     assert ("weight_ih_l1_reverse" in ck["rnn"]) == bidirectional
+
+
+def test_torch_export_of_a_text_model_with_tied_embedding(tmp_path):
+    torch = pytest.importorskip("torch")
+    from rnncli.use.export_check import reference_and_feeds
+    from rnncli.use.model_io import load_model
+
+    weights = write_model(tmp_path / "t.npz", layers=2, kind="text", seed=4, embedding=5, tie=True)
+    ck = torch.load(export(weights, tmp_path / "t.pt"))
+    emb = torch.nn.Embedding(**ck["embedding_args"])
+    emb.load_state_dict(ck["embedding"])
+    rnn = torch.nn.RNN(**ck["rnn_args"])
+    rnn.load_state_dict(ck["rnn"])
+    head = torch.nn.Linear(**ck["head_args"])
+    head.load_state_dict(ck["head"])
+    assert ck["tie_weights"] and torch.equal(head.weight, emb.weight) and ck["vocab"] == TEXT_VOCAB
+    (want,), feeds = reference_and_feeds(load_model(weights), lengths=False, state=False)
+    with torch.no_grad():
+        y = torch.softmax(head(rnn(emb(torch.from_numpy(feeds["x"])))[0]), dim=-1)
+    np.testing.assert_allclose(y.numpy(), want, rtol=TOL, atol=TOL)
 
 
 def test_safetensors_names_and_metadata(tmp_path):

@@ -5,7 +5,8 @@ Letters: B batch, T time, I input, H hidden, O output, L layers.
 - onnx: see `rnncli.use.export_onnx` (the graph); checked by onnx.checker and, when onnxruntime is
   installed, run on a random batch against the NumPy model before the file is written.
 - torch: `torch.save` of a dict: "rnn" (state dict of torch.nn.RNN), "rnn_args" (its constructor
-  arguments, batch_first=True), "head" / "head_args" (torch.nn.Linear), "scaler" (None or the
+  arguments, batch_first=True), "head" / "head_args" (torch.nn.Linear), "embedding" / "embedding_args"
+  (torch.nn.Embedding, or None), "tie_weights" (head.weight is the embedding's), "scaler" (None or the
   standardisation statistics as float tensors), "vocab" (None or the characters of a text model),
   "meta" (the weights' meta as a JSON string). torch.nn.RNN's second bias (bias_hh) is zero.
 - safetensors: the tensors under the .npz names (rnn.{l}.W_xh, ..., head.b_y), metadata = the
@@ -65,7 +66,7 @@ def _torch_names(model: LoadedModel) -> tuple[dict[str, np.ndarray], dict[str, n
             rnn[f"weight_hh_l{l}{s}"] = p[f"rnn.{l}.W_hh{s}"]
             rnn[f"bias_ih_l{l}{s}"] = p[f"rnn.{l}.b_h{s}"]
             rnn[f"bias_hh_l{l}{s}"] = np.zeros(H, dtype=p[f"rnn.{l}.b_h{s}"].dtype)
-    return rnn, {"weight": p["head.W_hy"], "bias": p["head.b_y"]}
+    return rnn, {"weight": p[model.spec.head_weight], "bias": p["head.b_y"]}
 
 
 def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
@@ -77,11 +78,15 @@ def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
         scaler = {k: np.asarray(v, dtype=model.dtype) for k, v in task.scaler.items()}
     return {
         "rnn": rnn,
-        "rnn_args": {"input_size": spec.input_size, "hidden_size": spec.hidden_size,
+        "rnn_args": {"input_size": spec.embedding_size or spec.input_size, "hidden_size": spec.hidden_size,
                      "num_layers": spec.num_layers, "nonlinearity": spec.nonlinearity,
                      "bias": True, "batch_first": True, "bidirectional": spec.bidirectional},
         "head": head,
         "head_args": {"in_features": spec.head_input_size, "out_features": spec.output_size},
+        "embedding": {"weight": model.params["embed.W"]} if spec.embedding_size else None,
+        "embedding_args": ({"num_embeddings": spec.input_size, "embedding_dim": spec.embedding_size}
+                           if spec.embedding_size else None),
+        "tie_weights": spec.tie_weights,
         "scaler": scaler,
         "vocab": list(task.vocab) if task.vocab else None,
         "meta": json.dumps(model.meta),
@@ -156,9 +161,6 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
         RunFailure: the ONNX graph does not reproduce the model.
     """
     path = Path(path)
-    if model.spec.embedding_size and fmt != "safetensors":  # the arrays alone need no graph
-        raise UsageError(f"export to {fmt} does not support models with token embeddings "
-                         "(model.embedding_size) yet; safetensors does")
     if fmt != "onnx" and (lengths or state):
         raise UsageError(f"--lengths and --state apply to onnx; the format is {fmt}")
     if not path.parent.is_dir():

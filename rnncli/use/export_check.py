@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncli.data import Batch, one_hot
+from rnncli.data import Batch
 from rnncli.data.scaling import scale_inputs
+from rnncli.use.export_onnx import takes_tokens
 from rnncli.use.model_io import LoadedModel
 from rnncli.use.predict import predict_outputs
 
@@ -27,7 +28,7 @@ def random_inputs(model: LoadedModel, rng: np.random.Generator, batch: int = 3, 
     if ragged:
         lengths = rng.integers(1, steps + 1, size=batch).astype(np.int32)
         lengths[0] = steps
-    if task.kind == "text":
+    if takes_tokens(model):
         x = rng.integers(0, spec.input_size, size=(batch, steps)).astype(np.int64)
     else:
         x = rng.standard_normal((batch, steps, spec.input_size))
@@ -51,8 +52,8 @@ def reference_and_feeds(model: LoadedModel, *, lengths: bool, state: bool, seed:
     rng = np.random.default_rng(seed)
     x, lens = random_inputs(model, rng, ragged=lengths)
     spec, dtype = model.spec, model.dtype
-    if model.task.kind == "text":
-        xin = one_hot(x, spec.input_size, dtype)
+    if takes_tokens(model):
+        xin = x  # ids: the model one-hots or embeds them
     else:
         lens64 = None if lens is None else lens.astype(np.int64)
         xin = scale_inputs(x.astype(dtype), model.task.scaler, lens64)

@@ -31,7 +31,7 @@ from rnncli.core.bidirectional import DIRECTIONS
 from rnncli.errors import UsageError
 from rnncli.use.model_io import LoadedModel
 
-__all__ = ["OPSET", "build_onnx", "onnx_inputs"]
+__all__ = ["OPSET", "build_onnx", "onnx_inputs", "takes_tokens"]
 
 OPSET = 17
 IR_VERSION = 8  # what opset 17 shipped with: runtimes from 2022 on load the file
@@ -74,12 +74,19 @@ def _tiled(values: list[float], width: int) -> np.ndarray:
     return np.tile(v, width // len(v))
 
 
+def takes_tokens(model: LoadedModel) -> bool:
+    """Whether the graph's input is int64 token ids (text models, models with an embedding)."""
+    return model.task.kind == "text" or bool(model.spec.embedding_size)
+
+
 def _inputs_to_steps(g: _Graph, model: LoadedModel) -> str:
     """Graph input `x` -> (T, B, I) float32 the first RNN layer reads."""
-    task = model.task
-    if task.kind == "text":
-        eye = g.const("one_hot", np.eye(model.spec.input_size, dtype=np.float32))
-        x = g.op1("Gather", [eye, "x"], axis=0)  # (B, T) ids -> (B, T, V)
+    task, spec = model.task, model.spec
+    if takes_tokens(model):
+        # (B, T) ids -> (B, T, E) rows of the embedding, or of eye(V): the one-hot vectors
+        table = (_f32(model.params["embed.W"]) if spec.embedding_size
+                 else np.eye(spec.input_size, dtype=np.float32))
+        x = g.op1("Gather", [g.const("embed.W", table), "x"], axis=0)
     else:
         x = "x"
         if task.scaler and "input_mean" in task.scaler:
@@ -131,7 +138,7 @@ def _layers(g: _Graph, model: LoadedModel, steps: str, *, lengths: bool, state: 
 def _head(g: _Graph, model: LoadedModel, top_steps: str, top_final: str) -> str:
     """Linear head, then softmax or un-scaling: the graph output `y`."""
     spec, task, p = model.spec, model.task, model.params
-    W_t = g.const("head.W_hy_t", _f32(p["head.W_hy"]).T.copy())  # (H, O)
+    W_t = g.const("head.W_t", _f32(p[spec.head_weight]).T.copy())  # (D*H, O); embed.W when tied
     b = g.const("head.b_y", _f32(p["head.b_y"]))
     if spec.output == "last":  # the top layer's final state(s) (D, B, H) -> (B, D*H)
         top = g.op1("Transpose", [top_final], perm=[1, 0, 2])
@@ -152,7 +159,7 @@ def _head(g: _Graph, model: LoadedModel, top_steps: str, top_final: str) -> str:
 def onnx_inputs(model: LoadedModel, *, lengths: bool = False, state: bool = False) -> dict[str, str]:
     """Name -> a short description of each graph input (for help texts and the model's doc)."""
     spec = model.spec
-    out = {"x": "int64 (batch, time) token ids" if model.task.kind == "text"
+    out = {"x": "int64 (batch, time) token ids" if takes_tokens(model)
            else f"float32 (batch, time, {spec.input_size})"}
     if lengths:
         out["lengths"] = "int32 (batch,) valid steps per row"
@@ -164,7 +171,7 @@ def onnx_inputs(model: LoadedModel, *, lengths: bool = False, state: bool = Fals
 def _value_infos(helper, TP, model: LoadedModel, *, lengths: bool, state: bool):
     spec = model.spec
     L, H, O = spec.num_layers * spec.directions, spec.hidden_size, spec.output_size
-    if model.task.kind == "text":
+    if takes_tokens(model):
         ins = [helper.make_tensor_value_info("x", TP.INT64, ["batch", "time"])]
     else:
         ins = [helper.make_tensor_value_info("x", TP.FLOAT, ["batch", "time", spec.input_size])]
