@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, SetOverrides
+from rnncli.cli.options import ConfigFiles, Json, Quiet, SetOverrides, Threads
 from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
 from rnncli.wording import plural
@@ -96,10 +96,7 @@ def bench(
     dtype: Annotated[
         str | None, typer.Option("--dtype", help="float32 or float64 (default float32).")
     ] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option("--threads", min=1, help="BLAS threads for numpy and torch; default all cores."),
-    ] = None,
+    threads: Threads = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed steps (median reported).")] = 20,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 3,
     torch: Annotated[
@@ -123,14 +120,16 @@ def bench(
 
     Reports the median step time, sequences/s and GFLOP/s (6*B*T*H*(I+H) per layer), the
     machine's own matmul peak measured in the same run and the fraction reached, and the
-    same for torch with the same sizes, threads and dtype. Sizes come from the options,
-    else from --config (its batch size, data, model and dtype), else B=64 T=100 I=64 H=256.
+    same for torch with the same sizes, threads (--threads: auto by default) and dtype.
+    Sizes come from the options, else from --config (its batch size, data, model and
+    dtype), else B=64 T=100 I=64 H=256.
 
     Examples:
       rnn bench
       rnn bench --batch 128 --seq-len 200 --input 128 --hidden 512 --threads 2 --json
       rnn bench -c configs/adding.yaml --dtype float64 --scaling --memory-window 20
     """
+    from rnncli.threads import resolve_threads
     from rnncli.tools.bench import DTYPES, run_bench
 
     sizes = dict(DEFAULTS)
@@ -143,9 +142,11 @@ def bench(
     sizes.update({k: v for k, v in given.items() if v is not None})
     if sizes["dtype"] not in DTYPES:
         raise UsageError(f"--dtype: {sizes['dtype']!r} is not one of {', '.join(DTYPES)}")
+    count = resolve_threads(threads, batch=sizes["batch"], hidden=sizes["hidden"],
+                            input_size=sizes["input_size"])
     console = err_console(is_quiet(quiet))
     console.print(f"timing {plural(repeats, 'step')} after {plural(warmup, 'warm-up step')} ...")
-    result = run_bench(**sizes, threads=threads, repeats=repeats, warmup=warmup, use_torch=torch,
+    result = run_bench(**sizes, threads=count, repeats=repeats, warmup=warmup, use_torch=torch,
                        train_step=train_step, scaling=scaling, memory_window=memory_window)
     if json_:
         echo_json(result)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
+from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
 from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
 
@@ -40,6 +40,7 @@ def diagnose(
         typer.Option("--out", "-o", metavar="FILE.png",
                      help="With --map: draw the map as a PNG heatmap (needs matplotlib, the plot extra)."),
     ] = None,
+    threads: Threads = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -60,7 +61,9 @@ def diagnose(
       rnn diagnose -c configs/adding.yaml --set model.nonlinearity=relu --set model.recurrent_init=identity
       rnn diagnose runs/adding-1 --json | jq .verdict
     """
+    from rnncli.threads import set_threads
     from rnncli.tools.diagnose import diagnose_config, diagnose_weights
+    from rnncli.use.model_io import load_model
 
     if out is not None and not attribution:
         raise UsageError("-o/--out draws the attribution map: add --map")
@@ -69,11 +72,13 @@ def diagnose(
     if weights is not None:
         if set_ or seed is not None:
             raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
+        set_threads(threads, batch=batch_size, hidden=load_model(weights).spec.hidden_size)
         report = diagnose_weights(weights, batch_size=batch_size, steps=steps, attribution=attribution)
     else:
         from rnncli.config import load_config
 
         cfg = load_config(config or [], set_ or [], seed=seed)
+        set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size)
         report = diagnose_config(cfg, batch_size=batch_size, steps=steps, attribution=attribution)
     console = err_console(is_quiet(quiet))
     drawn = attribution and out is not None and _draw_png(report, out, console)

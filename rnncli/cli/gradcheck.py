@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
+from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
 from rnncli.errors import GradcheckFailed
 from rnncli.wording import plural
 
@@ -36,6 +36,7 @@ def gradcheck(
         int | None,
         typer.Option("--sample", min=1, help="Check only this many entries per tensor."),
     ] = None,
+    threads: Threads = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -53,9 +54,11 @@ def gradcheck(
     from rnncli.cli.render import gradcheck_table
     from rnncli.cli.tables import print_table
     from rnncli.config import load_config
+    from rnncli.threads import set_threads
     from rnncli.tools.probe import gradcheck_config
 
     cfg = load_config(config or [], set_ or [], seed=seed)
+    set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size)
     report, spec = gradcheck_config(
         cfg, batch_size=batch_size, steps=steps, eps=eps, tol=tol, atol=atol, sample=sample
     )

@@ -9,8 +9,15 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
-from rnncli.cli.options import BatchSize, Json, Weights
+from rnncli.cli.options import BatchSize, Json, Threads, Weights
 from rnncli.errors import UsageError
+
+
+def _use_threads(threads: int | str | None, model, batch_size: int) -> None:
+    """Apply --threads (auto: from the model's sizes and the batch) before the first product."""
+    from rnncli.threads import set_threads
+
+    set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size)
 
 
 def eval_cmd(
@@ -40,6 +47,7 @@ def eval_cmd(
                      "so a generator gives sequences the model has not seen)."),
     ] = None,
     batch_size: BatchSize = 256,
+    threads: Threads = None,
     json_: Json = False,
 ) -> None:
     """Loss and task metrics of a model on a dataset.
@@ -58,6 +66,7 @@ def eval_cmd(
     from rnncli.use.predict import evaluate_model, load_data_for_model
 
     model = load_model(weights)
+    _use_threads(threads, model, batch_size)
     bundle = load_data_for_model(
         model, data, overrides=set_ or [], fmt=input_format, seed=seed
     )
@@ -105,6 +114,7 @@ def predict(
                      help="Write here (atomically) instead of stdout."),
     ] = None,
     batch_size: BatchSize = 256,
+    threads: Threads = None,
 ) -> None:
     """Predict on sequences read from a file or stdin; only predictions go to stdout.
 
@@ -132,6 +142,7 @@ def predict(
     if next_ and model.spec.output != "sequence":
         raise UsageError("--next applies to models with an output per step (output: sequence); "
                          "this one gives one output per sequence already")
+    _use_threads(threads, model, batch_size)
     if input_ == "-" and input_format is None:
         # The natural stdin format of pipelines: jsonl lines; plain text for text models.
         input_format = "txt" if model.task.kind == "text" else "jsonl"
@@ -191,6 +202,7 @@ def sample(
                      "continuation of --length characters as a whole."),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    threads: Threads = None,
 ) -> None:
     """Generate text from a character-level model (stdout).
 
@@ -209,6 +221,7 @@ def sample(
     from rnncli.use.sample import sample_text, text_vocab
 
     model = load_model(weights)
+    _use_threads(threads, model, 1)
     decoding = decoding_from_options(greedy=greedy, beam=beam, temperature=temperature, top_k=top_k,
                                      top_p=top_p, vocab_size=len(text_vocab(model)))
     text = sample_text(model, prime, length, np.random.default_rng(seed), decoding)

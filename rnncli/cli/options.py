@@ -41,3 +41,19 @@ Weights = Annotated[
 BatchSize = Annotated[
     int, typer.Option("--batch-size", "-b", min=1, help="Sequences per batch.")
 ]
+
+
+def _threads_value(value: str | None) -> int | str | None:
+    from rnncli.threads import parse_threads
+
+    return None if value is None else parse_threads(value)
+
+
+Threads = Annotated[
+    str | None,
+    typer.Option(
+        "--threads", metavar="auto|N", callback=_threads_value, show_default=False,
+        help="BLAS threads for the products: auto (default) = 1 for small models, all physical "
+        "cores for large ones; N = exactly N (same N, same machine: same numbers).",
+    ),
+]

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet, stderr_is_terminal
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
+from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
 from rnncli.errors import UsageError
 
 
@@ -39,6 +39,7 @@ def train(
             "the same as --set train.log_to=[...].",
         ),
     ] = None,
+    threads: Threads = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -54,6 +55,7 @@ def train(
       rnn train -c configs/adding.yaml --set train.epochs=5 --set model.hidden_size=64
       rnn train --resume runs/adding-1
       rnn train -c configs/sine.yaml --log-to tensorboard
+      rnn train -c configs/adding.yaml --threads 1
     """
     from rnncli.cli.render import ProgressReporter, curve_lines, summary_lines
     from rnncli.config import load_config
@@ -77,8 +79,11 @@ def train(
     else:
         cfg = load_config(config or [], set_ or [], seed=seed)
         run_dir = Path(out) if out is not None else default_run_dir(cfg, config_paths=config or [])
-
     console = err_console(is_quiet(quiet))
+    if threads is not None:
+        cfg.train.threads = threads
+        if resume is not None:
+            _warn_thread_change(console, run_dir, threads)
     reporter = ProgressReporter(console, live=stderr_is_terminal())
     try:
         with tracked(reporter, cfg.train.log_to, run_dir) as callbacks:
@@ -92,3 +97,13 @@ def train(
         console.print(line, markup=False, highlight=False)
     if json_:
         echo_json(summary)
+
+
+def _warn_thread_change(console, run_dir: Path, threads: int | str) -> None:
+    """--threads on --resume: a count other than the recorded one changes the float sums."""
+    from rnncli.training.rundir import read_run_json
+
+    recorded = read_run_json(run_dir).get("threads")
+    if threads != "auto" and recorded is not None and recorded != threads:
+        console.print(f"rnn: warning: {run_dir} ran with {recorded} BLAS threads; resuming with {threads} "
+                      "gives weights that differ from an uninterrupted run", markup=False, highlight=False)

@@ -189,6 +189,20 @@ class TrainConfig(_Section):
         "mlflow = an MLflow run at $MLFLOW_TRACKING_URI, else MLflow's local store in the working "
         "directory (pip install 'rnncli[mlflow]').",
     )
+    threads: int | Literal["auto"] = Field(
+        "auto",
+        description="BLAS threads for the products: 'auto' = 1 while the per-step products are too "
+        "small for threads to pay off (batch_size*H*(I+H) below 16M), all physical cores above; "
+        "results are bit-identical for the same machine and thread count.",
+    )
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _threads(cls, value: Any) -> Any:
+        # One message for both halves of the union (pydantic would report each alternative).
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise PydanticCustomError("threads", "expected auto or a positive integer")
 
     @model_validator(mode="after")
     def _options_apply(self) -> TrainConfig:

@@ -25,6 +25,7 @@ from rnncli.data import Batch, DataBundle, iterate_batches, load_dataset, num_ba
 from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
+from rnncli.threads import run_threads
 from rnncli.training.build import build_spec, check_batches, check_memory, optimizer_from_config
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
@@ -104,6 +105,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     cfg, spec = build_spec(cfg, data.task)
     check_memory(cfg, spec, data)
     check_batches(cfg, data)
+    threads = run_threads(cfg, spec, run_dir if resume else None)  # BLAS threads, before any product
     init_rng, order_rng, dropout_rng = (np.random.default_rng([cfg.seed, k]) for k in range(3))
     optimizer = optimizer_from_config(cfg)
     if resume:
@@ -125,7 +127,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
         state = TrainState(params, optimizer, epoch_rng_state=order_rng.bit_generator.state,
                            dropout_rng_state=dropout_rng.bit_generator.state)
         run_info = {"argv": argv_list(argv), "versions": versions(), "seed": cfg.seed, "start": now()}
-    run_info.update(status="running", end=None)
+    run_info.update(status="running", end=None, threads=threads)
     write_run_json(run_dir, run_info)
     steps = num_batches(data.train, cfg.train.batch_size, cfg.train.drop_last)
     try:
