@@ -104,3 +104,15 @@ def test_cli_threads_option(tmp_path):
     assert r.stderr == "rnn: error: --threads: expected auto or a positive number of threads (got '0')\n"
     r = runner.invoke(app, ["eval", str(out), "--threads", "1", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["samples"] > 0
+
+
+def test_resume_with_another_thread_count_warns_and_records_it(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "r"
+    sets = [arg for s in TINY for arg in ("--set", s)]
+    assert runner.invoke(app, ["train", "--out", str(out), "--threads", "2", *sets]).exit_code == 0
+    r = runner.invoke(app, ["train", "--resume", str(out), "--set", "train.epochs=2", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert (f"rnn: warning: {out} ran with 2 BLAS threads; resuming with 1 gives weights that differ "
+            "from an uninterrupted run") in r.stderr
+    assert json.loads((out / "run.json").read_text())["threads"] == 1

@@ -22,6 +22,7 @@ __all__ = ["RESUMABLE", "resume_changes"]
 RESUMABLE = frozenset({
     "train.epochs", "train.patience", "train.lr", "train.clip_norm", "train.clip_value",
     "train.checkpoint_every", "train.max_memory_gb", "train.on_nonfinite",
+    "train.threads",  # allowed, with a warning: another count changes the float sums from there on
 })
 
 
