@@ -18,6 +18,7 @@ from rnncli.config import load_config
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, loss_and_grads
 from rnncli.data.types import TaskInfo
+from rnncli.errors import UsageError
 from rnncli.tools.explain import explain_sequence, numerical_gradients
 from rnncli.tools.explain_input import parse_sequence
 from rnncli.training.loop import train
@@ -26,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 I, H, O, T = 2, 3, 3, 4
 
 
-def _case(num_layers: int, nonlinearity: str, output: str, loss: str, seed: int = 3):
-    spec = ModelSpec(I, H, O, num_layers, nonlinearity, output)
+def _case(num_layers: int, nonlinearity: str, output: str, loss: str, seed: int = 3, bidirectional=False):
+    spec = ModelSpec(I, H, O, num_layers, nonlinearity, output, bidirectional=bidirectional)
     rng = np.random.default_rng(seed)
     params = init_params(spec, rng, dtype=np.float64)
     for name in params:  # non-zero biases keep relu pre-activations away from the kink at 0
@@ -42,12 +43,16 @@ def _case(num_layers: int, nonlinearity: str, output: str, loss: str, seed: int 
     return params, spec, x, y
 
 
-GRID = list(itertools.product([1, 2, 3], ["tanh", "relu"], ["last", "sequence"], ["mse", "cross_entropy"]))
+GRID = [(*case, False) for case in itertools.product([1, 2, 3], ["tanh", "relu"], ["last", "sequence"],
+                                                     ["mse", "cross_entropy"])]
+GRID += [(layers, "tanh", output, loss, True) for layers in (1, 2) for output in ("last", "sequence")
+         for loss in ("mse", "cross_entropy")] + [(2, "relu", "last", "mse", True)]
 
 
-@pytest.mark.parametrize("layers,nonlinearity,output,loss", GRID)
-def test_summed_gradients_equal_the_cores_and_centred_differences(layers, nonlinearity, output, loss):
-    params, spec, x, y = _case(layers, nonlinearity, output, loss)
+@pytest.mark.parametrize("layers,nonlinearity,output,loss,bidirectional", GRID)
+def test_summed_gradients_equal_the_cores_and_centred_differences(layers, nonlinearity, output, loss,
+                                                                  bidirectional):
+    params, spec, x, y = _case(layers, nonlinearity, output, loss, bidirectional=bidirectional)
     e = explain_sequence(params, spec, x, y, loss=loss)
     value, grads, aux = loss_and_grads(params, spec, x[None], np.asarray(y)[None], loss=loss)
     assert e["loss"] == pytest.approx(value, abs=1e-13)
@@ -83,6 +88,26 @@ def test_the_pieces_add_up_as_the_equations_say():
             total = sum(s[f"d{k}"] for s in e["backward"] if s["layer"] == l)
             np.testing.assert_allclose(e["grads"][f"rnn.{l}.{k}"], total, atol=1e-15)
     np.testing.assert_allclose(fwd[1, 2]["x"], fwd[0, 2]["h"])  # layer 1 reads layer 0's states
+
+
+def test_bidirectional_reverse_direction_runs_backwards_in_time():
+    params, spec, x, y = _case(1, "tanh", "last", "mse", bidirectional=True)
+    e = explain_sequence(params, spec, x, y, loss="mse")
+    rev = [f for f in e["forward"] if f["direction"] == "reverse"]
+    assert [f["t"] for f in rev] == [3, 2, 1, 0]  # in the order it runs
+    W_xh, W_hh, b = (params[f"rnn.0.{k}_reverse"] for k in ("W_xh", "W_hh", "b_h"))
+    np.testing.assert_allclose(rev[1]["a"], W_xh @ x[2] + W_hh @ rev[0]["h"] + b)  # h_3 feeds step 2
+    back = [s for s in e["backward"] if s["direction"] == "reverse"]
+    assert [s["t"] for s in back] == [0, 1, 2, 3]  # its last step (t = 0) first
+    # many-to-one: the head reads the reverse state at t = 0, so only there does it send a gradient
+    assert back[0]["dh_from_output"].any() and not any(s["dh_from_output"].any() for s in back[1:])
+    np.testing.assert_allclose(back[1]["dh_from_next"], W_hh.T @ back[0]["da"])
+
+
+def test_embedding_models_are_refused():
+    spec = ModelSpec(I, H, O, embedding_size=4)
+    with pytest.raises(UsageError, match="does not support embedding models yet"):
+        explain_sequence({}, spec, np.zeros((2, I)), np.zeros(O), loss="mse")
 
 
 def test_one_unit_one_step_by_hand():
@@ -167,7 +192,8 @@ def test_cli_json_has_exactly_the_documented_keys_and_matches_the_core():
 
 def test_cli_terminal_layout_fits_80_columns_and_stdout_stays_empty():
     for extra in ([], ["--set", "model.num_layers=2", "--set", "data.output=sequence"],
-                  ["--set", "data.num_classes=3", "--set", "model.nonlinearity=relu"]):
+                  ["--set", "data.num_classes=3", "--set", "model.nonlinearity=relu"],
+                  ["--set", "model.bidirectional=true", "--set", "model.num_layers=2"]):
         r = run("explain", *extra)
         assert r.exit_code == 0, r.output
         assert r.stdout == ""
@@ -186,7 +212,7 @@ def test_cli_markdown_notes_on_stdout():
     for title in ("## Weights", "## Forward", "## Output and loss", "## Backward, last step first",
                   "## Gradients"):
         assert title in md
-    assert "x_1                   [        0        1 ]" in md and "T=2" in md
+    assert "x_1                   [        0        1]" in md and "T=2" in md
 
 
 @pytest.mark.parametrize("args,message", [
@@ -196,9 +222,6 @@ def test_cli_markdown_notes_on_stdout():
      "rnn: error: --x: not valid JSON (Expecting ',' delimiter at character 7)"),
     (["--x", "[[1, 2]]", "--y", "[1, 2]"], "rnn: error: --y: expected numbers of shape (1,), got [1, 2]"),
     (["--json", "--markdown"], "rnn: error: give either --json or --markdown, not both"),
-    (["--set", "model.bidirectional=true"],
-     "rnn: error: rnn explain does not support bidirectional models yet "
-     "(it explains one direction per layer)"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, message):
     r = run("explain", *args)

@@ -47,6 +47,13 @@ def test_page_is_self_contained_and_carries_the_pass(tmp_path):
     assert text.count('class="ok"') == 8  # every tensor's numerical check passed
 
 
+def test_bidirectional_page_draws_a_row_per_direction(tmp_path):
+    text = _page(tmp_path, "--set", "model.bidirectional=true").read_text()
+    nodes = re.findall(r'data-layer="0" data-t="(\d)" data-direction="(\w+)"', text)
+    assert sorted(nodes) == [(str(t), d) for t in range(3) for d in ("forward", "reverse")]
+    assert "running from t = T-1 down to 0" in text
+
+
 def _browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 

@@ -32,6 +32,7 @@ __all__ = ["explain_sequence", "numerical_gradients"]
 # Tensors larger than this get a random sample of their entries checked numerically (two forward
 # passes per entry): a saved 64-unit model would otherwise take thousands of passes.
 MAX_CHECKED = 256
+DIRECTIONS = (("forward", ""), ("reverse", "_reverse"))  # name and parameter-name suffix
 
 
 def _act(a: np.ndarray, nonlinearity: str) -> np.ndarray:
@@ -43,9 +44,10 @@ def _act_grad(h: np.ndarray, nonlinearity: str) -> np.ndarray:
     return 1.0 - h * h if nonlinearity == "tanh" else (h > 0).astype(h.dtype)
 
 
-def _layer_forward(params: dict, l: int, u: np.ndarray, nonlinearity: str) -> tuple[np.ndarray, np.ndarray]:
-    """a (T, H) and h (T, H) of layer l for its inputs u (T, I_l), one step at a time."""
-    W_xh, W_hh, b_h = (params[f"rnn.{l}.{k}"] for k in ("W_xh", "W_hh", "b_h"))
+def _layer_forward(params: dict, l: int, u: np.ndarray, nonlinearity: str, suffix: str = ""
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """a (T, H) and h (T, H) of layer l (its `suffix` direction) for inputs u (T, I_l), one step at a time."""
+    W_xh, W_hh, b_h = (params[f"rnn.{l}.{k}{suffix}"] for k in ("W_xh", "W_hh", "b_h"))
     T, H = u.shape[0], W_hh.shape[0]
     a, h = np.zeros((T, H)), np.zeros((T, H))
     h_prev = np.zeros(H)  # h_{-1} = 0
@@ -57,8 +59,8 @@ def _layer_forward(params: dict, l: int, u: np.ndarray, nonlinearity: str) -> tu
 
 
 def _layer_backward(params: dict, l: int, u: np.ndarray, h: np.ndarray, dh_out: np.ndarray,
-                    nonlinearity: str) -> tuple[list[dict], np.ndarray, dict]:
-    """BPTT through layer l, last step first.
+                    nonlinearity: str, suffix: str = "") -> tuple[list[dict], np.ndarray, dict]:
+    """BPTT through layer l (its `suffix` direction), last step first.
 
     Args:
         u: (T, I_l) the layer's inputs; h: (T, H) its states; dh_out: (T, H) gradient arriving at each
@@ -67,7 +69,7 @@ def _layer_backward(params: dict, l: int, u: np.ndarray, h: np.ndarray, dh_out: 
     Returns:
         steps (one dict per step, last first), du (T, I_l) the gradient on the inputs, and the sums.
     """
-    W_xh, W_hh = params[f"rnn.{l}.W_xh"], params[f"rnn.{l}.W_hh"]
+    W_xh, W_hh = params[f"rnn.{l}.W_xh{suffix}"], params[f"rnn.{l}.W_hh{suffix}"]
     T, H = h.shape
     sums = {"W_xh": np.zeros_like(W_xh), "W_hh": np.zeros_like(W_hh), "b_h": np.zeros(H)}
     du = np.zeros_like(u)
@@ -95,6 +97,74 @@ def _loss(loss: str, y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarr
     return float(value), dy[0]
 
 
+def _stack_forward(p: dict, spec: ModelSpec, x: np.ndarray) -> tuple[list[dict], list, dict]:
+    """Forward entries (bottom layer first; per layer the forward direction, then the reverse one in the
+    order it runs, t = T-1 down to 0), each layer's input (T, I_l), and each (layer, direction)'s
+    states (T, H) in the original time order."""
+    T, D = len(x), 2 if spec.bidirectional else 1
+    fwd, inputs, states = [], [], {}
+    u = x
+    for l in range(spec.num_layers):
+        for d in range(D):
+            order = slice(None) if d == 0 else slice(None, None, -1)
+            a, h = _layer_forward(p, l, u[order], spec.nonlinearity, DIRECTIONS[d][1])
+            times = range(T) if d == 0 else range(T - 1, -1, -1)
+            for i, t in enumerate(times):
+                entry = {"layer": l, "t": t, "x": u[t], "a": a[i], "h": h[i]}
+                fwd.append(entry if D == 1 else {**entry, "direction": DIRECTIONS[d][0]})
+            states[l, d] = h[order]
+        inputs.append(u)
+        u = np.concatenate([states[l, d] for d in range(D)], axis=1)  # (T, D*H): what the layer above reads
+    return fwd, inputs, states
+
+
+def _stack_backward(p: dict, spec: ModelSpec, inputs: list, states: dict, dh_out: np.ndarray
+                    ) -> tuple[list[dict], dict]:
+    """Backward steps (top layer first; per layer the forward direction last step first, then the reverse
+    direction from t = 0 up) and the summed gradients of every layer. dh_out: (T, D*H) on the top layer."""
+    D, H = (2 if spec.bidirectional else 1), spec.hidden_size
+    backward, grads = [], {}
+    for l in reversed(range(spec.num_layers)):
+        du_total = np.zeros_like(inputs[l])
+        for d in range(D):
+            name, suffix = DIRECTIONS[d]
+            order = slice(None) if d == 0 else slice(None, None, -1)
+            steps, du, sums = _layer_backward(p, l, inputs[l][order], states[l, d][order],
+                                              dh_out[:, d * H:(d + 1) * H][order], spec.nonlinearity, suffix)
+            T = len(inputs[l])
+            for step in steps:
+                if d == 1:
+                    step["t"] = T - 1 - step["t"]  # back to the original time order
+                if D == 2:
+                    step["direction"] = name
+            backward += steps
+            du_total += du[order]
+            grads.update({f"rnn.{l}.{k}{suffix}": v for k, v in sums.items()})
+        dh_out = du_total  # the layer below receives its "from output" gradient through this layer's W_xh
+    return backward, grads
+
+
+def _head(p: dict, spec: ModelSpec, states: dict, loss: str, target: np.ndarray):
+    """y, the loss, dL/dy, the gradient (T, D*H) the head sends to the top layer's states, its own grads."""
+    L, D, H = spec.num_layers, (2 if spec.bidirectional else 1), spec.hidden_size
+    top = np.concatenate([states[L - 1, d] for d in range(D)], axis=1)  # (T, D*H)
+    W_hy, b_y = p["head.W_hy"], p["head.b_y"]
+    dh_out = np.zeros_like(top)
+    if spec.output == "sequence":
+        y = top @ W_hy.T + b_y
+        value, dy = _loss(loss, y, target)
+        return y, value, dy, dy @ W_hy, {"head.W_hy": dy.T @ top, "head.b_y": dy.sum(axis=0)}
+    # "last": the forward direction's state after the last step; the reverse direction's ends at t = 0
+    h_last = np.concatenate([states[L - 1, 0][-1]] + ([states[L - 1, 1][0]] if D == 2 else []))
+    y = W_hy @ h_last + b_y
+    value, dy = _loss(loss, y, target)
+    back = W_hy.T @ dy
+    dh_out[-1, :H] = back[:H]
+    if D == 2:
+        dh_out[0, H:] = back[H:]
+    return y, value, dy, dh_out, {"head.W_hy": np.outer(dy, h_last), "head.b_y": dy.copy()}
+
+
 def explain_sequence(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarray, target: np.ndarray,
                      *, loss: str) -> dict:
     """Every quantity of one forward and backward pass, in float64.
@@ -107,7 +177,8 @@ def explain_sequence(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarr
     Returns:
         dict with exactly the keys of `rnn explain --json`:
         forward: per layer (bottom first), per step: layer, t, x (the layer's input u_t), a, h, and y
-            on the top layer's steps for sequence outputs;
+            on the top layer's steps for sequence outputs; bidirectional models add direction
+            ("forward" | "reverse": the reverse direction runs from t = T-1 down to 0, h_T = 0);
         output: y ((O,) or (T, O)), target, dy = dL/dy, and p (softmax) for cross_entropy;
         loss: float;
         backward: per layer (top first), per step (last first): layer, t, dh, dh_from_output,
@@ -115,43 +186,22 @@ def explain_sequence(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarr
         grads: the summed gradients, named as in the weights file;
         numerical: empty here; fill it with `numerical_gradients`.
     """
-    if spec.bidirectional or spec.embedding_size:
-        raise UsageError("rnn explain does not support bidirectional or embedding models yet")
+    if spec.embedding_size:
+        raise UsageError("rnn explain does not support embedding models yet")
     p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     x = np.asarray(x, dtype=np.float64)
-    inputs, states, fwd = [], [], []
-    u = x
-    for l in range(spec.num_layers):
-        a, h = _layer_forward(p, l, u, spec.nonlinearity)
-        fwd += [{"layer": l, "t": t, "x": u[t], "a": a[t], "h": h[t]} for t in range(len(x))]
-        inputs.append(u)
-        states.append(h)
-        u = h
-    top = states[-1]
-    W_hy, b_y = p["head.W_hy"], p["head.b_y"]
-    y = W_hy @ top[-1] + b_y if spec.output == "last" else top @ W_hy.T + b_y
-    value, dy = _loss(loss, y, target)
-    dh_out = np.zeros_like(top)
-    if spec.output == "last":
-        dh_out[-1] = W_hy.T @ dy
-        grads = {"head.W_hy": np.outer(dy, top[-1]), "head.b_y": dy.copy()}
-    else:
-        dh_out = dy @ W_hy
-        grads = {"head.W_hy": dy.T @ top, "head.b_y": dy.sum(axis=0)}
-        for entry in fwd[-len(x):]:
-            entry["y"] = y[entry["t"]]
+    fwd, inputs, states = _stack_forward(p, spec, x)
+    y, value, dy, dh_out, head = _head(p, spec, states, loss, target)
     output = {"y": y, "target": np.asarray(target), "dy": dy}
     if loss == "cross_entropy":
         output["p"] = softmax(y)
-    backward = []
-    for l in reversed(range(spec.num_layers)):
-        steps, du, sums = _layer_backward(p, l, inputs[l], states[l], dh_out, spec.nonlinearity)
-        if l == spec.num_layers - 1 and spec.output == "sequence":
-            for step in steps:
-                step["dy"] = dy[step["t"]]
-        backward += steps
-        grads.update({f"rnn.{l}.{k}": v for k, v in sums.items()})
-        dh_out = du  # the layer below receives its "from output" gradient through this layer's W_xh
+    backward, grads = _stack_backward(p, spec, inputs, states, dh_out)
+    if spec.output == "sequence":  # y_t and dL/dy_t beside the top layer's (forward direction's) step t
+        on_top = [e for e in fwd + backward if e["layer"] == spec.num_layers - 1
+                  and e.get("direction", "forward") == "forward"]
+        for e in on_top:
+            e["y" if "a" in e else "dy"] = (y if "a" in e else dy)[e["t"]]
+    grads.update(head)
     order = [name for name in params if name in grads]
     return {"forward": fwd, "output": output, "loss": value, "backward": backward,
             "grads": {k: grads[k] for k in order}, "numerical": {}}

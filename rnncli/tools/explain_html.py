@@ -40,22 +40,24 @@ _JS = """
 const D = JSON.parse(document.getElementById('data').textContent);
 const f = v => Array.isArray(v) ? '[' + v.map(f).join(', ') + ']'
   : (v === null ? '-' : Number(v).toPrecision(4));
-function show(layer, t) {
-  const fw = D.forward.find(e => e.layer === layer && e.t === t);
-  const bw = D.backward.find(e => e.layer === layer && e.t === t);
+const is = (e, layer, dir, t) => e.layer === layer && e.t === t && (e.direction || 'forward') === dir;
+function show(layer, dir, t) {
+  const fw = D.forward.find(e => is(e, layer, dir, t));
+  const bw = D.backward.find(e => is(e, layer, dir, t));
   const rows = [['x (the layer input u_t)', fw.x], ['a_t', fw.a], ['h_t', fw.h]]
     .concat(fw.y ? [['y_t', fw.y]] : [])
     .concat([['dh from output', bw.dh_from_output], ['dh from t+1', bw.dh_from_next], ['dh_t', bw.dh],
              ["f'(a_t)", bw.dh_da], ['da_t', bw.da], ['dW_xh (this step)', bw.dW_xh],
              ['dW_hh (this step)', bw.dW_hh], ['db_h (this step)', bw.db_h]]);
-  document.getElementById('details').innerHTML = '<h3>layer ' + layer + ', step t = ' + t + '</h3><table>' +
+  const where = 'layer ' + layer + (fw.direction ? ', ' + dir : '') + ', step t = ' + t;
+  document.getElementById('details').innerHTML = '<h3>' + where + '</h3><table>' +
     rows.map(r => '<tr><th>' + r[0] + '</th><td style="text-align:left">' + f(r[1]) + '</td></tr>').join('') +
     '</table>';
 }
 document.querySelectorAll('g.node[data-t]').forEach(g =>
-  g.addEventListener('click', () => show(+g.dataset.layer, +g.dataset.t)));
+  g.addEventListener('click', () => show(+g.dataset.layer, g.dataset.direction, +g.dataset.t)));
 const last = D.forward[D.forward.length - 1];
-show(last.layer, last.t);
+show(last.layer, last.direction || 'forward', last.t);
 """
 
 
@@ -93,8 +95,10 @@ def _node(x: float, y: float, title: str, columns: list[tuple[str, np.ndarray, f
     return "".join(parts) + "</g>", height
 
 
-def _arrow(x1, y1, x2, y2, cls: str, width: float = 1.5) -> str:
-    return f'<path class="{cls}" d="M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}" stroke-width="{width:.2f}"/>'
+def _arrow(x1, y1, x2, y2, cls: str, width: float = 1.5, via: tuple | None = None) -> str:
+    """A straight arrow, or a bent one through the point `via` (to pass beside a box, not through it)."""
+    bend = f" L{via[0]:.1f},{via[1]:.1f}" if via else ""
+    return f'<path class="{cls}" d="M{x1:.1f},{y1:.1f}{bend} L{x2:.1f},{y2:.1f}" stroke-width="{width:.2f}"/>'
 
 
 def _width(norm: float, top: float) -> float:
@@ -116,54 +120,78 @@ def _largest(values) -> float:
 
 
 class _Drawing:
-    """The unrolled network: x_t at the bottom, the layers above (bottom layer first), outputs on top;
-    one column per step. Black arrows carry the forward pass, red ones the gradient coming back."""
+    """The unrolled network: x_t at the bottom, one row per layer (and direction) above, the bottom layer
+    first, outputs on top; one column per step. Black arrows carry the forward pass, red ones the gradient
+    coming back. A reverse direction's recurrence runs right to left, so its arrows point the other way."""
 
     def __init__(self, result: dict, spec: dict) -> None:
         self.result, self.spec = result, spec
         self.L, self.T = spec["num_layers"], max(e["t"] for e in result["forward"]) + 1
-        self.fwd = {(e["layer"], e["t"]): e for e in result["forward"]}
-        self.bwd = {(e["layer"], e["t"]): e for e in result["backward"]}
+        dirs = ("forward", "reverse") if any("direction" in e for e in result["forward"]) else ("forward",)
+        self.rows = [(l, d) for l in range(self.L) for d in dirs]  # bottom to top
+        key = lambda e: (e["layer"], e.get("direction", "forward"), e["t"])  # noqa: E731
+        self.fwd = {key(e): e for e in result["forward"]}
+        self.bwd = {key(e): e for e in result["backward"]}
         self.scale_h = _largest(e["h"] for e in result["forward"])
         self.scale_d = _largest(e["dh"] for e in result["backward"])
-        self.node_h = _node_height(len(self.fwd[0, 0]["h"]))
+        self.node_h = _node_height(len(result["forward"][0]["h"]))
         self.pitch = self.node_h + 70
-        self.out_y, self.top_y = 60, 60 + self.pitch  # output row, then the layers, the top one first
-        self.x_y = self.top_y + self.L * self.pitch
+        self.out_y, self.top_y = 60, 60 + self.pitch  # output row, then the rows, the top one first
+        self.x_y = self.top_y + len(self.rows) * self.pitch
         flows = [np.linalg.norm(e[k]) for e in result["backward"] for k in ("dh_from_next", "dh_from_output")]
         self.top_norm = float(max(flows, default=0.0))
         self.elems: list[str] = []
         self.arrows: list[str] = []
 
-    def _flow(self, x1, y1, x2, y2, vector, label_at: tuple[float, float]) -> None:
+    def _flow(self, x1, y1, x2, y2, vector, label_at: tuple[float, float], via: tuple | None = None) -> None:
         """A red arrow whose width grows with the log of the gradient's norm, labelled with the norm."""
         norm = float(np.linalg.norm(vector))
-        self.arrows.append(_arrow(x1, y1, x2, y2, "bwd", _width(norm, self.top_norm)))
+        self.arrows.append(_arrow(x1, y1, x2, y2, "bwd", _width(norm, self.top_norm), via))
         self.arrows.append(f'<text class="bwd-label" x="{label_at[0]}" y="{label_at[1]}">{norm:.2g}</text>')
 
-    def hidden(self, l: int, t: int) -> None:
-        cx, y, nh = 20 + t * COL, self.top_y + (self.L - 1 - l) * self.pitch, self.node_h
-        tag = f"^({l})" if self.L > 1 else ""
-        node, _ = _node(cx, y, f"h{tag}_{t}", [("h", self.fwd[l, t]["h"], self.scale_h),
-                                              ("dL/dh", self.bwd[l, t]["dh"], self.scale_d)],
-                        len(self.fwd[l, t]["h"]), f'data-layer="{l}" data-t="{t}"')
-        self.elems.append(node)
-        below = self.x_y if l == 0 else y + self.pitch
-        self.arrows.append(_arrow(cx + 40, below, cx + 40, y + nh + 2, "fwd"))
-        if t > 0:  # h_{t-1} -> h_t forward; W_hh^T da_t flows back to step t-1
-            self.arrows.append(_arrow(cx - COL + BOX_W, y + 20, cx - 2, y + 20, "fwd"))
-            left = cx - COL + BOX_W
-            self._flow(cx - 2, y + nh - 14, left + 4, y + nh - 14, self.bwd[l, t - 1]["dh_from_next"],
+    def _recurrence(self, l: int, d: str, t: int, cx: float, y: float) -> None:
+        """h_{t-1} -> h_t (forward direction) or h_{t+1} -> h_t (reverse), and the gradient going back."""
+        nh, left = self.node_h, cx - COL + BOX_W
+        if d == "forward" and t > 0:
+            self.arrows.append(_arrow(left, y + 20, cx - 2, y + 20, "fwd"))
+            self._flow(cx - 2, y + nh - 14, left + 4, y + nh - 14, self.bwd[l, d, t - 1]["dh_from_next"],
                        (left + 8, y + nh - 22))
-        if l < self.L - 1 or self.spec["output"] == "sequence" or t == self.T - 1:
-            src_y = y - self.pitch + nh if l < self.L - 1 else self.out_y + 60
-            self._flow(cx + 110, src_y + 4, cx + 110, y - 4, self.bwd[l, t]["dh_from_output"],
-                       (cx + 114, (src_y + y) / 2))
+        if d == "reverse" and t > 0:  # the step on the left runs after this one: arrows swap
+            self.arrows.append(_arrow(cx - 2, y + 20, left + 2, y + 20, "fwd"))
+            self._flow(left + 4, y + nh - 14, cx - 4, y + nh - 14, self.bwd[l, d, t]["dh_from_next"],
+                       (left + 8, y + nh - 22))
+
+    def hidden(self, r: int, t: int) -> None:
+        (l, d), R = self.rows[r], len(self.rows)
+        cx, y, nh = 20 + t * COL, self.top_y + (R - 1 - r) * self.pitch, self.node_h
+        parts = ([str(l)] if self.L > 1 else []) + ([{"forward": "fwd"}.get(d, "rev")] if R > self.L else [])
+        title = f"h^({','.join(parts)})_{t}" if parts else f"h_{t}"
+        first = self.rows.index((l, self.rows[r][1] if R == self.L else "forward"))  # the layer's lowest row
+        last = first + R // self.L - 1  # and its highest
+        node, _ = _node(cx, y, title, [("h", self.fwd[l, d, t]["h"], self.scale_h),
+                                       ("dL/dh", self.bwd[l, d, t]["dh"], self.scale_d)],
+                        len(self.fwd[l, d, t]["h"]), f'data-layer="{l}" data-t="{t}" data-direction="{d}"')
+        self.elems.append(node)
+        below = self.x_y if first == 0 else self.top_y + (R - first) * self.pitch  # the layer's input row
+        if r == first:
+            self.arrows.append(_arrow(cx + 40, below, cx + 40, y + nh + 2, "fwd"))
+        else:  # the reverse row reads the same input: past the forward row's box, on its left
+            self.arrows.append(_arrow(cx - 10, below, cx + 20, y + nh + 2, "fwd", via=(cx - 10, y + nh + 14)))
+        self._recurrence(l, d, t, cx, y)
+        if l < self.L - 1 or self.spec["output"] == "sequence" or t == (self.T - 1 if d == "forward" else 0):
+            above = self.top_y + (R - 2 - last) * self.pitch + nh  # bottom of the next layer's first row
+            src_y = self.out_y + 60 if l == self.L - 1 else above
+            vector = self.bwd[l, d, t]["dh_from_output"]
+            if r == last:
+                self._flow(cx + 110, src_y + 4, cx + 110, y - 4, vector, (cx + 114, (src_y + y) / 2))
+            else:  # past the reverse row's box, on its right
+                self._flow(cx + BOX_W + 10, src_y + 4, cx + 130, y - 4, vector,
+                           (cx + BOX_W + 14, y - 30), via=(cx + BOX_W + 10, y - 16))
 
     def output(self, t: int) -> None:
         seq, out = self.spec["output"] == "sequence", self.result["output"]
         cx = 20 + t * COL
-        y_val = self.fwd[self.L - 1, t]["y"] if seq else out["y"]
+        y_val = self.fwd[self.L - 1, "forward", t]["y"] if seq else out["y"]
         dy = out["dy"][t] if seq else out["dy"]
         scale = max(_largest([y_val]), _largest([dy]))
         node, h_y = _node(cx, self.out_y, f"y_{t}" if seq else "y",
@@ -173,13 +201,13 @@ class _Drawing:
         self.arrows.append(_arrow(cx + 40, self.top_y - 4, cx + 40, self.out_y + h_y + 2, "fwd"))
 
     def svg(self) -> str:
-        xs = [self.fwd[0, t]["x"] for t in range(self.T)]
+        xs = [self.fwd[0, "forward", t]["x"] for t in range(self.T)]
         for t in range(self.T):
             node, _ = _node(20 + t * COL, self.x_y, f"x_{t}", [("x", xs[t], _largest(xs))], len(xs[t]),
                             f'data-x="{t}"')
             self.elems.append(node)
-            for l in range(self.L):
-                self.hidden(l, t)
+            for r in range(len(self.rows)):
+                self.hidden(r, t)
             if self.spec["output"] == "sequence" or t == self.T - 1:
                 self.output(t)
         width, height = 40 + self.T * COL, self.x_y + _node_height(len(xs[0])) + 30
@@ -224,7 +252,10 @@ def page(result: dict, spec: dict, title: str, loss: str) -> str:
     eq = html.escape(f"forward:   a_t = W_xh x_t + W_hh h_t-1 + b_h,   h_t = {f}(a_t),   h_-1 = 0\n"
                      "backward:  dh_t = W_hy^T dL/dy_t (from the output) + W_hh^T da_t+1 (from step t+1)\n"
                      f"           da_t = f'(a_t) * dh_t,   f'(a_t) = {deriv}\n"
-                     "sums:      dW_xh = sum_t da_t x_t^T,   dW_hh = sum_t da_t h_t-1^T,   db_h = sum_t da_t")
+                     "sums:      dW_xh = sum_t da_t x_t^T,   dW_hh = sum_t da_t h_t-1^T,   db_h = sum_t da_t"
+                     + ("\nreverse:   the same with W_*_reverse, running from t = T-1 down to 0 (h_T = 0, "
+                        "dh from t-1);\n           the layer above and the head read [h fwd ; h rev]"
+                        if spec.get("bidirectional") else ""))
     data = json.dumps(_json_safe({"forward": result["forward"], "backward": result["backward"]}))
     data = data.replace("</", "<\\/")  # nothing inside the JSON can close the script element
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

@@ -58,9 +58,6 @@ class Explained:
 
 def _run(params: dict, spec: ModelSpec, task: TaskInfo, x: np.ndarray, target: np.ndarray,
          source: str) -> Explained:
-    if getattr(spec, "bidirectional", False):
-        raise UsageError("rnn explain does not support bidirectional models yet (it explains one "
-                         "direction per layer)")
     params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     result = explain_sequence(params, spec, x, target, loss=task.loss)
     result["numerical"] = numerical_gradients(params, spec, x, target, result["grads"], loss=task.loss)
