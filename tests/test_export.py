@@ -180,6 +180,10 @@ def test_safetensors_names_and_metadata(tmp_path):
     assert got["format"] == "rnn-weights" and got["format_version"] == "1"
     assert json.loads(got["model"]) == meta["model"] and json.loads(got["task"]) == meta["task"]
     assert json.loads(got["epoch"]) == 3
+    result = run("export", weights, "-o", tmp_path / "again.st", "-f", "safetensors", "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert json.loads(result.stdout) == {"format": "safetensors", "path": str(tmp_path / "again.st"),
+                                         "bytes": out.stat().st_size, "verified_max_diff": None}
 
 
 def test_export_errors_are_one_line(tmp_path, monkeypatch):
@@ -223,3 +227,18 @@ def _readme_python_block(needle: str) -> str:
     found = [b for b in blocks if needle in b]
     assert found, f"README has no python block with {needle!r}"
     return found[0]
+
+
+def test_readme_onnx_text_generation_equals_rnn_sample_greedy(tmp_path, monkeypatch, capsys):
+    repo = README.parent
+    run_dir = tmp_path / "text-1"
+    trained = run("train", "-c", repo / "configs" / "text.yaml", "--set", "train.epochs=1",
+                  "--set", "model.hidden_size=16", "--out", run_dir, "-q")
+    assert trained.exit_code == 0, trained.stderr
+    export(run_dir, tmp_path / "text.onnx", "--state")
+    greedy = run("sample", run_dir, "--prime", "The ", "--length", "60", "--greedy")
+    assert greedy.exit_code == 0, greedy.stderr
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    exec(_readme_python_block("custom_metadata_map"), {})  # noqa: S102 - the README's own example
+    assert capsys.readouterr().out == greedy.stdout
