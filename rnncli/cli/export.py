@@ -36,10 +36,11 @@ def export(
 ) -> None:
     """Write a model for ONNX Runtime, PyTorch or the safetensors ecosystem.
 
-    ONNX: input x float32 (batch, time, features), or int64 token ids (batch, time) for
-    text models; output y in original units (regression) or probabilities (classifiers
-    and text), per step for sequence models. Scaling saved with the model is built in.
-    With onnxruntime installed the graph is run against the model before it is written.
+    ONNX: input x float32 (batch, time, features), or int64 token ids
+    (batch, time) for text models; output y in original units (regression)
+    or probabilities (classifiers, text), per step for sequence models. The
+    saved scaling is part of the graph. With onnxruntime installed the graph
+    is run against the model before it is written.
 
     Examples:
       rnn export runs/sine-1 -o sine.onnx

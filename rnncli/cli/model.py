@@ -118,10 +118,10 @@ def predict(
 ) -> None:
     """Predict on sequences read from a file or stdin; only predictions go to stdout.
 
-    Regression models print their outputs in original units, classifiers the label
-    (--proba adds probabilities), sequence models one row per step (--next: only the
-    last). Input is read and predictions are written batch by batch, so endless
-    streams work.
+    Regression models print their outputs in original units, classifiers the
+    label (--proba adds probabilities), sequence models one row per step
+    (--next: only the last). Input is read and predictions are written batch
+    by batch, so endless streams work.
 
     Examples:
       rnn predict runs/sine-1 series.jsonl
@@ -210,9 +210,9 @@ def sample(
     --temperature, --top-k, --top-p); --greedy and --beam are deterministic.
 
     Examples:
-      rnn sample runs/text-1 --prime "The " --length 300 --temperature 0.8 --seed 1
-      rnn sample runs/text-1 --prime "The " --top-p 0.9 --seed 1
-      rnn sample runs/text-1 --prime "The " --beam 5 --length 40
+      rnn sample runs/text-1 -p "The " -n 300 --temperature 0.8 --seed 1
+      rnn sample runs/text-1 -p "The " --top-p 0.9 --seed 1
+      rnn sample runs/text-1 -p "The " --beam 5 -n 40
     """
     import numpy as np
 
