@@ -100,6 +100,22 @@ def test_mlflow_run_holds_config_metrics_and_weights(tmp_path, mlflow_store):
     assert local.read_bytes() == (run_dir / "model.npz").read_bytes()
 
 
+def test_resume_continues_the_same_mlflow_run_and_may_add_trackers(tmp_path, mlflow_store):
+    run_dir = tmp_path / "run"
+    assert run("train", *TINY, "--set", "train.epochs=2", "--log-to", "mlflow", "--out", run_dir,
+               "-q").exit_code == 0
+    first = json.loads((run_dir / "mlflow.json").read_text())["run_id"]
+    resumed = run("train", "--resume", run_dir, "--set", "train.epochs=3",
+                  "--log-to", "mlflow,tensorboard", "-q")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert json.loads((run_dir / "mlflow.json").read_text())["run_id"] == first
+    steps = [m.step for m in mlflow_store.get_metric_history(first, "loss")]
+    assert sorted(steps) == [1, 2, 3]
+    assert mlflow_store.get_run(first).info.status == "FINISHED"
+    assert len(mlflow_store.search_runs([mlflow_store.get_run(first).info.experiment_id])) == 1
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
 def test_missing_tracker_package_is_a_hint_before_training(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "tensorboardX", None)
     result = run("train", *TINY, "--log-to", "tensorboard", "--out", tmp_path / "run")

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rnncli.config.dump import flatten
 from rnncli.errors import Interrupted, RunFailure, UsageError
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import BEST, CONFIG, MLFLOW_RUN, MODEL, TENSORBOARD
@@ -63,18 +64,10 @@ def _numbers(record: dict) -> dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
-def flatten_config(config: dict, prefix: str = "") -> dict[str, Any]:
+def flatten_config(config: dict) -> dict[str, Any]:
     """{"train": {"lr": 0.1}} -> {"train.lr": 0.1}; lists and None become their JSON text."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_config(value, name + "."))
-        elif value is None or isinstance(value, (list, tuple)):
-            flat[name] = json.dumps(value)
-        else:
-            flat[name] = value
-    return flat
+    return {k: json.dumps(v) if v is None or isinstance(v, (list, tuple, dict)) else v
+            for k, v in flatten(config).items()}
 
 
 def _final_metrics(summary: dict, last: dict | None) -> dict[str, float]:
