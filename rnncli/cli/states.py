@@ -20,7 +20,7 @@ from typing import IO, Annotated
 import numpy as np
 import typer
 
-from rnncli.cli.options import BatchSize, Weights
+from rnncli.cli.options import BatchSize, Threads, Weights
 from rnncli.errors import RunFailure, UsageError
 
 FORMATS = ("npy", "npz", "csv", "jsonl")
@@ -113,6 +113,7 @@ def states(
         str | None, typer.Option("--input-format", help="Format of DATA when its name does not say it.")
     ] = None,
     batch_size: BatchSize = 256,
+    threads: Threads = None,
 ) -> None:
     """Hidden states of every layer for each input sequence: (L, N, T, H).
 
@@ -127,6 +128,7 @@ def states(
     """
     from rnncli.data import iter_predict_inputs
     from rnncli.fsutil import atomic_writer
+    from rnncli.threads import set_threads
     from rnncli.use.model_io import load_model
     from rnncli.use.states import iter_states
 
@@ -138,6 +140,7 @@ def states(
     if to_stdout and binary and sys.stdout.isatty():
         raise UsageError(f"refusing to write binary .{fmt} to a terminal; use -o FILE or a pipe")
     model = load_model(weights)
+    set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size)
     if input_ == "-" and input_format is None:
         input_format = "txt" if model.task.kind == "text" else "jsonl"
     batches = iter_predict_inputs(input_, task=model.task, fmt=input_format, batch_size=batch_size,

@@ -14,10 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.core.model import ModelSpec
-from rnncli.data import SequenceData, TaskInfo, load_dataset
+from rnncli.data import SequenceData, TaskInfo, encode_text, load_dataset, one_hot
 from rnncli.data.scaling import scale_inputs, scale_targets
 from rnncli.errors import UsageError
 from rnncli.tools.explain import explain_sequence, numerical_gradients
+from rnncli.tools.probe import first_batch, initial_params
+from rnncli.training.build import build_spec
+from rnncli.use.model_io import load_model
+from rnncli.use.predict import load_data_for_model
 
 __all__ = ["TINY_OVERRIDES", "Explained", "explain_config", "explain_weights", "parse_sequence",
            "tiny_overrides"]
@@ -114,8 +118,6 @@ def _target(y_text: str | None, spec: ModelSpec, task: TaskInfo, T: int) -> np.n
 
 
 def _text_sequence(text: str, y_text: str | None, spec: ModelSpec, task: TaskInfo):
-    from rnncli.data import encode_text, one_hot
-
     if not text:
         raise UsageError("--x: the text is empty")
     ids = encode_text(text, task.vocab, name="--x")
@@ -132,8 +134,6 @@ def _text_sequence(text: str, y_text: str | None, spec: ModelSpec, task: TaskInf
 
 def _pick(data: SequenceData, task: TaskInfo, index: int, steps: int | None, output: str):
     """Sequence `index` of data (its valid steps, cut to `steps`) as x (T, I), target."""
-    from rnncli.tools.probe import first_batch
-
     if not 0 <= index < len(data):
         raise UsageError(f"--index {index}: the data has {len(data)} sequences (0..{len(data) - 1})")
     batch = first_batch(data.subset(np.array([index])), task, 1, steps, output)
@@ -143,8 +143,6 @@ def _pick(data: SequenceData, task: TaskInfo, index: int, steps: int | None, out
     y = batch.y[0][:T] if output == "sequence" else batch.y[0]
     x = batch.x[0, :T]
     if x.dtype.kind in "iu":  # token ids (batches carry them): the one-hot vectors the model reads
-        from rnncli.data import one_hot
-
         x = one_hot(x, task.input_size, np.float64)
     return x, y
 
@@ -153,9 +151,6 @@ def explain_config(cfg, *, x_text: str | None = None, y_text: str | None = None,
                    steps: int | None = None, base_dir: Path | None = None) -> Explained:
     """The config's model at initialisation (the weights `rnn train` starts from) on sequence `index`
     of its training data, of the data file `x_text` names, or on the JSON sequence `x_text`."""
-    from rnncli.tools.probe import initial_params
-    from rnncli.training.build import build_spec
-
     base_dir = base_dir or Path.cwd()
     literal = x_text is not None and x_text.lstrip()[:1] in ("[", '"')
     if x_text is not None and not literal:
@@ -177,9 +172,6 @@ def explain_weights(path: str | Path, *, x_text: str | None = None, y_text: str 
                     index: int = 0, steps: int | None = None) -> Explained:
     """Saved weights (a .npz or a run directory) on the JSON sequence `x_text`, on sequence `index` of
     the data file `x_text` names, or of the validation part of the model's training data."""
-    from rnncli.use.model_io import load_model
-    from rnncli.use.predict import load_data_for_model
-
     model = load_model(path)
     if x_text is not None and x_text.lstrip()[:1] in ("[", '"'):
         x, target = parse_sequence(x_text, y_text, model.spec, model.task)
