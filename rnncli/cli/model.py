@@ -178,7 +178,8 @@ def sample(
         str, typer.Option("--prime", "-p", help="Text to start from (printed first).")
     ] = "",
     length: Annotated[
-        int, typer.Option("--length", "-n", min=0, help="Characters to generate.")
+        int, typer.Option("--length", "-n", min=0,
+                          help="Tokens to generate: characters (words and punctuation for a word model)."),
     ] = 200,
     temperature: Annotated[
         float | None,

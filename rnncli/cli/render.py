@@ -286,7 +286,7 @@ def info_lines(info: Mapping[str, Any]) -> list[str]:
     if t.get("num_classes"):
         task += f", {t['num_classes']} classes"
     if t.get("vocab_size"):
-        task += f", vocabulary of {t['vocab_size']} characters"
+        task += f", vocabulary of {t['vocab_size']} {'words' if t.get('tokens') == 'word' else 'characters'}"
     if t.get("scaled"):
         task += ", standardised data (outputs in original units)"
     lines.append(task)

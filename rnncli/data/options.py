@@ -21,8 +21,8 @@ APPLIES: dict[str, frozenset[str]] = {
     "copy": frozenset({"num_samples", "num_symbols", "copy_len", "delay"}),
     "parity": frozenset({"num_samples", "seq_len", "min_len"}),
     "frequency": frozenset({"num_samples", "seq_len", "num_classes", "noise", "freq_range"}),
-    "text": frozenset({"path", "seq_len"}),
-    "txt": frozenset({"seq_len"}),
+    "text": frozenset({"path", "seq_len", "tokens", "vocab_size", "min_count"}),
+    "txt": frozenset({"seq_len", "tokens", "vocab_size", "min_count"}),
     "csv": frozenset(
         {"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "header",
          "delimiter", "output", "standardize"}
@@ -121,6 +121,20 @@ class DataConfig(BaseModel):
     )
     # text
     path: str | None = Field(None, description="text: the corpus file (UTF-8 plain text).")
+    tokens: Literal["char", "word"] = Field(
+        "char",
+        description="text: model characters, or words (words, punctuation marks and line breaks "
+        "are tokens; rare words read as <unk>; use model.embedding_size with a large vocabulary).",
+    )
+    vocab_size: int | None = Field(
+        None, ge=2,
+        description="text, tokens word: keep only the most frequent words, vocab_size entries with "
+        "<unk>; null = every word that passes min_count.",
+    )
+    min_count: int = Field(
+        1, ge=1,
+        description="text, tokens word: words seen fewer times in the training text read as <unk>.",
+    )
     # files
     targets: Literal["auto", "regression", "classification"] = Field(
         "auto", description="npz, jsonl: integer targets are class labels under 'auto'."
@@ -155,6 +169,9 @@ class DataConfig(BaseModel):
             # A resolved config dump repeats every default; only a changed value is a mistake.
             if getattr(self, name) != defaults[name].default:
                 raise ValueError(f"data.{name} does not apply to source {self.source!r}")
+        if self.tokens == "char" and ({"vocab_size", "min_count"} & self.model_fields_set) and (
+                self.vocab_size is not None or self.min_count != 1):
+            raise ValueError("data.vocab_size and data.min_count apply to data.tokens: word")
         if kind == "text" and not self.path:
             raise ValueError("data.path is required for source 'text' (the corpus file)")
         if self.min_len is not None and self.min_len > self.seq_len:

@@ -40,6 +40,7 @@ from rnncli.data.records import pad_sequences, parse_jsonl_line
 from rnncli.data.scaling import scale_inputs
 from rnncli.data.text import encode_text
 from rnncli.data.types import Batch, TaskInfo
+from rnncli.data.words import encode_words, tokenize
 from rnncli.errors import DataError
 
 
@@ -123,6 +124,9 @@ def _txt_seqs(lines: Iterator[str], task: TaskInfo, name: str) -> Iterator[np.nd
     for lineno, line in enumerate(lines, 1):
         line = line.rstrip("\r\n")
         if line:
+            if task.tokens == "word":  # unknown words read as <unk>
+                yield encode_words(tokenize(line), task.vocab)
+                continue
             try:
                 yield encode_text(line, task.vocab, name=name)
             except DataError as exc:  # report the line in the file, not in the one-line text

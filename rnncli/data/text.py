@@ -1,4 +1,4 @@
-"""Character-level text: vocabulary, encoding, and windows for truncated BPTT.
+"""Character-level (and word-level, data/words.py) text: vocabulary, encoding, windows for truncated BPTT.
 
 A corpus of C characters becomes N = (C - 1) // T windows in text order: X (N, T) ids of
 chars [nT, nT+T) and y (N, T) ids of the chars one step later. `iterate_batches` lays the
@@ -15,6 +15,7 @@ import numpy as np
 
 from rnncli.data.readers import read_text_source
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
+from rnncli.data.words import build_word_vocab, encode_words, tokenize
 from rnncli.errors import DataError
 
 
@@ -64,14 +65,30 @@ def windows(ids: np.ndarray, t: int) -> SequenceData:
     return SequenceData(X, y, None, stateful=True)
 
 
-def text_task(vocab: list[str], t: int, bits: float) -> TaskInfo:
-    """TaskInfo of a character model over `vocab` with window t."""
+def text_task(vocab: list[str], t: int, bits: float, tokens: str = "char") -> TaskInfo:
+    """TaskInfo of a character (or word) model over `vocab` with window t."""
     v = len(vocab)
     return TaskInfo(
         v, v, "sequence", "cross_entropy", "text", num_classes=v, vocab=list(vocab),
-        baselines={"unigram_bits_per_char": bits, "uniform_bits_per_char": math.log2(v)},
-        stateful=True, seq_len=t,
+        baselines={f"unigram_bits_per_{tokens}": bits, f"uniform_bits_per_{tokens}": math.log2(v)},
+        stateful=True, seq_len=t, tokens=tokens,
     )
+
+
+def _ids_and_vocab(text: str, cfg, fitted: TaskInfo | None, split: bool, name: str):
+    """(ids, vocab, n_val, tokens): the corpus as ids, the vocabulary, how many ids are validation."""
+    tokens = fitted.tokens if fitted is not None else cfg.tokens
+    if fitted is not None and not fitted.vocab:
+        raise DataError(f"{name}: the model is not a text model (it has no vocabulary)")
+    if tokens == "char":
+        vocab = list(fitted.vocab) if fitted is not None else build_vocab(text)
+        ids = encode_text(text, vocab, name=name)
+        return ids, vocab, int(len(ids) * cfg.val_fraction) if split else 0, tokens
+    words = tokenize(text)
+    n_val = int(len(words) * cfg.val_fraction) if split else 0
+    vocab = list(fitted.vocab) if fitted is not None else build_word_vocab(
+        words[: len(words) - n_val], vocab_size=cfg.vocab_size, min_count=cfg.min_count)
+    return encode_words(words, vocab), vocab, n_val, tokens
 
 
 def load_text_corpus(
@@ -83,36 +100,31 @@ def load_text_corpus(
     split: bool = True,
     stdin: IO | None = None,
 ) -> DataBundle:
-    """Read a corpus (file or '-') and cut it into train/val windows of cfg.seq_len.
+    """Read a corpus (file or '-') and cut it into train/val windows of cfg.seq_len tokens.
 
-    The vocabulary is the sorted characters of the whole corpus given for training (so the
-    validation tail never holds an unknown character), or `fitted.vocab` for eval; the last
-    val_fraction of the text by position is validation.
+    Characters: the vocabulary is the sorted characters of the whole corpus given for training (so
+    the validation tail never holds an unknown character). Words (cfg.tokens "word", data/words.py):
+    the vocabulary comes from the training part, rarer words read as "<unk>". For eval, `fitted.vocab`.
+    The last val_fraction of the text (by position) is validation.
     """
     text, name = read_text_source(source, base_dir=base_dir, stdin=stdin)
     t = cfg.seq_len
-    if fitted is not None:
-        if not fitted.vocab:
-            raise DataError(f"{name}: the model is not a text model (it has no vocabulary)")
-        vocab = list(fitted.vocab)
-    else:
-        vocab = build_vocab(text)
+    ids, vocab, n_val, tokens = _ids_and_vocab(text, cfg, fitted, split, name)
+    unit = "characters" if tokens == "char" else "tokens"
     if len(vocab) < 2 and fitted is None:
-        raise DataError(f"{name}: the text has {len(vocab)} distinct character(s); need 2 or more")
-    ids = encode_text(text, vocab, name=name)
-    n_val = int(len(ids) * cfg.val_fraction) if split else 0
+        raise DataError(f"{name}: the text has {len(vocab)} distinct {unit}; need 2 or more")
     train_ids, val_ids = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
     if train_ids.size < t + 1:
         raise DataError(
-            f"{name}: {train_ids.size} characters for training, fewer than seq_len + 1 = {t + 1}"
+            f"{name}: {train_ids.size} {unit} for training, fewer than seq_len + 1 = {t + 1}"
         )
     val = None
     if n_val:
         if val_ids.size < t + 1:
             raise DataError(
-                f"{name}: the validation part has {val_ids.size} characters, fewer than "
+                f"{name}: the validation part has {val_ids.size} {unit}, fewer than "
                 f"seq_len + 1 = {t + 1}; lower data.seq_len or raise data.val_fraction"
             )
         val = windows(val_ids, t)
-    task = text_task(vocab, t, unigram_bits(train_ids, len(vocab)))
+    task = text_task(vocab, t, unigram_bits(train_ids, len(vocab)), tokens)
     return DataBundle(windows(train_ids, t), val, task)

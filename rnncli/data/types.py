@@ -65,6 +65,7 @@ class TaskInfo:
         stateful: windows continue each other (carry the hidden state, do not shuffle).
         seq_len: the training window length (how `rnn predict` cuts a CSV series), or None.
         columns: {"input": [...], "target": [...]} column names of a CSV series, or None.
+        tokens: text models: "char" (vocab holds characters) or "word" (words, "<unk>" first).
     """
 
     input_size: int
@@ -79,6 +80,7 @@ class TaskInfo:
     stateful: bool = False
     seq_len: int | None = None
     columns: dict[str, list[str]] | None = None
+    tokens: str = "char"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (plain ints, floats, strings and lists)."""

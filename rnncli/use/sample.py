@@ -1,10 +1,12 @@
-"""Generating text from a character-level model (`rnn sample`); the strategies live in `decoding.py`."""
+"""Generating text from a character- or word-level model (`rnn sample`); the strategies live in
+`decoding.py`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from rnncli.core.model import forward
+from rnncli.data.words import UNK, detokenize, encode_words, tokenize
 from rnncli.errors import UsageError
 from rnncli.use.decoding import Decoding, beam_search, choose_next
 from rnncli.use.model_io import LoadedModel
@@ -13,17 +15,23 @@ __all__ = ["sample_text", "text_vocab"]
 
 
 def text_vocab(model: LoadedModel) -> list[str]:
-    """The characters of a text model in id order; UsageError for any other model."""
+    """The characters (or words) of a text model in id order; UsageError for any other model."""
     if model.task.kind != "text" or not model.task.vocab:
-        raise UsageError(f"sample needs a character-level text model; this one is {model.task.kind}")
+        raise UsageError("sample needs a character- or word-level text model; this one is "
+                         f"{model.task.kind}")
     return model.task.vocab
 
 
-def _check(model: LoadedModel, prime: str, length: int) -> dict[str, int]:
-    """The vocabulary index; UsageError for a model that is not a text model or a bad prime."""
+def _prime_ids(model: LoadedModel, prime: str, length: int) -> list[int]:
+    """The prime as token ids; UsageError for a model that is not a text model or a bad prime.
+
+    Characters must be in the vocabulary; words outside it read as <unk>.
+    """
     vocab = text_vocab(model)
     if length < 0:
         raise UsageError(f"--length must be >= 0, got {length}")
+    if model.task.tokens == "word":
+        return encode_words(tokenize(prime), vocab).tolist()
     index = {ch: i for i, ch in enumerate(vocab)}
     unknown = sorted({ch for ch in prime if ch not in index})
     if unknown:
@@ -31,7 +39,17 @@ def _check(model: LoadedModel, prime: str, length: int) -> dict[str, int]:
             f"--prime has characters the model never saw: {''.join(unknown)!r} "
             f"(vocabulary of {len(vocab)} characters)"
         )
-    return index
+    return [index[ch] for ch in prime]
+
+
+def _text_of(model: LoadedModel, prime: str, generated: list[int]) -> str:
+    """The new tokens as text: characters joined, or words rejoined after the prime's last token."""
+    tokens = [model.task.vocab[i] for i in generated]
+    if model.task.tokens != "word":
+        return "".join(tokens)
+    before = tokenize(prime)
+    glued = not before or prime[-1].isspace()  # "The " already ends in the space a word needs
+    return detokenize(tokens, after=None if glued else before[-1])
 
 
 def _stepper(model: LoadedModel):
@@ -48,29 +66,31 @@ def _stepper(model: LoadedModel):
 
 def sample_text(model: LoadedModel, prime: str, length: int, rng: np.random.Generator,
                 decoding: Decoding | None = None) -> str:
-    """Generate `length` characters after `prime` from a character-level model.
+    """Generate `length` tokens (characters, or words and punctuation) after `prime`.
 
     Args:
         decoding: the strategy (see `rnncli.use.decoding`); default: sampling at temperature 1.
         rng: the only source of randomness (sampling; the first character when `prime` is empty).
 
     Returns:
-        Only the new characters (when `prime` is empty, the first character is drawn
-        uniformly from the vocabulary and included).
+        Only the new text (when `prime` is empty, the first token is drawn uniformly from the
+        vocabulary, never <unk>, and included); a word model's text starts with the space after
+        the prime.
 
     Raises:
         UsageError: not a text model, a prime character outside the vocabulary, bad options.
     """
     dec = decoding or Decoding()
-    index = _check(model, prime, length)
+    prime_ids = _prime_ids(model, prime, length)
     vocab = model.task.vocab
     generated: list[int] = []
-    if not prime and length > 0:
-        generated.append(int(rng.integers(len(vocab))))
+    if not prime_ids and length > 0:
+        first = 1 if vocab[0] == UNK and len(vocab) > 1 else 0
+        generated.append(first + int(rng.integers(len(vocab) - first)))
         length -= 1
-    ids = [index[ch] for ch in prime] + generated
+    ids = prime_ids + generated
     if length <= 0:
-        return "".join(vocab[i] for i in generated)
+        return _text_of(model, prime, generated)
     step = _stepper(model)
     logits, h = step(np.array([ids]), None)
     if dec.strategy == "beam":
@@ -80,4 +100,4 @@ def sample_text(model: LoadedModel, prime: str, length: int, rng: np.random.Gene
             generated.append(choose_next(logits[0], dec, rng))
             if t + 1 < length:
                 logits, h = step(np.array([generated[-1]]), h)
-    return "".join(vocab[i] for i in generated)
+    return _text_of(model, prime, generated)
