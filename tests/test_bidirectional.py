@@ -84,5 +84,6 @@ def test_bidirectional_refuses_bptt_and_text(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("hello world, hello there\n" * 20)
     assert_user_error(run("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
-                          "--set", "model.bidirectional=true", "--out", str(tmp_path / "r")),
+                          "--set", "data.seq_len=30", "--set", "model.bidirectional=true",
+                          "--out", str(tmp_path / "r")),
                       2, "model.bidirectional cannot be used for text")

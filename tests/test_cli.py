@@ -484,8 +484,9 @@ def test_predict_csv_series_in_original_units_with_column_names(tmp_path):
     pred = run("predict", str(out), str(series))
     assert pred.exit_code == 0, pred.stderr
     lines = pred.stdout.splitlines()
-    assert lines[0] == "a+1,b+1,a+2,b+2"
-    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    assert lines[0] == "row,a+1,b+1,a+2,b+2"  # row: the data row each window forecasts first
+    assert [line.split(",")[0] for line in lines[1:3]] == ["8", "9"]
+    values = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
     # The reader cuts the series into windows of the training length (stride 1).
     assert len(values) == 300 - 8 + 1
     # Predictions are in the units of the file (a ~ 100, b ~ -50), not standardised ones.

@@ -30,7 +30,7 @@ def test_npz_regression_relative_path_and_dtype(tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((20, 4, 3)), rng.standard_normal((20, 2))
     np.savez(tmp_path / "d.npz", X=X, y=y)
-    b = load(tmp_path, "d.npz", val_fraction=0.25, dtype=np.float32)
+    b = load(tmp_path, "d.npz", val_fraction=0.25, dtype=np.float32, standardize=False)
     assert (len(b.train), len(b.val)) == (15, 5)
     assert b.train.X.dtype == np.float32 and b.train.y.dtype == np.float32
     assert (b.task.kind, b.task.output, b.task.input_size, b.task.output_size) == (
@@ -78,12 +78,17 @@ def test_npz_sequence_regression_scaler_round_trip(tmp_path):
         ({"y": np.zeros(3)}, {}, r"key 'X' is missing"),
         ({"X": np.zeros((3, 2, 1)), "y": np.zeros((4, 1))}, {}, "key 'y' has 4 rows, X has 3"),
         ({"X": np.array([[[np.nan]], [[1.0]]]), "y": np.zeros((2, 1))}, {},
+         r"key 'X': sequence 0 has no step with numbers \(all NaN\)"),
+        ({"X": np.array([[[np.nan], [1.0]], [[1.0], [2.0]]]), "y": np.zeros((2, 1))}, {},
          r"key 'X' holds nan at index \[0, 0, 0\]"),
         ({"X": np.zeros((2, 1, 1)), "y": np.array([[1.0], [np.inf]])}, {},
          r"key 'y' holds inf at index \[1, 0\]"),
         ({"X": np.zeros((3, 2, 1)), "y": np.array([0, 1, 7])}, {"num_classes": 3},
          r"label 7 at index \[2\], outside the class range 0..2"),
-        ({"X": np.zeros((3, 2, 1)), "y": np.array([0, -1, 1])}, {}, "label -1"),
+        ({"X": np.zeros((3, 2, 1)), "y": np.array(["a", "b", "a"])}, {"targets": "regression"},
+         "key 'y' holds text labels; data.targets: regression needs numbers"),
+        ({"X": np.zeros((3, 2, 1)), "y": np.array(["a", "a", "a"])}, {},
+         "key 'y' has a single class \\('a'\\); a classifier needs two or more"),
         ({"X": np.zeros((3, 2, 1)), "y": np.zeros((3, 1)), "lengths": np.array([1, 3, 2])}, {},
          r"key 'lengths' has 3 at index 1, outside 1..2"),
         ({"X": np.array(["a", "b"]), "y": np.zeros(2)}, {}, "key 'X' has dtype <U1"),
@@ -163,14 +168,15 @@ def test_invalid_utf8_names_the_line(tmp_path):
 def test_jsonl_ragged_regression_and_labels(tmp_path):
     lines = [{"x": [[1, 2]] * n, "y": [float(n), 0.5]} for n in (3, 1, 2)]
     write(tmp_path, "r.jsonl", "\n".join(json.dumps(r) for r in lines) + "\n\n")
-    b = load(tmp_path, "r.jsonl", val_fraction=0.0)
+    b = load(tmp_path, "r.jsonl", val_fraction=0.0, standardize=False)
     assert b.train.X.shape == (3, 3, 2) and b.train.lengths.tolist() == [3, 1, 2]
     assert b.train.y.tolist() == [[3.0, 0.5], [1.0, 0.5], [2.0, 0.5]]
     write(tmp_path, "c.jsonl", '{"x": [1, 2, 3], "y": 2}\n[[1], [2]]\n'.replace(
         "[[1], [2]]", '{"x": [[1], [2]], "y": 0}'))
     c = load(tmp_path, "c.jsonl", val_fraction=0.0)
-    assert c.task.kind == "classification" and c.train.y.tolist() == [2, 0]
-    assert c.task.num_classes == 3 and c.train.X.shape == (2, 3, 1)
+    # the classes are the sorted distinct labels: 0 -> id 0, 2 -> id 1
+    assert c.task.kind == "classification" and c.train.y.tolist() == [1, 0]
+    assert c.task.classes == [0, 2] and c.task.num_classes == 2 and c.train.X.shape == (2, 3, 1)
 
 
 def test_jsonl_sequence_targets(tmp_path):

@@ -61,6 +61,7 @@ def test_csv_never_crashes(rows, seq_len, header):
 def test_valid_jsonl_from_the_fuzz_alphabet_loads():
     # Guard against a fuzz test that passes because everything is rejected.
     text = "\n".join(json.dumps({"x": [[0.5], [1]], "y": 2.5}) for _ in range(3))
-    b = load_dataset(DataConfig(source="-", format="jsonl", val_fraction=0.0), seed=0,
+    b = load_dataset(DataConfig(source="-", format="jsonl", val_fraction=0.0, standardize=False),
+                     seed=0,
                      stdin=io.StringIO(text))
     assert b.train.X.shape == (3, 2, 1) and b.train.y.tolist() == [[2.5]] * 3

@@ -136,7 +136,8 @@ def test_jsonl_written_ragged_reads_back_for_train_and_predict(tmp_path):
     assert len(lines) == 6
     assert [len(json.loads(line)["x"]) for line in lines] == data.lengths.tolist()
     (tmp_path / "d.jsonl").write_text(s.getvalue())
-    back = load_dataset(DataConfig(source="d.jsonl", val_fraction=0.0), seed=0, base_dir=tmp_path)
+    back = load_dataset(DataConfig(source="d.jsonl", val_fraction=0.0, standardize=False), seed=0,
+                        base_dir=tmp_path)
     assert sorted(back.train.lengths.tolist()) == sorted(data.lengths.tolist())
     np.testing.assert_allclose(np.sort(back.train.y[:, 0]), np.sort(data.y[:, 0]))
     pred = batches(tmp_path / "d.jsonl", bs=10)

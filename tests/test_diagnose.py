@@ -162,9 +162,10 @@ def tiny_run(tmp_path_factory) -> Path:
     return run_dir
 
 
-def test_diagnose_weights_of_a_run_uses_its_checkpoint(tiny_run):
+def test_diagnose_weights_of_a_run_uses_its_best_weights_and_checkpoint(tiny_run):
     d = diagnose_weights(tiny_run, batch_size=4)
-    assert d["source"].startswith("checkpoint") and "epoch 2" in d["source"]
+    assert d["source"].startswith(f"weights {tiny_run / 'best.npz'}")
+    assert "optimizer state of" in d["source"] and "checkpoint.npz (epoch 2)" in d["source"]
     assert d["T"] == 10 and d["batch_size"] == 4
     d2 = diagnose_weights(tiny_run / "best.npz", batch_size=4)
     assert d2["source"].startswith("weights")

@@ -172,9 +172,12 @@ CASES = {
          "-o", "{d}/out"],
         ("d.npz", "label 9", "class range 0..2"),
         {"d.npz": _npz_bytes(X=np.zeros((4, 3, 2)), y=np.array([0, 1, 2, 9]))}),
-    "data-negative-label": Case(["train", *FILE_TINY, "--set", "data.source={d}/l.jsonl", "-o", "{d}/out"],
-                                ("l.jsonl", "label -1"),
-                                {"l.jsonl": '{"x": [[1], [2]], "y": -1}\n{"x": [[1], [2]], "y": 1}\n'}),
+    # labels may be any values (-1/1 is two classes), but text labels cannot be regression targets
+    "data-text-label-regression": Case(
+        ["train", *FILE_TINY, "--set", "data.source={d}/l.jsonl", "--set", "data.targets=regression",
+         "-o", "{d}/out"],
+        ("l.jsonl", "y holds text labels; data.targets: regression needs numbers"),
+        {"l.jsonl": '{"x": [[1], [2]], "y": "up"}\n{"x": [[1], [2]], "y": "down"}\n'}),
     "data-object-npz": Case(["train", *FILE_TINY, "--set", "data.source={d}/o.npz", "-o", "{d}/out"],
                             ("o.npz", "Python objects", "refused"),
                             {"o.npz": _npz_bytes(X=np.array([None] * 4, dtype=object), y=np.zeros(4))}),

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import typer
 from typer.core import TyperGroup
 
-from rnncli import __version__
+from rnncli import __version__, notices
 from rnncli.cli._common import FLAGS
 from rnncli.cli.usage import one_line_usage_errors
 from rnncli.errors import Interrupted, RnnError
@@ -96,6 +96,16 @@ def _error_boundary(debug: bool) -> Iterator[None]:  # noqa: C901 - TODO(house):
         raise typer.Exit(1) from None
 
 
+def _warning_printer(quiet: bool):
+    """Library warnings (rnncli.notices) as one `rnn: warning: ...` line each; -q silences them."""
+
+    def show(message: str) -> None:
+        if not quiet:
+            typer.echo(f"{PROG}: warning: {message}", err=True)
+
+    return show
+
+
 class RnnGroup(TyperGroup):
     """Root group: runs every command inside the error boundary."""
 
@@ -111,9 +121,11 @@ class RnnGroup(TyperGroup):
 
     def invoke(self, ctx: typer.Context):
         debug = bool(ctx.params.get("debug")) or bool(os.environ.get("RNN_DEBUG"))
-        token = FLAGS.set({"debug": debug, "quiet": bool(ctx.params.get("quiet"))})
+        quiet = bool(ctx.params.get("quiet"))
+        token = FLAGS.set({"debug": debug, "quiet": quiet})
         try:
-            with _error_boundary(debug), one_line_usage_errors(ctx.meta.get("rnn_argv", [])):
+            with (_error_boundary(debug), one_line_usage_errors(ctx.meta.get("rnn_argv", [])),
+                  notices.handled_by(_warning_printer(quiet))):
                 return super().invoke(ctx)
         finally:
             FLAGS.reset(token)

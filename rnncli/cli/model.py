@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
-from rnncli.cli.options import BatchSize, Json, Threads, Weights
+from rnncli.cli.options import BatchSize, Context, Json, Threads, Weights
 from rnncli.errors import UsageError
 
 
@@ -18,6 +18,18 @@ def _use_threads(threads: int | str | None, model, batch_size: int) -> None:
     from rnncli.threads import set_threads
 
     set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size)
+
+
+def _say_weights(weights: Path, model) -> None:
+    """For a run directory, one stderr line (after the command's work) says which file was used."""
+    if not Path(weights).is_dir():
+        return
+    if model.path.name == "best.npz":
+        text = (f"weights: {model.path} (the best validation loss, epoch {model.meta.get('epoch')}; "
+                "name RUN_DIR/model.npz for the final ones)")
+    else:
+        text = f"weights: {model.path} (final weights; the run has no best.npz)"
+    err_console(is_quiet()).print(text, markup=False, highlight=False)
 
 
 def eval_cmd(
@@ -46,35 +58,44 @@ def eval_cmd(
         typer.Option("--seed", help="Seed for generated data (default: the training seed + 1, "
                      "so a generator gives sequences the model has not seen)."),
     ] = None,
+    context: Context = None,
     batch_size: BatchSize = 256,
     threads: Threads = None,
     json_: Json = False,
 ) -> None:
     """Loss and task metrics of a model on a dataset.
 
-    Metrics: accuracy for classifiers; mse, rmse and mae in original units for
-    regression; bits per character and perplexity for text models.
+    Metrics: accuracy, per-class precision/recall and the confusion matrix for
+    classifiers (in the original label values); mse, rmse and mae in original units
+    for regression; bits per character and perplexity for text models.
 
     Examples:
       rnn eval runs/sine-1
       rnn eval runs/sine-1 --data sine --set noise=0.1 --json
       rnn eval model.npz --data test.jsonl
     """
-    from rnncli.cli.render import metrics_table
+    from rnncli.cli.render import class_tables, metrics_table
     from rnncli.cli.tables import print_table
     from rnncli.use.model_io import load_model
     from rnncli.use.predict import evaluate_model, load_data_for_model
 
     model = load_model(weights)
     _use_threads(threads, model, batch_size)
+    if context is not None and data is None:
+        raise UsageError("--context goes with --data (the test series it precedes)")
     bundle = load_data_for_model(
-        model, data, overrides=set_ or [], fmt=input_format, seed=seed
+        model, data, overrides=set_ or [], fmt=input_format, seed=seed, context=context
     )
     metrics = evaluate_model(model, bundle, batch_size=batch_size)
+    _say_weights(weights, model)
     if json_:
         echo_json(metrics)
         return
-    print_table(err_console(is_quiet()), metrics_table(metrics, title=f"eval {weights}"))
+    console = err_console(is_quiet())
+    print_table(console, metrics_table(metrics, title=f"eval {weights}"))
+    if "per_class" in metrics:
+        for table in class_tables(metrics["per_class"]):
+            print_table(console, table)
 
 
 def predict(
@@ -113,6 +134,7 @@ def predict(
         typer.Option("--output", "-o", metavar="FILE",
                      help="Write here (atomically) instead of stdout."),
     ] = None,
+    context: Context = None,
     batch_size: BatchSize = 256,
     threads: Threads = None,
 ) -> None:
@@ -130,6 +152,7 @@ def predict(
     """
     from rnncli.cli.writers import FORMATS, PredictionWriter, output_names
     from rnncli.data import iter_predict_inputs
+    from rnncli.data.csvpredict import index_name
     from rnncli.fsutil import atomic_writer
     from rnncli.use.model_io import load_model
     from rnncli.use.predict import last_step_outputs, predict_outputs
@@ -155,13 +178,16 @@ def predict(
             stream, fmt, kind=model.task.kind, sequence=model.spec.output == "sequence" and not next_,
             proba=proba, vocab=model.task.vocab if model.task.kind == "text" else None,
             header=header, names=output_names(model.task.columns, model.spec.output_size),
+            classes=model.task.classes, index_name=index_name(model.task),
         )
         batches = iter_predict_inputs(
             input_, task=model.task, fmt=input_format, batch_size=batch_size, dtype=model.dtype,
+            context=context,
         )
         for batch in batches:
             out = predict_outputs(model, batch)
-            writer.write(last_step_outputs(out, batch.lengths) if next_ else out, batch.lengths)
+            writer.write(last_step_outputs(out, batch.lengths) if next_ else out, batch.lengths,
+                         batch.index)
         writer.close()
 
     if output is None:
@@ -170,6 +196,7 @@ def predict(
         # Nothing appears at FILE unless every prediction was written.
         with atomic_writer(output, "wb" if binary else "w") as f:
             run(f)
+    _say_weights(weights, model)
 
 
 def sample(
@@ -227,6 +254,7 @@ def sample(
                                      top_p=top_p, vocab_size=len(text_vocab(model)))
     text = sample_text(model, prime, length, np.random.default_rng(seed), decoding)
     sys.stdout.write(prime + text + "\n")
+    _say_weights(weights, model)
 
 
 def info(weights: Weights, json_: Json = False) -> None:
@@ -237,7 +265,9 @@ def info(weights: Weights, json_: Json = False) -> None:
     from rnncli.cli.render import info_lines
     from rnncli.use.model_io import load_model, model_info
 
-    data = model_info(load_model(weights))
+    model = load_model(weights)
+    data = model_info(model)
+    _say_weights(weights, model)
     if json_:
         echo_json(data)
         return

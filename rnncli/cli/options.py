@@ -34,7 +34,8 @@ Quiet = Annotated[
 Weights = Annotated[
     Path,
     typer.Argument(
-        metavar="WEIGHTS", help="A weights file (.npz) or a run directory (uses its model.npz).",
+        metavar="WEIGHTS",
+        help="A weights file (.npz) or a run directory (uses its best.npz, else model.npz).",
         show_default=False,
     ),
 ]
@@ -56,4 +57,10 @@ Threads = Annotated[
         help="BLAS threads for the products: auto (default) = 1 for small models, all physical "
         "cores for large ones; N = exactly N (same N, same machine: same numbers).",
     ),
+]
+Context = Annotated[
+    str | None,
+    typer.Option("--context", metavar="CSV",
+                 help="A csv series (the training one) whose last window of rows comes first, "
+                 "so the first forecast is for the data's first row."),
 ]

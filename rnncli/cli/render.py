@@ -79,6 +79,13 @@ def start_line(info: Mapping[str, Any]) -> str:
         parts.append(f"{plural(info['steps_per_epoch'], 'step')}/epoch")
     if info.get("epochs"):
         parts.append(plural(info["epochs"], "epoch"))
+    chosen = info.get("chosen") or {}
+    if chosen:
+        # adaptive defaults (training/adaptive.py): say what was chosen and how to fix it
+        parts[-1] += (f" (at least {info.get('min_steps', 'train.min_steps')} steps"
+                      + (f", stop after {chosen['patience']} without a better val_loss"
+                         if "patience" in chosen else "")
+                      + "; set train.epochs to fix)")
     if info.get("start_epoch"):
         parts.append(f"resuming after epoch {info['start_epoch']}")
     head = f"training {info['run_dir']}" if info.get("run_dir") else "training"
@@ -103,12 +110,15 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
         self._t0 = time.perf_counter()
         self._anchor: tuple[int, int, float] | None = None  # (epoch, step, time) of the first step seen
         self.records: list[dict] = []  # every epoch's record, for the final sparkline
+        self.note: str | None = None  # printed first when training starts (e.g. the demo task)
 
     # -- callbacks -------------------------------------------------------------------
     def on_train_start(self, info: dict) -> None:
         self.epochs = info.get("epochs")
         self.steps = info.get("steps_per_epoch") or info.get("steps")
         self._t0, self._anchor = time.perf_counter(), None
+        if self.note:
+            self.console.print(self.note, markup=False, highlight=False)
         self.console.print(start_line(info), markup=False, highlight=False)
         if self.live:
             from rich.progress import (
@@ -233,8 +243,28 @@ def metrics_table(metrics: Mapping[str, Any], title: str | None = None) -> Table
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in metrics.items():
-        table.add_row(k, fmt_num(v, 6) if isinstance(v, float) else str(v))
+        if not isinstance(v, Mapping):  # per_class has its own table
+            table.add_row(k, fmt_num(v, 6) if isinstance(v, float) else str(v))
     return table
+
+
+def class_tables(report: Mapping[str, Any]) -> list[Table]:
+    """A classifier's per-class precision/recall/F1/support and its confusion matrix."""
+    classes = [str(c) for c in report["classes"]]
+    per = Table(title="per class", show_header=True, header_style="bold")
+    for col in ("class", "precision", "recall", "f1", "support"):
+        per.add_column(col, justify="left" if col == "class" else "right")
+    for i, c in enumerate(classes):
+        per.add_row(c, *(fmt_num(report[k][i]) for k in ("precision", "recall", "f1")),
+                    str(report["support"][i]))
+    conf = Table(title="confusion (rows: true, columns: predicted)", show_header=True,
+                 header_style="bold")
+    conf.add_column("true \\ pred")
+    for c in classes:
+        conf.add_column(c, justify="right")
+    for c, row in zip(classes, report["confusion"], strict=True):
+        conf.add_row(c, *(str(v) for v in row))
+    return [per, conf]
 
 
 def gradcheck_table(rows: list, tol: float, atol: float | None = None) -> Table:

@@ -48,7 +48,8 @@ def train(
     The run directory holds config.yaml (the resolved config: `rnn train -c
     RUN/config.yaml` reproduces the run), metrics.jsonl (one JSON object per epoch),
     model.npz (final weights), best.npz (best validation loss) and run.json.
-    With no --config, a small built-in task trains in seconds.
+    With no --config and no data.source, a small built-in demo task trains in
+    seconds; with --set data.source=FILE alone, the documented defaults apply.
 
     Examples:
       rnn train -c configs/sine.yaml
@@ -85,6 +86,7 @@ def train(
         if resume is not None:
             _warn_thread_change(console, run_dir, threads)
     reporter = ProgressReporter(console, live=stderr_is_terminal())
+    reporter.note = None if resume is not None else _demo_note(config or [], set_)
     try:
         with tracked(reporter, cfg.train.log_to, run_dir) as callbacks:
             summary = run_training(
@@ -97,6 +99,16 @@ def train(
         console.print(line, markup=False, highlight=False)
     if json_:
         echo_json(summary)
+
+
+def _demo_note(config, set_: list[str]) -> str | None:
+    """The first line of a run that trains the built-in demo because no data was named."""
+    from rnncli.config import uses_builtin_demo
+
+    if not uses_builtin_demo(config, set_):
+        return None
+    return ("no data named: training the built-in demo task (sine forecasting, 5 epochs); "
+            "--set data.source=FILE or -c CONFIG trains on yours")
 
 
 def _warn_thread_change(console, run_dir: Path, threads: int | str) -> None:

@@ -2,11 +2,14 @@
 
 What a row holds:
 - regression: the output values in original units, columns y0..y{O-1};
-- classification / text: the label (the character for text models), plus p0..p{K-1}
-  with --proba;
+- classification / text: the label (the original label value a classifier was trained on,
+  the character for text models), plus one probability column per class with --proba,
+  named p_<label> (p_0..p_{K-1} when the model records no label values);
 - "last" models: one row per input sequence, in input order;
 - "sequence" models: one row per valid step, with `seq` (0-based sequence index over the
-  whole input) and `step` (0-based) columns first.
+  whole input) and `step` (0-based) columns first;
+- windows of a CSV series: first the index value of the step each forecasts (a column named
+  after the series' index column, or `row`).
 """
 
 from __future__ import annotations
@@ -48,11 +51,14 @@ class PredictionWriter:
         vocab: labels of a text model (id order), else None.
         header: write a CSV header line first.
         names: regression column names (default y0..y{O-1}).
+        classes: a classifier's label values in class-id order (default 0..K-1).
+        index_name: name of the index column written first when batches carry an index.
     """
 
     def __init__(self, stream: IO, fmt: str, *, kind: str, sequence: bool, proba: bool = False,
                  vocab: list[str] | None = None, header: bool = True,
-                 names: list[str] | None = None) -> None:
+                 names: list[str] | None = None, classes: list | None = None,
+                 index_name: str = "row") -> None:
         if fmt not in FORMATS:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         if proba and kind == "regression":
@@ -61,6 +67,9 @@ class PredictionWriter:
         self.sequence, self.proba, self.vocab = sequence, proba, vocab
         self.header = header and fmt == "csv"
         self.names = names
+        self.classes = classes
+        self.index_name = index_name
+        self._indexed = False  # set by the first batch: do rows carry an index value?
         self._wrote_header = False
         self._seq = 0  # index of the next input sequence
         self._chunks: list[np.ndarray] = []
@@ -68,22 +77,30 @@ class PredictionWriter:
 
     # -- per-row rendering -------------------------------------------------------------
     def _label(self, k: int):
-        return self.vocab[k] if self.vocab else k
+        if self.vocab:
+            return self.vocab[k]
+        return self.classes[k] if self.classes else k
 
     def _csv_header(self, width: int) -> str:
         cols = ["seq", "step"] if self.sequence else []
+        if self._indexed:
+            cols = [_csv_cell(self.index_name), *cols]
         if self.kind == "regression":
             names = self.names if self.names and len(self.names) == width else None
             cols += [_csv_cell(n) for n in names] if names else [f"y{i}" for i in range(width)]
         else:
             cols.append("label")
             if self.proba:
-                cols += [f"p{i}" for i in range(width)]
+                cols += [_csv_cell(f"p_{self._label(i)}") for i in range(width)]
         return ",".join(cols)
 
-    def _row(self, out: np.ndarray, seq: int, step: int | None) -> str:
+    def _row(self, out: np.ndarray, seq: int, step: int | None, index: str | None = None) -> str:
         """One output vector (O,) -> one csv line or one JSON object."""
         prefix = {} if step is None else {"seq": seq, "step": step}
+        if index is not None:
+            if self.fmt == "csv":
+                return _csv_cell(index) + "," + self._row(out, seq, step)
+            prefix = {self.index_name: json.dumps(index), **prefix}
         if self.kind == "regression":
             if self.fmt == "csv":
                 cells = [str(v) for v in prefix.values()] + [_num(v) for v in out]
@@ -102,8 +119,14 @@ class PredictionWriter:
         return line
 
     # -- the stream --------------------------------------------------------------------
-    def write(self, outputs: np.ndarray, lengths: np.ndarray | None = None) -> None:
-        """One batch: (B, O) or (B, T, O) outputs (probabilities for classifiers)."""
+    def write(self, outputs: np.ndarray, lengths: np.ndarray | None = None,
+              index: list[str] | None = None) -> None:
+        """One batch: (B, O) or (B, T, O) outputs (probabilities for classifiers); `index`
+        (B,) labels the rows of "last" outputs (CSV series windows)."""
+        if index is not None and not self.sequence and (self._seq == 0 or self._indexed):
+            self._indexed = True
+        else:
+            index = None
         outputs = np.asarray(outputs)
         if outputs.dtype.kind != "f":
             outputs = outputs.astype(np.float64)
@@ -122,7 +145,8 @@ class PredictionWriter:
                 T = outputs.shape[1] if lengths is None else int(lengths[b])
                 lines.extend(self._row(outputs[b, t], self._seq, t) for t in range(T))
             else:
-                lines.append(self._row(outputs[b], self._seq, None))
+                lines.append(self._row(outputs[b], self._seq, None,
+                                       None if index is None else str(index[b])))
             self._seq += 1
         self.stream.write("\n".join(lines) + "\n")
         # Each batch leaves right away: downstream tools (head, jq) see results while we run.
@@ -137,7 +161,7 @@ class PredictionWriter:
         else:
             arr = _stack(self._chunks, self._lengths, self.sequence)
             if self.kind != "regression" and not self.proba:
-                arr = _labels(arr, self._lengths, self.sequence)
+                arr = _labels(arr, self._lengths, self.sequence, self.classes)
         np.save(self.stream, arr, allow_pickle=False)
         self.stream.flush()
 
@@ -182,9 +206,13 @@ def _stack(chunks: list[np.ndarray], lengths: list[np.ndarray], sequence: bool) 
     return out
 
 
-def _labels(proba: np.ndarray, lengths: list[np.ndarray], sequence: bool) -> np.ndarray:
-    """argmax labels; -1 marks padded steps of sequence outputs."""
-    labels = np.nan_to_num(proba, nan=-1.0).argmax(axis=-1).astype(np.int64)
+def _labels(proba: np.ndarray, lengths: list[np.ndarray], sequence: bool,
+            classes: list | None = None) -> np.ndarray:
+    """argmax labels (the label values when `classes` are given); padded steps of sequence
+    outputs are -1 (or "" for text labels)."""
+    ids = np.nan_to_num(proba, nan=-1.0).argmax(axis=-1).astype(np.int64)
+    labels = ids if not classes else np.asarray(classes)[ids]
     if sequence:
-        labels[np.isnan(proba).all(axis=-1)] = -1
+        labels = labels.astype(np.int64) if labels.dtype.kind == "b" else labels
+        labels[np.isnan(proba).all(axis=-1)] = "" if labels.dtype.kind == "U" else -1
     return labels

@@ -11,7 +11,7 @@ from rnncli.config.dump import (
     config_to_dict,
     config_to_yaml,
 )
-from rnncli.config.loader import DEFAULT_CONFIG_YAML, load_config, parse_override
+from rnncli.config.loader import DEFAULT_CONFIG_YAML, load_config, parse_override, uses_builtin_demo
 from rnncli.config.resolve import data_config_from, resolve_with_task
 from rnncli.config.schema import Config, DataConfig, ModelConfig, TrainConfig
 
@@ -29,4 +29,5 @@ __all__ = [
     "parse_override",
     "data_config_from",
     "resolve_with_task",
+    "uses_builtin_demo",
 ]

@@ -20,11 +20,11 @@ from pydantic import ValidationError
 
 from rnncli.config.errors import format_validation_errors
 from rnncli.config.schema import Config
-from rnncli.data.options import GENERATORS, applicable_fields
+from rnncli.data.options import GENERATORS
 from rnncli.errors import ConfigError
 from rnncli.fsutil import check_readable_file
 
-__all__ = ["DEFAULT_CONFIG_YAML", "load_config", "parse_override"]
+__all__ = ["DEFAULT_CONFIG_YAML", "load_config", "parse_override", "uses_builtin_demo"]
 
 Key = tuple[str, ...]
 
@@ -241,24 +241,28 @@ def _absolute_data_paths(cfg: Config, origins: dict[Key, Origin]) -> Config:
     return cfg.model_copy(update={"data": cfg.data.model_copy(update=updates)})
 
 
-def _drop_default_data_keys(data: dict, origins: dict[Key, Origin]) -> None:
-    """Forget the embedded default's data options that the source chosen by --set does not read.
+def uses_builtin_demo(paths, overrides) -> bool:
+    """True when neither a config file nor `--set data.source=...` names the data: then the
+    embedded demo task (DEFAULT_CONFIG_YAML) is trained; otherwise the schema's documented
+    defaults apply to every key left unset."""
+    if paths:
+        return False
+    for item in overrides:
+        try:
+            key, _ = parse_override(item)
+        except ValueError:
+            continue
+        if key == ("data", "source"):
+            return False
+    return True
 
-    `rnn train --set data.source=x.jsonl` must not fail because the default sine task sets
-    `data.seq_len`; options the user set are kept (and still refused if they do not apply).
-    """
-    section = data.get("data")
-    if not isinstance(section, dict):
-        return
-    try:
-        allowed = applicable_fields(section.get("source", "sine"), section.get("format"))
-    except (ValueError, TypeError):
-        return  # validation reports the bad source itself
-    for name in list(section):
-        origin = origins.get(("data", name))
-        if name not in allowed and origin is not None and origin.label == DEFAULT_LABEL:
-            del section[name]
-            del origins[("data", name)]
+
+def _default_name(data: dict) -> str:
+    """Run name without a config file: the data file's stem (runs/motion-1), else 'default'."""
+    source = (data.get("data") or {}).get("source") if isinstance(data.get("data"), dict) else None
+    if isinstance(source, str) and source not in GENERATORS and source != "-":
+        return Path(source).stem or "default"
+    return "default"
 
 
 def load_config(
@@ -270,7 +274,8 @@ def load_config(
     """Read, merge (last wins), override and validate a config.
 
     Args:
-        paths: YAML files merged in order; none = the embedded default config.
+        paths: YAML files merged in order; none = the embedded demo task when no
+            `data.source` override is given either (`uses_builtin_demo`), else schema defaults.
         overrides: `key.path=value` strings (values parsed as YAML scalars).
         seed: if given, replaces `seed` after everything else (the --seed flag).
 
@@ -280,11 +285,12 @@ def load_config(
     errors: list[str] = []
     data: dict = {}
     origins: dict[Key, Origin] = {}
-    sources = (
-        [_read_yaml_file(Path(p), errors) for p in paths]
-        if paths
-        else [_read_yaml_text(DEFAULT_CONFIG_YAML, DEFAULT_LABEL, Path.cwd(), errors)]
-    )
+    if paths:
+        sources = [_read_yaml_file(Path(p), errors) for p in paths]
+    elif uses_builtin_demo(paths, overrides):
+        sources = [_read_yaml_text(DEFAULT_CONFIG_YAML, DEFAULT_LABEL, Path.cwd(), errors)]
+    else:
+        sources = []
     for source in sources:
         if source is not None:
             _merge(data, origins, source[0], source[1], ())
@@ -292,12 +298,10 @@ def load_config(
         _apply_override(data, origins, item, errors)
     if seed is not None:
         _set(data, origins, ("seed",), seed, Origin("--seed"))
-    if not paths:
-        _drop_default_data_keys(data, origins)
     if errors:
         raise ConfigError("\n".join(errors))
     if data.get("name") is None:
-        data["name"] = Path(paths[-1]).stem if paths else "default"
+        data["name"] = Path(paths[-1]).stem if paths else _default_name(data)
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:

@@ -120,7 +120,17 @@ class ModelConfig(_Section):
 class TrainConfig(_Section):
     """Optimisation, batching, stopping and checkpointing."""
 
-    epochs: int = Field(20, ge=1, description="Passes over the training data.")
+    epochs: int = Field(
+        20, ge=1,
+        description="Passes over the training data. Left unset with file data: enough epochs for "
+        "train.min_steps steps (at least 20), chosen per dataset and written to the run's config.yaml.",
+    )
+    min_steps: int = Field(
+        2000, ge=1,
+        description="File data with train.epochs unset: train at least this many optimisation steps "
+        "(small datasets give few steps per epoch); with train.patience also unset, stop after a fifth "
+        "of the chosen epochs (at least 10) without a better val_loss.",
+    )
     batch_size: int = Field(32, ge=1, description="Sequences per step; 32 balances noise and NumPy speed.")
     optimizer: Literal["sgd", "momentum", "adagrad", "rmsprop", "adam"] = Field(
         "adam", description="Update rule; adam works without tuning on every shipped task."

@@ -5,11 +5,16 @@ y[n] = targets[s+W : s+W+h] flattened to (h*C,) (step-major: all C columns of th
 then of the one after). For "sequence", y[n, t] = targets[s+t+1 : s+t+1+h] flattened, (W, h*C).
 Train and validation are split by position (the last windows validate), and the scaler is
 fitted on the rows the training windows cover, so no statistic sees the validation future.
+Columns (index, inputs, targets, ignored text) are chosen by `csvtable.choose_columns`.
+
+A test series scored on its own gives no forecast for its first W rows (they are the first
+window's context); `context` (the training series) lends its last W rows, so every row of the
+test file is a target.
 """
 
 from __future__ import annotations
 
-import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -17,24 +22,65 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view as swv
 
 from rnncli.data.checks import check_alloc
-from rnncli.data.readers import csv_rows, decode_utf8, read_source_bytes, select_columns
+from rnncli.data.csvtable import Columns, choose_columns, has_header, parse_cells
+from rnncli.data.readers import cell_lines, read_source_bytes
 from rnncli.data.scaling import column_stats, scale_inputs, scale_targets
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
 from rnncli.errors import DataError
 
 
-def read_csv_series(
-    source: str | Path, cfg, *, base_dir: Path | None = None, stdin: IO | None = None
-) -> tuple[list[str] | None, np.ndarray, str]:
-    """(column names or None, values (R, C) float64, display name) of a whole CSV file."""
-    data, name = read_source_bytes(source, base_dir=base_dir, stdin=stdin)
-    text = decode_utf8(data, name)
-    names, rows = csv_rows(io.StringIO(text, newline=""), name, delimiter=cfg.delimiter,
-                           header=cfg.header)
-    values = [r for _, r in rows]
-    if not values:
+@dataclass
+class Series:
+    """A parsed series CSV: its columns, the used columns' values (R, U) and the index cells."""
+
+    cols: Columns
+    values: np.ndarray
+    index: list[str] | None
+    name: str
+
+    def part(self, which: list[int]) -> np.ndarray:
+        """Values of some used columns (positions in the file) as (R, len(which))."""
+        used = self.cols.used
+        return self.values[:, [used.index(j) for j in which]]
+
+
+def read_csv_series(source, cfg, *, base_dir: Path | None = None, stdin: IO | None = None,
+                    like: Columns | None = None) -> Series:
+    """Parse a whole series CSV; `like` reuses another file's column choice (by name)."""
+    raw, name = read_source_bytes(source, base_dir=base_dir, stdin=stdin)
+    rows = list(cell_lines(raw, name, cfg.delimiter))
+    if not rows:
+        raise DataError(f"{name}: no data rows")
+    header = has_header(rows[0][1], rows[1][1] if len(rows) > 1 else None, cfg.header)
+    names, data = (rows[0][1], rows[1:]) if header else (None, rows)
+    if not data:
         raise DataError(f"{name}: no data rows (only a header)")
-    return names, np.vstack(values), name
+    if names is not None and len(names) != len(data[0][1]):
+        raise DataError(f"{name}: line {data[0][0]} has {len(data[0][1])} columns, the header "
+                        f"has {len(names)}")
+    cols = choose_columns(names, data[0][1], cfg, name, data[0][0]) if like is None else _same_columns(
+        like, names, len(data[0][1]), name)
+    ncol = len(data[0][1])
+    values = np.vstack([parse_cells(cells, cols, ncol, line, name) for line, cells in data])
+    index = None if cols.index is None else [cells[cols.index] for _, cells in data]
+    return Series(cols, values, index, name)
+
+
+def _same_columns(like: Columns, names: list[str] | None, ncol: int, name: str) -> Columns:
+    """The columns `like` chose, found in another file by header name (or position)."""
+    if like.names is None or names is None:
+        if max([*like.used, like.index or 0]) >= ncol:
+            raise DataError(f"{name}: has {ncol} columns, fewer than the training series; "
+                            "without a header they are matched by position")
+        return Columns(names, like.index, like.inputs, like.targets)
+
+    def find(j: int) -> int:
+        if like.names[j] not in names:
+            raise DataError(f"{name}: no column {like.names[j]!r} (the training series has it)")
+        return names.index(like.names[j])
+
+    index = None if like.index is None else find(like.index)
+    return Columns(names, index, [find(j) for j in like.inputs], [find(j) for j in like.targets])
 
 
 def make_windows(
@@ -55,14 +101,55 @@ def make_windows(
     return np.ascontiguousarray(X), np.ascontiguousarray(y)
 
 
-def _last_value_mse(X, y, in_idx, tgt_idx, h, output, tstd) -> float | None:
-    """MSE (scaled units) of repeating each target column's latest observed value."""
-    if not set(tgt_idx) <= set(in_idx):
+def csv_baselines(X: np.ndarray, y: np.ndarray, cols: Columns, h: int, output: str) -> dict:
+    """MSE in original units of predicting the targets' mean, and of repeating each target
+    column's latest observed value (when the targets are inputs too)."""
+    flat = y.reshape(-1, y.shape[-1])
+    out = {"mean_mse": float(np.mean((flat - flat.mean(axis=0)) ** 2))}
+    if set(cols.targets) <= set(cols.inputs):
+        pos = [cols.inputs.index(j) for j in cols.targets]
+        last = X[:, -1, pos] if output == "last" else X[:, :, pos]
+        out["last_value_mse"] = float(np.mean((y - np.concatenate([last] * h, axis=-1)) ** 2))
+    return out
+
+
+def _check_fitted(fitted: TaskInfo, cols: Columns, width: int, name: str) -> None:
+    if fitted.input_size != len(cols.inputs):
+        raise DataError(
+            f"{name}: {len(cols.inputs)} input columns but the model expects {fitted.input_size}")
+    if fitted.output_size != width:
+        raise DataError(f"{name}: {width} targets per window (horizon x target columns) but the "
+                        f"model outputs {fitted.output_size}")
+
+
+def _scaler(series: Series, cfg, n_train: int, w: int, h: int) -> dict | None:
+    if not cfg.standardize:
         return None
-    pos = [in_idx.index(j) for j in tgt_idx]
-    last = X[:, -1, pos] if output == "last" else X[:, :, pos]
-    guess = np.concatenate([last] * h, axis=-1)
-    return float(np.mean(((y - guess) / np.tile(tstd, h)) ** 2))
+    rows = slice(0, (n_train - 1) * cfg.stride + w + h)  # the rows training windows touch
+    im, istd = column_stats(series.part(series.cols.inputs)[rows])
+    tm, tstd = column_stats(series.part(series.cols.targets)[rows])
+    return {"input_mean": im, "input_std": istd, "target_mean": tm, "target_std": tstd}
+
+
+def _columns_meta(cols: Columns) -> dict | None:
+    meta: dict = {}
+    if cols.names is not None:
+        meta = {"input": [cols.names[j] for j in cols.inputs],
+                "target": [cols.names[j] for j in cols.targets]}
+    if cols.index is not None:
+        meta["index"] = [cols.names[cols.index] if cols.names else "index"]
+        meta["index_position"] = [str(cols.index)]
+    return meta or None
+
+
+def _with_context(series: Series, cfg, base_dir, context, w: int) -> Series:
+    """`series` after the last w rows of the `context` series (the same columns)."""
+    ctx = read_csv_series(context, cfg, base_dir=base_dir, like=series.cols)
+    if len(ctx.values) < w:
+        raise DataError(f"{ctx.name}: --context needs at least the window's {w} rows, it has "
+                        f"{len(ctx.values)}")
+    index = None if series.index is None else [*(ctx.index or [""] * w)[-w:], *series.index]
+    return Series(series.cols, np.vstack([ctx.values[-w:], series.values]), index, series.name)
 
 
 def load_csv_dataset(
@@ -73,58 +160,34 @@ def load_csv_dataset(
     fitted: TaskInfo | None = None,
     split: bool = True,
     stdin: IO | None = None,
+    context: str | None = None,
 ) -> DataBundle:
-    """Load cfg.source as a CSV series and return standardised train/val windows."""
-    names, values, name = read_csv_series(cfg.source, cfg, base_dir=base_dir, stdin=stdin)
-    in_idx = select_columns(names, values.shape[1], cfg.input_columns, name, "data.input_columns")
-    tgt_idx = (
-        in_idx if cfg.target_columns is None
-        else select_columns(names, values.shape[1], cfg.target_columns, name,
-                            "data.target_columns")
-    )
-    w, h, stride = cfg.window or cfg.seq_len, cfg.horizon, cfg.stride
-    if values.shape[0] < w + h:
-        raise DataError(
-            f"{name}: window {w} + horizon {h} needs at least {w + h} rows, the series has "
-            f"{values.shape[0]}"
-        )
-    X, y = make_windows(values[:, in_idx], values[:, tgt_idx], w, h, stride, cfg.output)
+    """Load cfg.source as a CSV series and return standardised train/val windows.
+
+    context: a CSV series whose last W rows come before cfg.source (eval on a test series).
+    """
+    series = read_csv_series(cfg.source, cfg, base_dir=base_dir, stdin=stdin)
+    cols, name = series.cols, series.name
+    w, h = cfg.window or cfg.seq_len, cfg.horizon
+    if context is not None:
+        series = _with_context(series, cfg, base_dir, context, w)
+    if len(series.values) < w + h:
+        raise DataError(f"{name}: window {w} + horizon {h} needs at least {w + h} rows, the series "
+                        f"has {len(series.values)}")
+    X, y = make_windows(series.part(cols.inputs), series.part(cols.targets), w, h, cfg.stride,
+                        cfg.output)
     n = X.shape[0]
     n_val = int(n * cfg.val_fraction) if split else 0
     n_train = n - n_val
     if n_train < 1:
         raise DataError(f"{name}: only {n} window(s); lower data.val_fraction or the window")
     if fitted is not None:
-        if fitted.input_size != len(in_idx):
-            raise DataError(
-                f"{name}: {len(in_idx)} input columns but the model expects {fitted.input_size}"
-            )
-        if fitted.output_size != y.shape[-1]:
-            raise DataError(
-                f"{name}: {y.shape[-1]} targets per window (horizon x target columns) but the "
-                f"model outputs {fitted.output_size}"
-            )
-        scaler = fitted.scaler
-    elif cfg.standardize is False:
-        scaler = None
-    else:
-        rows = values[: (n_train - 1) * stride + w + h]  # the rows training windows touch
-        im, istd = column_stats(rows[:, in_idx])
-        tm, tstd = column_stats(rows[:, tgt_idx])
-        scaler = {"input_mean": im, "input_std": istd, "target_mean": tm, "target_std": tstd}
-    cols = None
-    if names is not None:
-        cols = {"input": [names[j] for j in in_idx], "target": [names[j] for j in tgt_idx]}
-    task = TaskInfo(len(in_idx), y.shape[-1], cfg.output, "mse", "regression",
-                    scaler=scaler, seq_len=w, columns=cols)
+        _check_fitted(fitted, cols, y.shape[-1], name)
+    scaler = fitted.scaler if fitted is not None else _scaler(series, cfg, n_train, w, h)
+    task = TaskInfo(len(cols.inputs), y.shape[-1], cfg.output, "mse", "regression",
+                    scaler=scaler, seq_len=w, columns=_columns_meta(cols))
     ref = slice(n_train, n) if n_val else slice(0, n_train)
-    tstd = np.asarray(scaler["target_std"]) if scaler and "target_std" in scaler else np.ones(
-        len(tgt_idx))
-    lv = _last_value_mse(X[ref], y[ref], in_idx, tgt_idx, h, cfg.output, tstd)
-    ys = scale_targets(y[ref], scaler)
-    task.baselines = {"mean_mse": float(np.mean((ys - ys.reshape(-1, ys.shape[-1]).mean(0)) ** 2))}
-    if lv is not None:
-        task.baselines["last_value_mse"] = lv
+    task.baselines = csv_baselines(X[ref], y[ref], cols, h, cfg.output)
     Xs = scale_inputs(X, scaler).astype(dtype, copy=False)
     ys = scale_targets(y, scaler).astype(dtype, copy=False)
     train = SequenceData(Xs[:n_train], ys[:n_train])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -11,11 +12,19 @@ import numpy as np
 
 from rnncli.core.rnn import length_mask
 from rnncli.data.checks import check_labels
+from rnncli.data.csvpanel import is_long_format, long_records
 from rnncli.data.csvseries import load_csv_dataset
 from rnncli.data.generators import MAKERS, class_baselines, generate, regression_baselines
+from rnncli.data.labels import encode_labels, fit_classes, label_names
 from rnncli.data.options import DataConfig
-from rnncli.data.readers import decode_utf8, load_npz_arrays, read_source_bytes
-from rnncli.data.records import npz_to_data, read_jsonl_records
+from rnncli.data.readers import (
+    cell_lines,
+    decode_utf8,
+    load_npz_arrays,
+    read_source_bytes,
+    resolve_path,
+)
+from rnncli.data.records import npz_to_data, read_jsonl_records, records_to_data
 from rnncli.data.scaling import apply_scaler, fit_scaler
 from rnncli.data.text import load_text_corpus
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
@@ -40,17 +49,23 @@ def _mask(data: SequenceData) -> np.ndarray | None:
     return length_mask(data.lengths, data.X.shape[1])
 
 
-def _task_from_data(data: SequenceData, cfg: DataConfig, name: str) -> TaskInfo:
-    """Infer TaskInfo from loaded arrays: labels -> classification, floats -> regression."""
-    y = data.y
-    seq = y.ndim == (2 if y.dtype.kind in "iu" else 3)
-    output = "sequence" if seq else "last"
-    i = data.X.shape[-1]
-    if y.dtype.kind in "iu":
-        k = cfg.num_classes or max(2, int(y.max()) + 1)
-        return TaskInfo(i, k, output, "cross_entropy", "classification", num_classes=k,
-                        seq_len=data.X.shape[1])
-    return TaskInfo(i, y.shape[-1], output, "mse", "regression", seq_len=data.X.shape[1])
+def _task_from_data(data: SequenceData, labels: bool, cfg: DataConfig, name: str,
+                    classes: list | None = None) -> tuple[SequenceData, TaskInfo]:
+    """Encode labels as class ids (fitting the classes unless given) and infer the TaskInfo."""
+    y, i, t = data.y, data.X.shape[-1], data.X.shape[1]
+    key = "key 'y'" if cfg.kind == "npz" else "y"
+    if labels:
+        seq = y.ndim == 2
+        mask = _mask(data) if seq else None
+        if classes is None:
+            classes = fit_classes(y if mask is None else y[mask], name, key, cfg.num_classes)
+        data = replace(data, y=encode_labels(y, classes, name, key, mask))
+        k = len(classes)
+        return data, TaskInfo(i, k, "sequence" if seq else "last", "cross_entropy",
+                              "classification", num_classes=k, seq_len=t, classes=classes,
+                              layout=cfg.layout)
+    output = "sequence" if y.ndim == 3 else "last"
+    return data, TaskInfo(i, y.shape[-1], output, "mse", "regression", seq_len=t, layout=cfg.layout)
 
 
 def check_against_model(data: SequenceData, task: TaskInfo, fitted: TaskInfo, name: str) -> None:
@@ -67,7 +82,7 @@ def check_against_model(data: SequenceData, task: TaskInfo, fitted: TaskInfo, na
         )
     if fitted.loss == "cross_entropy":
         if task.loss != "cross_entropy":
-            raise DataError(f"{name}: targets are not integer class labels, the model classifies")
+            raise DataError(f"{name}: targets are not class labels, the model classifies")
         check_labels(data.y, int(fitted.num_classes or fitted.output_size), name, "y")
     elif task.loss != "mse" or task.output_size != fitted.output_size:
         raise DataError(
@@ -92,14 +107,89 @@ def _cast(data: SequenceData | None, dtype) -> SequenceData | None:
     return replace(data, X=data.X.astype(dtype, copy=False), y=y)
 
 
-def _load_records(cfg: DataConfig, kind: str, base_dir, stdin) -> tuple[SequenceData, str]:
-    if kind == "npz":
-        arrays, name = load_npz_arrays(cfg.source, base_dir=base_dir, stdin=stdin)
-        return npz_to_data(arrays, name, targets=cfg.targets), name
-    data, name = read_source_bytes(cfg.source, base_dir=base_dir, stdin=stdin)
-    text = decode_utf8(data, name)
-    return read_jsonl_records(text.splitlines(), name, output=cfg.output,
-                              targets=cfg.targets), name
+def _read_records(cfg: DataConfig, source: str, base_dir, stdin) -> tuple[SequenceData, bool, str]:
+    """(data with raw targets, whether they are labels, display name) of an .npz or .jsonl."""
+    if cfg.kind == "npz":
+        arrays, name = load_npz_arrays(source, base_dir=base_dir, stdin=stdin)
+        data, labels = npz_to_data(arrays, name, targets=cfg.targets, layout=cfg.layout,
+                                   layout_explicit="layout" in cfg.model_fields_set)
+        return data, labels, name
+    raw, name = read_source_bytes(source, base_dir=base_dir, stdin=stdin)
+    if cfg.kind == "csv":  # a long-format panel (see data.csvpanel)
+        rows = list(cell_lines(raw, name, cfg.delimiter))
+        xs, ys, lines = long_records(rows[0][1], rows[1:], name, cfg.output)
+        data, labels = records_to_data(xs, ys, lines, output=cfg.output, targets=cfg.targets,
+                                       name=name)
+        return data, labels, name
+    text = decode_utf8(raw, name)
+    data, labels = read_jsonl_records(text.splitlines(), name, output=cfg.output,
+                                      targets=cfg.targets)
+    return data, labels, name
+
+
+def _load_file(cfg: DataConfig, seed: int, base_dir, fitted: TaskInfo | None, frac: float,
+               stdin) -> DataBundle:
+    """An .npz or .jsonl: class ids, the train/val split, standardisation and baselines."""
+    data, labels, name = _read_records(cfg, cfg.source, base_dir, stdin)
+    if fitted is None:
+        data, task = _task_from_data(data, labels, cfg, name)
+    else:
+        k = int(fitted.num_classes or fitted.output_size)
+        classes = label_names(fitted.classes, k) if labels and fitted.loss == "cross_entropy" else None
+        data, task = _task_from_data(data, labels, cfg, name, classes)
+        check_against_model(data, task, fitted, name)
+        task = replace(fitted, baselines={})
+    train_idx, val_idx = split_indices(len(data), frac, seed)
+    train = data.subset(train_idx)
+    val = data.subset(val_idx) if len(val_idx) else None
+    if fitted is not None:
+        task.scaler = fitted.scaler
+    elif cfg.standardize:
+        task.scaler = fit_scaler(train, task.loss == "mse")
+    # in original units, as eval reports mse: taken before scaling
+    task.baselines = _baselines(val if val is not None else train, task)
+    train, val = apply_scaler(train, task.scaler), None if val is None else apply_scaler(
+        val, task.scaler)
+    return DataBundle(train, val, task)
+
+
+def _rereadable(cfg: DataConfig, stdin):
+    """For source '-', standard input read once into memory, so it can be looked at twice."""
+    if cfg.source != "-":
+        return stdin
+    stream = stdin if stdin is not None else sys.stdin
+    raw = getattr(stream, "buffer", stream).read()
+    return io.BytesIO(raw.encode("utf-8") if isinstance(raw, str) else raw)
+
+
+def _long_csv(cfg: DataConfig, base_dir, stdin) -> bool:
+    """Whether the csv source is a long-format panel (header `sample,t,...`)."""
+    if cfg.source == "-":
+        first = stdin.getvalue().split(b"\n", 1)[0]
+    else:
+        try:
+            with resolve_path(cfg.source, base_dir).open("rb") as f:
+                first = f.readline(4096)
+        except OSError:
+            return False  # the series reader reports the problem
+    cells = first.decode("utf-8-sig", "replace").split(cfg.delimiter)
+    return is_long_format(cells)
+
+
+def _with_val_source(cfg: DataConfig, load, fitted: TaskInfo | None) -> DataBundle:
+    """Training data from data.source, validation data from data.val_source (no split).
+
+    `load(cfg, fitted, split)` loads one source. Evaluating a model (fitted given) uses only
+    the validation file, prepared with the model's classes and scaler.
+    """
+    val_cfg = cfg.model_copy(update={"source": cfg.val_source, "val_source": None})
+    if fitted is not None:
+        val = load(val_cfg, fitted, False)
+        return DataBundle(val.train, val.train, val.task)
+    train = load(cfg.model_copy(update={"val_source": None}), None, False)
+    val = load(val_cfg, train.task, False)
+    task = replace(train.task, baselines=dict(val.task.baselines))
+    return DataBundle(train.train, val.train, task)
 
 
 def load_dataset(
@@ -111,6 +201,7 @@ def load_dataset(
     fitted: TaskInfo | None = None,
     split: bool = True,
     stdin: IO | None = None,
+    context: str | None = None,
 ) -> DataBundle:
     """Generate or load the data `cfg` selects and split it into train and validation.
 
@@ -119,51 +210,48 @@ def load_dataset(
         seed: generators and the train/val shuffle use it (same seed, same data).
         dtype: float dtype of inputs and float targets.
         base_dir: relative file paths resolve against it (the config file's folder).
-        fitted: the TaskInfo saved with a model: its vocabulary and scaler are reused and
-            the data is checked to fit it (eval); None fits them on the training part.
+        fitted: the TaskInfo saved with a model: its classes, vocabulary and scaler are
+            reused and the data is checked to fit it (eval); None fits them on the training part.
         split: False puts everything into train (eval, predict on labelled data).
         stdin: the stream for source '-' (default sys.stdin).
+        context: csv only: a series whose last window of rows precedes the source, so that
+            every row of the source is a target (eval on a test series).
     Returns:
         DataBundle(train, val or None, task).
     """
     dtype = np.dtype(dtype)
     kind = cfg.kind
-    frac = cfg.val_fraction if split else 0.0
+    if cfg.val_source is not None and split:
+        def load(c: DataConfig, f: TaskInfo | None, s: bool) -> DataBundle:
+            return load_dataset(c, seed=seed, dtype=dtype, base_dir=base_dir, fitted=f, split=s,
+                                stdin=stdin)
+        return _with_val_source(cfg, load, fitted)
     if kind in ("text", "txt"):
         src = cfg.path if kind == "text" else cfg.source
-        bundle = load_text_corpus(src, cfg, base_dir=base_dir, fitted=fitted, split=split,
-                                  stdin=stdin if stdin is not None else sys.stdin)
-        return bundle
+        return load_text_corpus(src, cfg, base_dir=base_dir, fitted=fitted, split=split,
+                                stdin=stdin if stdin is not None else sys.stdin)
     if kind == "csv":
+        stdin = _rereadable(cfg, stdin)
+        if _long_csv(cfg, base_dir, stdin):
+            frac = cfg.val_fraction if split else 0.0
+            bundle = _load_file(cfg, seed, base_dir, fitted, frac, stdin)
+            return DataBundle(_cast(bundle.train, dtype), _cast(bundle.val, dtype), bundle.task)
         return load_csv_dataset(cfg, dtype=dtype, base_dir=base_dir, fitted=fitted, split=split,
-                                stdin=stdin)
+                                stdin=stdin, context=context)
+    if context is not None:
+        raise DataError(f"{context}: --context applies to csv series, not {kind} data")
     if kind == "npy":
         raise DataError(
             f"{cfg.source}: an .npy holds inputs only; training and eval need targets: use an "
             ".npz with X and y, or .jsonl lines with x and y (.npy is for rnn predict)"
         )
-    if kind in MAKERS:
-        data, task = generate(kind, cfg, seed=seed, dtype=dtype)
-        name = f"data.source {kind!r}"
-        if fitted is not None:
-            check_against_model(data, task, fitted, name)
-    else:
-        data, name = _load_records(cfg, kind, base_dir, stdin)
-        task = _task_from_data(data, cfg, name)
-        if fitted is not None:
-            check_against_model(data, task, fitted, name)
-            task = replace(fitted, baselines={})
-        elif task.loss == "cross_entropy":
-            check_labels(data.y, int(task.num_classes), name, "key 'y'" if kind == "npz" else "y")
-    train_idx, val_idx = split_indices(len(data), frac, seed)
-    train = data.subset(train_idx)
-    val = data.subset(val_idx) if len(val_idx) else None
+    frac = cfg.val_fraction if split else 0.0
     if kind not in MAKERS:
-        scaler = fitted.scaler if fitted is not None else (
-            fit_scaler(train, task.loss == "mse") if cfg.standardize else None
-        )
-        task.scaler = scaler
-        train, val = apply_scaler(train, scaler), None if val is None else apply_scaler(
-            val, scaler)
-        task.baselines = _baselines(val if val is not None else train, task)
-    return DataBundle(_cast(train, dtype), _cast(val, dtype), task)
+        bundle = _load_file(cfg, seed, base_dir, fitted, frac, stdin)
+        return DataBundle(_cast(bundle.train, dtype), _cast(bundle.val, dtype), bundle.task)
+    data, task = generate(kind, cfg, seed=seed, dtype=dtype)
+    if fitted is not None:
+        check_against_model(data, task, fitted, f"data.source {kind!r}")
+    train_idx, val_idx = split_indices(len(data), frac, seed)
+    val = data.subset(val_idx) if len(val_idx) else None
+    return DataBundle(_cast(data.subset(train_idx), dtype), _cast(val, dtype), task)

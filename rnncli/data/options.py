@@ -6,7 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 GENERATORS = ("random", "sine", "adding", "copy", "parity", "frequency", "text")
 FILE_FORMATS = ("npz", "npy", "csv", "jsonl", "txt")
@@ -25,13 +25,15 @@ APPLIES: dict[str, frozenset[str]] = {
     "txt": frozenset({"seq_len", "tokens", "vocab_size", "min_count"}),
     "csv": frozenset(
         {"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "header",
-         "delimiter", "output", "standardize"}
+         "delimiter", "output", "standardize", "index_column", "targets", "num_classes"}
     ),
-    "npz": frozenset({"targets", "num_classes", "standardize"}),
+    "npz": frozenset({"targets", "num_classes", "standardize", "layout"}),
     "jsonl": frozenset({"output", "targets", "num_classes", "standardize"}),
-    "npy": frozenset(),
+    "npy": frozenset({"layout"}),
 }
 _ALWAYS = frozenset({"source", "val_fraction"})
+# Files can take their validation part from a second file in the same format and options.
+_FILES_ONLY = frozenset({"val_source"})
 
 
 def source_kind(source: str, fmt: str | None = None) -> str:
@@ -63,6 +65,8 @@ def applicable_fields(source: str, fmt: str | None = None) -> frozenset[str]:
     """Names of the DataConfig fields that `source` reads (for dumping a minimal config)."""
     kind = source_kind(source, fmt)
     extra = {"format"} if kind not in GENERATORS else set()
+    if kind in ("npz", "jsonl", "csv"):
+        extra |= _FILES_ONLY
     return APPLIES[kind] | _ALWAYS | extra
 
 
@@ -86,7 +90,12 @@ class DataConfig(BaseModel):
     val_fraction: float = Field(
         0.1, ge=0.0, lt=1.0,
         description="Fraction held out for validation (seeded shuffle; csv and text split by "
-        "position, the end of the series/text being validation).",
+        "position, the end of the series/text being validation); unused with data.val_source.",
+    )
+    val_source: str | None = Field(
+        None,
+        description="Files: validation data from this file (same format and options as "
+        "data.source) instead of holding out data.val_fraction of the training file.",
     )
     # random
     input_size: int = Field(5, ge=1, description="random: input features I.")
@@ -97,8 +106,8 @@ class DataConfig(BaseModel):
     num_classes: int | None = Field(
         None, ge=2,
         description="random: make integer labels in [0, K) instead of Gaussian targets; "
-        "frequency: number of classes (default 4); npz/jsonl: declared class count "
-        "(labels are checked against it; default max label + 1).",
+        "frequency: number of classes (default 4); npz/jsonl: the labels are 0..K-1 "
+        "(default: the classes are the sorted distinct training labels).",
     )
     min_len: int | None = Field(
         None, ge=1,
@@ -137,18 +146,34 @@ class DataConfig(BaseModel):
     )
     # files
     targets: Literal["auto", "regression", "classification"] = Field(
-        "auto", description="npz, jsonl: integer targets are class labels under 'auto'."
+        "auto",
+        description="npz, jsonl: under 'auto' text, boolean and integer targets are class labels, "
+        "whole-number floats (N,) with few distinct values too (with a warning), other floats "
+        "regression values.",
     )
-    standardize: bool | None = Field(
-        None,
-        description="csv (default true), npz, jsonl (default false): scale inputs and float "
-        "targets to zero mean, unit std with training-part statistics (saved with the model).",
+    standardize: bool = Field(
+        True,
+        description="csv, npz, jsonl: scale inputs and regression targets to zero mean, unit std "
+        "with statistics of the training part only (saved with the model, applied by eval and "
+        "predict, outputs reported in original units); false = use the values as they are.",
+    )
+    layout: Literal["NTC", "NCT"] = Field(
+        "NTC",
+        description="npz, npy: X as (N, T, I) (NTC, as numpy/torch batch_first) or channels "
+        "first (N, C, T) (NCT, as aeon and sktime store panels).",
     )
     input_columns: list[str | int] | None = Field(
-        None, description="csv: input columns by header name or 0-based index (default all)."
+        None, description="csv: input columns by header name or 0-based index (default: every "
+        "numeric column but the index; text columns are ignored with a warning)."
     )
     target_columns: list[str | int] | None = Field(
         None, description="csv: target columns (default: the input columns, i.e. forecasting)."
+    )
+    index_column: str | int | None = Field(
+        None,
+        description="csv: the column that labels the rows (header name or 0-based index): never a "
+        "feature; predictions carry its value. Default: a first column of dates/times or named "
+        "date, time, year, ... (see README 'Your data').",
     )
     window: int | None = Field(None, ge=1, description="csv: window length (default seq_len).")
     stride: int = Field(1, ge=1, description="csv: steps between consecutive window starts.")
@@ -156,6 +181,13 @@ class DataConfig(BaseModel):
         None, description="csv: first row holds column names (default: detect non-numbers)."
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="csv: cell separator.")
+
+    @field_validator("val_source")
+    @classmethod
+    def _val_source_is_a_file(cls, value: str | None) -> str | None:
+        if value == "-":
+            raise ValueError("data.val_source must be a file ('-' is the training data's stdin)")
+        return value
 
     @model_validator(mode="after")
     def _check_applicable(self) -> DataConfig:

@@ -9,8 +9,8 @@ Formats:
            sequence, so window n ends at data row n + W - 1 and the predictions line up with
            the rows. With a header holding the training input column names those columns are
            used (the training CSV itself works); otherwise the file must have exactly I columns.
-    npy    X (N, T, I) (or (N, T) for I = 1).
-    npz    X (N, T, I) and optional lengths (N,).
+    npy    X (N, T, I) (or (N, T) for I = 1; (N, C, T) for a model trained with layout NCT).
+    npz    X as for npy and optional lengths (N,); trailing all-NaN steps are padding.
     txt    text models only: each non-empty line is one sequence of characters.
 The saved scaler is applied to the inputs; `unscale_targets` maps outputs back to original units.
 """
@@ -19,22 +19,22 @@ from __future__ import annotations
 
 import codecs
 import sys
-from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from rnncli.data.checks import check_file, check_lengths
+from rnncli.data.csvpredict import csv_windows
+from rnncli.data.layout import arrange, nan_lengths
 from rnncli.data.options import FILE_FORMATS
 from rnncli.data.readers import (
     STDIN_NAME,
-    csv_rows,
     load_npy_array,
     load_npz_arrays,
     resolve_path,
-    select_columns,
 )
 from rnncli.data.records import pad_sequences, parse_jsonl_line
 from rnncli.data.scaling import scale_inputs
@@ -96,30 +96,6 @@ def _jsonl_seqs(lines: Iterator[str], task: TaskInfo, name: str) -> Iterator[np.
             yield x
 
 
-def _csv_windows(lines: Iterator[str], task: TaskInfo, name: str) -> Iterator[np.ndarray]:
-    w = task.seq_len
-    if not w:
-        raise DataError(f"{name}: the model records no window length; give jsonl sequences")
-    names, rows = csv_rows(lines, name)
-    wanted = (task.columns or {}).get("input")
-    idx: list[int] | None = None
-    recent: deque = deque(maxlen=w)
-    count = 0
-    for lineno, row in rows:
-        if idx is None:
-            if names is not None and wanted and set(wanted) <= set(names):
-                idx = select_columns(names, len(row), wanted, name, "input columns")
-            else:
-                _check_features(len(row), task, name, f"line {lineno}")
-                idx = list(range(len(row)))
-        recent.append(row[idx])
-        count += 1
-        if len(recent) == w:
-            yield np.stack(recent)
-    if count < w:
-        raise DataError(f"{name}: the series has {count} rows, fewer than the window {w}")
-
-
 def _txt_seqs(lines: Iterator[str], task: TaskInfo, name: str) -> Iterator[np.ndarray]:
     for lineno, line in enumerate(lines, 1):
         line = line.rstrip("\r\n")
@@ -136,36 +112,19 @@ def _txt_seqs(lines: Iterator[str], task: TaskInfo, name: str) -> Iterator[np.nd
 def _array_batches(X: np.ndarray, lengths, task: TaskInfo, name: str, bs: int):
     if X.dtype.kind not in "iuf":
         raise DataError(f"{name}: X has dtype {X.dtype}; expected numbers")
-    if X.ndim == 2:
-        X = X[:, :, None]
+    X = arrange(X, task.layout, name, "X", explicit=True)
     if X.ndim != 3 or 0 in X.shape:
         raise DataError(f"{name}: X must be (N, T, I) with no zero size, got {list(X.shape)}")
     _check_features(X.shape[2], task, name, "X")
     if lengths is not None:
         lengths = check_lengths(lengths, X.shape[0], X.shape[1], name)
+    X, lengths = nan_lengths(X.astype(np.float64), lengths, name, "X")
     for s in range(0, X.shape[0], bs):
-        x = X[s : s + bs].astype(np.float64)
-        if not np.isfinite(x).all():
-            bad = np.argwhere(~np.isfinite(x))[0].tolist()
-            bad[0] += s
-            raise DataError(f"{name}: X holds NaN or infinity at index {bad}")
-        yield x, None if lengths is None else lengths[s : s + bs]
+        yield X[s : s + bs], None if lengths is None else lengths[s : s + bs]
 
 
-def iter_predict_inputs(  # noqa: C901 - TODO(house): split
-    source: str | Path,
-    *,
-    fmt: str | None,
-    task: TaskInfo,
-    batch_size: int,
-    dtype=np.float64,
-    stdin: IO | None = None,
-    base_dir: Path | None = None,
-) -> Iterator[Batch]:
-    """Yield Batch(x (B,T,I) of dtype, y=None, lengths or None) from a file or '-' (stdin).
-
-    fmt: csv | jsonl | npy | npz | txt; None infers it from the suffix (required for '-').
-    """
+def _predict_format(source: str | Path, fmt: str | None, task: TaskInfo) -> str:
+    """The input format: given, or from the suffix; it must suit the model."""
     name = STDIN_NAME if str(source) == "-" else str(source)
     if fmt is None:
         fmt = Path(str(source)).suffix.lower().lstrip(".") if str(source) != "-" else None
@@ -176,30 +135,83 @@ def iter_predict_inputs(  # noqa: C901 - TODO(house): split
     if (fmt == "txt") != (task.kind == "text"):
         want = "txt" if task.kind == "text" else "csv, jsonl, npy or npz"
         raise DataError(f"{name}: format {fmt} does not fit a {task.kind} model; give {want}")
-    dtype = np.dtype(dtype)
-    yielded = False
-    if fmt in ("npy", "npz"):
-        if fmt == "npy":
-            X, name = load_npy_array(source, base_dir=base_dir, stdin=stdin)
-            lengths = None
-        else:
-            arrays, name = load_npz_arrays(source, base_dir=base_dir, stdin=stdin)
-            if "X" not in arrays:
-                raise DataError(f"{name}: key 'X' is missing (keys: {', '.join(arrays) or 'none'})")
-            X, lengths = arrays["X"], arrays.get("lengths")
-        for x, ln in _array_batches(X, lengths, task, name, batch_size):
-            yielded = True
-            yield Batch(scale_inputs(x, task.scaler, ln).astype(dtype, copy=False), None, ln)
+    return fmt
+
+
+def _array_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin, base_dir):
+    """Batches of an .npy (X) or .npz (X and optional lengths), scaled as in training."""
+    if fmt == "npy":
+        X, name = load_npy_array(source, base_dir=base_dir, stdin=stdin)
+        lengths = None
     else:
-        lines, name = _text_lines(source, base_dir, stdin)
-        seqs = {"jsonl": _jsonl_seqs, "csv": _csv_windows, "txt": _txt_seqs}[fmt](lines, task, name)
-        for group in _chunks(seqs, batch_size):
-            yielded = True
-            if fmt == "txt":
-                x, lengths = pad_sequences(group, np.int64)  # token ids: the model encodes them
-            else:
-                x, lengths = pad_sequences(group)
-                x = scale_inputs(x, task.scaler, lengths).astype(dtype, copy=False)
-            yield Batch(x, None, lengths)
+        arrays, name = load_npz_arrays(source, base_dir=base_dir, stdin=stdin)
+        if "X" not in arrays:
+            raise DataError(f"{name}: key 'X' is missing (keys: {', '.join(arrays) or 'none'})")
+        X, lengths = arrays["X"], arrays.get("lengths")
+    for x, ln in _array_batches(X, lengths, task, name, batch_size):
+        yield Batch(scale_inputs(x, task.scaler, ln).astype(dtype, copy=False), None, ln)
+
+
+def _line_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin, base_dir,
+                 context=None):
+    """Batches of jsonl sequences, csv windows (with their index) or txt lines, read lazily."""
+    lines, name = _text_lines(source, base_dir, stdin)
+    if fmt == "csv":
+        seqs = csv_windows(lines, task, name, context)
+    else:
+        seqs = ((x, None) for x in {"jsonl": _jsonl_seqs, "txt": _txt_seqs}[fmt](lines, task, name))
+    for group in _chunks(seqs, batch_size):
+        xs = [x for x, _ in group]
+        if fmt == "txt":
+            x, lengths = pad_sequences(xs, np.int64)  # token ids: the model encodes them
+        else:
+            x, lengths = pad_sequences(xs)
+            x = scale_inputs(x, task.scaler, lengths).astype(dtype, copy=False)
+        index = [i for _, i in group]
+        yield Batch(x, None, lengths, None if any(i is None for i in index) else index)
+
+
+def _context_rows(context, task: TaskInfo, base_dir) -> list[np.ndarray]:
+    """The input rows of a context series (the last window's worth is used)."""
+    if task.kind != "regression" or not task.seq_len:
+        raise DataError(f"{context}: --context applies to models trained on a csv series")
+    lines, name = _text_lines(context, base_dir, None)
+    rows = [x[-1] for x, _ in csv_windows(lines, replace(task, seq_len=1), name)]
+    return rows[-task.seq_len:]
+
+
+def iter_predict_inputs(
+    source: str | Path,
+    *,
+    fmt: str | None,
+    task: TaskInfo,
+    batch_size: int,
+    dtype=np.float64,
+    stdin: IO | None = None,
+    base_dir: Path | None = None,
+    context: str | Path | None = None,
+) -> Iterator[Batch]:
+    """Yield Batch(x (B,T,I) of dtype, y=None, lengths or None, index) from a file or '-'.
+
+    fmt: csv | jsonl | npy | npz | txt; None infers it from the suffix (required for '-').
+    .npy/.npz inputs are read in the model's training layout (task.layout); trailing all-NaN
+    steps are padding. A csv series yields its windows with the index value of the step each
+    forecasts (see data.csvpredict); `context` (a csv series, e.g. the training one) lends its
+    last rows so that the first forecast is for the input's first row.
+    """
+    fmt = _predict_format(source, fmt, task)
+    dtype = np.dtype(dtype)
+    if fmt in ("npy", "npz"):
+        if context is not None:
+            raise DataError(f"{context}: --context applies to csv series, not .{fmt} input")
+        batches = _array_inputs(source, fmt, task, batch_size, dtype, stdin, base_dir)
+    else:
+        ctx = None if context is None else _context_rows(context, task, base_dir)
+        batches = _line_inputs(source, fmt, task, batch_size, dtype, stdin, base_dir, ctx)
+    yielded = False
+    for batch in batches:
+        yielded = True
+        yield batch
     if not yielded:
+        name = STDIN_NAME if str(source) == "-" else str(source)
         raise DataError(f"{name}: no sequences to predict (empty input)")

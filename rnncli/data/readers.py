@@ -1,4 +1,4 @@
-"""Low-level, safe readers: files or stdin, UTF-8 text, .npz/.npy without pickles, CSV rows.
+"""Low-level, safe readers: files or stdin, UTF-8 text, .npz/.npy without pickles, CSV cells.
 
 Every failure is a DataError naming the file (as the user wrote it) and the line, row,
 column or key at fault.
@@ -6,7 +6,6 @@ column or key at fault.
 
 from __future__ import annotations
 
-import csv
 import io
 import sys
 import zipfile
@@ -17,6 +16,7 @@ from typing import IO
 import numpy as np
 
 from rnncli.data.checks import check_alloc, check_file
+from rnncli.data.csvtable import cell_rows
 from rnncli.errors import DataError
 
 STDIN_NAME = "<stdin>"
@@ -159,92 +159,7 @@ def load_npy_array(
             raise DataError(f"{name}: cannot read as .npy: {exc}") from None
 
 
-def is_number(cell: str) -> bool:
-    """True when `cell` parses as a float."""
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def csv_rows(  # noqa: C901 - TODO(house): split
-    lines: Iterator[str], name: str, *, delimiter: str = ",", header: bool | None = None
-) -> tuple[list[str] | None, Iterator[tuple[int, np.ndarray]]]:
-    """Parse a CSV series lazily: (column names or None, iterator of (line number, row (C,))).
-
-    Blank lines are skipped. With header None, a first row holding any non-number is the
-    header. Ragged rows, non-numbers and NaN/inf raise DataError with line and column.
-    """
-    reader = csv.reader(lines, delimiter=delimiter)
-    first: list[str] = []
-    try:
-        for first in reader:
-            if any(c.strip() for c in first):
-                break
-        else:
-            raise DataError(f"{name}: no data rows")
-    except csv.Error as exc:
-        raise DataError(f"{name}: line {reader.line_num}: malformed CSV: {exc}") from None
-    first_line = reader.line_num
-    cells = [c.strip() for c in first]
-    if header is None:
-        header = not all(is_number(c) for c in cells)
-    names = cells if header else None
-    ncol = len(cells)
-
-    def label(j: int) -> str:
-        return f"column {j + 1} ({names[j]!r})" if names else f"column {j + 1}"
-
-    def parse(row: list[str], line: int) -> np.ndarray:
-        if len(row) != ncol:
-            raise DataError(
-                f"{name}: line {line} has {len(row)} columns, expected {ncol} "
-                "(as in the first row)"
-            )
-        out = np.empty(ncol)
-        for j, c in enumerate(row):
-            try:
-                v = float(c)
-            except ValueError:
-                raise DataError(
-                    f"{name}: line {line}, {label(j)}: {c.strip()!r} is not a number"
-                ) from None
-            if not np.isfinite(v):
-                raise DataError(f"{name}: line {line}, {label(j)}: {c.strip()!r} is not finite")
-            out[j] = v
-        return out
-
-    def rows() -> Iterator[tuple[int, np.ndarray]]:
-        if not header:
-            yield first_line, parse(first, first_line)
-        try:
-            for row in reader:
-                if any(c.strip() for c in row):
-                    yield reader.line_num, parse(row, reader.line_num)
-        except csv.Error as exc:
-            raise DataError(f"{name}: line {reader.line_num}: malformed CSV: {exc}") from None
-
-    return names, rows()
-
-
-def select_columns(
-    names: list[str] | None, ncol: int, wanted: list[str | int] | None, name: str, key: str
-) -> list[int]:
-    """0-based indices of `wanted` (header names or 0-based indices); None = all columns."""
-    if wanted is None:
-        return list(range(ncol))
-    out = []
-    for w in wanted:
-        if isinstance(w, int):
-            if not 0 <= w < ncol:
-                raise DataError(f"{name}: {key}: column index {w} is outside 0..{ncol - 1}")
-            out.append(w)
-        elif names is not None and w in names:
-            out.append(names.index(w))
-        else:
-            have = ", ".join(names) if names else "none: the file has no header"
-            raise DataError(f"{name}: {key}: no column {w!r} (columns: {have})")
-    if not out:
-        raise DataError(f"{name}: {key} is empty")
-    return out
+def cell_lines(raw: bytes, name: str, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
+    """(line number, stripped cells) of every non-blank row of a UTF-8 CSV held in `raw`."""
+    text = decode_utf8(raw, name)
+    return cell_rows(io.StringIO(text, newline=""), name, delimiter)

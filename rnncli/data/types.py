@@ -60,11 +60,16 @@ class TaskInfo:
         scaler: standardisation fitted on the training part only, in original units:
             {"input_mean": [I], "input_std": [I], "target_mean": [C], "target_std": [C]}
             where C target columns repeat over the horizon (O = horizon * C); None if unscaled.
-        baselines: reference scores in the units of the training loss (scaled units if a
-            scaler is set), e.g. {"predict_1_mse": 1/6} for the adding problem.
+        baselines: reference scores of the data: MSE in original units for regression (as
+            eval's mse; the training loss is in scaled units when a scaler is set), accuracy
+            and cross-entropy for classifiers, e.g. {"predict_1_mse": 1/6} for adding.
         stateful: windows continue each other (carry the hidden state, do not shuffle).
         seq_len: the training window length (how `rnn predict` cuts a CSV series), or None.
-        columns: {"input": [...], "target": [...]} column names of a CSV series, or None.
+        columns: {"input": [...], "target": [...]} column names of a CSV series (and
+            "index": [name] when a column indexes the rows), or None.
+        classes: a classifier's original label values in class-id order (strings, ints,
+            booleans), or None when the class ids are the labels (generated data).
+        layout: how `rnn predict` reads .npy/.npz inputs: "NTC" (N, T, I) or "NCT" (N, C, T).
         tokens: text models: "char" (vocab holds characters) or "word" (words, "<unk>" first).
     """
 
@@ -81,6 +86,8 @@ class TaskInfo:
     seq_len: int | None = None
     columns: dict[str, list[str]] | None = None
     tokens: str = "char"
+    classes: list | None = None
+    layout: str = "NTC"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (plain ints, floats, strings and lists)."""
@@ -101,6 +108,11 @@ class TaskInfo:
         if kwargs.get("baselines") is None:
             kwargs["baselines"] = {}
         task = cls(**kwargs)
+        k = task.num_classes or task.output_size
+        if task.classes is not None and (not isinstance(task.classes, list) or len(task.classes) != k):
+            raise WeightsError(f"task info in weights meta: classes must be a list of {k} labels")
+        if task.layout not in ("NTC", "NCT"):
+            raise WeightsError(f"task info in weights meta: bad layout {task.layout!r}")
         if task.output not in ("last", "sequence") or task.loss not in ("mse", "cross_entropy"):
             raise WeightsError(
                 f"task info in weights meta: bad output {task.output!r} or loss {task.loss!r}"
@@ -125,8 +137,10 @@ class Batch:
         x: (B, T, I) float of the requested dtype, or (B, T) int64 token ids (text, integer X).
         y: float targets of the dtype, int64 labels, or None (predict).
         lengths: (B,) int64 valid steps, or None when all have length T.
+        index: (B,) labels of the rows a CSV series' windows forecast (predict), else None.
     """
 
     x: np.ndarray
     y: np.ndarray | None
     lengths: np.ndarray | None = None
+    index: list[str] | None = None

@@ -206,7 +206,7 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     params = {k: v.astype(np.float64) for k, v in model.params.items()}
     batch = first_batch(data, model.task, batch_size, steps, model.spec.output)
     optimizer = optimizer_from_config(model.cfg)
-    source = f"weights {path}"
+    source = f"weights {model.path}"
     run_dir = Path(path)
     if run_dir.is_dir() and (run_dir / CHECKPOINT).is_file():
         try:
@@ -214,8 +214,11 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
         except WeightsError:
             optimizer = optimizer_from_config(model.cfg)  # only the optimizer state is lost
         else:
-            params, optimizer = state.params, state.optimizer
-            source = f"checkpoint {run_dir / 'checkpoint.npz'} (epoch {state.epoch})"
+            # The run's best weights (what eval and predict use); the update ratios use the
+            # optimizer state of the last checkpoint, the closest saved one.
+            optimizer = state.optimizer
+            source = (f"weights {model.path} (epoch {model.meta.get('epoch')}), optimizer "
+                      f"state of {run_dir / 'checkpoint.npz'} (epoch {state.epoch})")
     report = diagnose(params, model.spec, batch, model.task, optimizer=optimizer,
                       clip_norm=model.cfg.train.clip_norm)
     if attribution:

@@ -7,7 +7,7 @@ state of stateful data (`h_carry`), and in meta the counters, RNG states and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,25 +29,42 @@ def model_meta(cfg, spec: ModelSpec, task: TaskInfo, epoch: int, metrics: dict |
 
 @dataclass(frozen=True)
 class RunSaver:
-    """What every save of a run needs, so that a save in the loop is one short call."""
+    """What every save of a run needs, so that a save in the loop is one short call.
+
+    A new best is kept in memory and written as best.npz with the next progress save (and at the
+    end), so best.npz on disk always belongs with checkpoint.npz, however rarely they are saved.
+    """
 
     run_dir: Path
     cfg: object
     spec: ModelSpec
     task: TaskInfo
+    _pending_best: dict = field(default_factory=dict)  # params, epoch, record of an unsaved best
 
     def model(self, name: str, params: dict[str, np.ndarray], epoch: int, metrics: dict | None) -> None:
         """Weights and meta as RUN_DIR/name (model.npz or best.npz)."""
         save_weights(self.run_dir / name, params, model_meta(self.cfg, self.spec, self.task, epoch, metrics))
 
     def best(self, state: TrainState, record: dict) -> None:
-        self.model(BEST, state.params, state.epoch, record)
+        """Remember the current weights as the best; written by the next `progress` or `final`."""
+        params = {k: v.copy() for k, v in state.params.items()}
+        self._pending_best.update(params=params, epoch=state.epoch, record=record)
+
+    def flush_best(self) -> None:
+        """Write a remembered best as best.npz now."""
+        if self._pending_best:
+            p = self._pending_best
+            self.model(BEST, p["params"], p["epoch"], p["record"])
+            self._pending_best.clear()
 
     def final(self, state: TrainState, record: dict | None) -> None:
+        self.flush_best()
         self.model(MODEL, state.params, state.epoch, record)
 
     def progress(self, state: TrainState, sums: EpochSums) -> None:
-        """checkpoint.npz (with `sums` as the epoch's running sums) and model.npz, now."""
+        """checkpoint.npz (with `sums` as the epoch's running sums), best.npz if a new best is
+        pending, and model.npz, now."""
+        self.flush_best()
         meta = model_meta(self.cfg, self.spec, self.task, state.epoch, None)
         opt_state = state.optimizer.state_dict()
         meta["checkpoint"] = {

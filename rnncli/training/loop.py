@@ -26,10 +26,11 @@ from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
 from rnncli.threads import run_threads
+from rnncli.training.adaptive import adapt_to_data
 from rnncli.training.build import build_spec, check_batches, check_memory, optimizer_from_config
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
-from rnncli.training.evaluation import compute_metrics
+from rnncli.training.evaluation import compute_metrics, main_metric
 from rnncli.training.resume import resume_changes
 from rnncli.training.rundir import (
     append_metrics,
@@ -46,6 +47,9 @@ from rnncli.training.rundir import (
 from rnncli.training.state import EpochSums, TrainState
 
 __all__ = ["TrainCallbacks", "TrainState", "train"]
+
+
+SAVES_PER_RUN = 50  # epoch-end checkpoints of a run at most (plus Ctrl-C and train.checkpoint_every)
 
 
 class _StopRequest:
@@ -85,6 +89,7 @@ class _Run:
     cb: TrainCallbacks
     stop: _StopRequest
     steps: int  # batches per epoch
+    chosen: dict  # train keys chosen for the data (training/adaptive.py), shown at the start
 
     @property
     def run_dir(self) -> Path:
@@ -103,6 +108,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     dtype = np.dtype(cfg.train.dtype)
     data = load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir or Path.cwd())
     cfg, spec = build_spec(cfg, data.task)
+    cfg, chosen = adapt_to_data(cfg, data)
     check_memory(cfg, spec, data)
     check_batches(cfg, data)
     threads = run_threads(cfg, spec, run_dir if resume else None)  # BLAS threads, before any product
@@ -135,7 +141,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
         # below with a useful message; numpy's RuntimeWarnings would only add noise to stderr.
         with _StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             saver = RunSaver(run_dir, cfg, spec, data.task)
-            run = _Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, stop, steps)
+            run = _Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, stop, steps, chosen)
             summary = _run_epochs(run)
     except (NonFiniteError, Interrupted) as exc:
         run_info.update(status="interrupted" if isinstance(exc, Interrupted) else "failed",
@@ -152,6 +158,7 @@ def _run_epochs(run: _Run) -> dict:
     """Epochs from the state's next one to train.epochs (or early stopping); the run's summary."""
     tc, state, task = run.cfg.train, run.state, run.data.task
     run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
+                           "chosen": dict(run.chosen), "min_steps": tc.min_steps,
                            "spec": run.spec.to_dict(), "task": task.to_dict(), "run_dir": str(run.run_dir),
                            "config": config_to_dict(run.cfg)})
     stopped_early = False
@@ -164,10 +171,15 @@ def _run_epochs(run: _Run) -> dict:
             break
     records = read_metrics(run.run_dir)  # the last epoch's metrics, also after a resume
     run.saver.final(state, records[-1] if records else None)
-    return {"status": "completed", "run_dir": str(run.run_dir), "epochs": state.epoch,
-            "best_epoch": state.best_epoch, "best_loss": state.best, "stopped_early": stopped_early,
-            "patience": tc.patience,
-            "task": task.kind, "baselines": dict(task.baselines)}
+    summary = {"status": "completed", "run_dir": str(run.run_dir), "epochs": state.epoch,
+               "best_epoch": state.best_epoch, "best_loss": state.best, "stopped_early": stopped_early,
+               "patience": tc.patience, "task": task.kind, "baselines": dict(task.baselines)}
+    # the best epoch's headline metric, in the units of the baselines (original units)
+    metric = "val_" + main_metric(task)[0]
+    best = [r for r in records if r.get("epoch") == state.best_epoch and r.get(metric) is not None]
+    if best:
+        summary[f"best_{metric}"] = best[0][metric]
+    return summary
 
 
 def _train_epoch(run: _Run, epoch: int) -> None:
@@ -271,7 +283,11 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
         run.saver.best(state, record)
     else:
         state.bad_epochs += 1
-    _save_progress(run, None)
+    # Runs of many short epochs (small datasets trained for train.min_steps) save every k-th epoch:
+    # an fsync'd checkpoint per epoch took 20x the training time. A resume replays from the last one.
+    every = math.ceil(tc.epochs / SAVES_PER_RUN)
+    if epoch % every == 0 or epoch == tc.epochs or (tc.patience and state.bad_epochs >= tc.patience):
+        _save_progress(run, None)
     return record
 
 

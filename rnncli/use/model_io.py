@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,10 @@ from rnncli.config import Config
 from rnncli.core.model import ModelSpec, num_params
 from rnncli.data import TaskInfo, unscale_targets
 from rnncli.errors import WeightsError
+from rnncli.run_layout import BEST, MODEL
 from rnncli.weights import load_weights
 
-__all__ = ["LoadedModel", "load_model", "model_info", "to_original_units"]
+__all__ = ["LoadedModel", "load_model", "model_info", "to_original_units", "weights_file"]
 
 
 @dataclass
@@ -31,6 +33,7 @@ class LoadedModel:
         task: what the data looked like (kind, vocabulary, scaler, ...).
         meta: the raw meta dict of the weights file.
         cfg: the resolved training `Config` when meta holds a valid one, else None.
+        path: the weights file read (a run directory's best.npz or model.npz).
     """
 
     params: dict[str, np.ndarray]
@@ -38,6 +41,7 @@ class LoadedModel:
     task: TaskInfo
     meta: dict[str, Any]
     cfg: Any = None
+    path: Path | None = None
 
     @property
     def dtype(self) -> np.dtype:
@@ -55,12 +59,26 @@ def _parse_config(meta: dict[str, Any]) -> Any:
         return None
 
 
+def weights_file(path: str | os.PathLike[str]) -> Path:
+    """The file `path` names: itself, or for a run directory its best weights (best.npz, the
+    epoch with the best validation loss) when they exist, else its final model.npz."""
+    p = Path(path)
+    if p.is_dir() and (p / BEST).is_file():
+        return p / BEST
+    return p / MODEL if p.is_dir() else p
+
+
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:
-    """Load weights (a .npz or a run directory) into a ready-to-run model.
+    """Load weights (a .npz, or a run directory: see `weights_file`) into a ready-to-run model.
+
+    `LoadedModel.path` says which file was read.
 
     Raises:
         WeightsError: unreadable/corrupt file, or meta without a usable model/task.
     """
+    if Path(path).is_dir() and not (Path(path) / MODEL).exists() and not (Path(path) / BEST).exists():
+        raise WeightsError(f"no model.npz in run directory: {path}")
+    path = weights_file(path)
     params, meta, _extra = load_weights(path)
     try:
         spec = ModelSpec.from_dict(meta["model"])
@@ -82,7 +100,7 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             f"{path}: meta.task sizes (input {task.input_size}, output {task.output_size}) "
             f"do not match meta.model ({spec.input_size}, {spec.output_size})"
         )
-    return LoadedModel(params, spec, task, meta, _parse_config(meta))
+    return LoadedModel(params, spec, task, meta, _parse_config(meta), path)
 
 
 def to_original_units(model: LoadedModel, y: np.ndarray) -> np.ndarray:

@@ -80,7 +80,9 @@ def evaluate_model(
         data: a SequenceData, or a DataBundle (its validation part, else its training part).
 
     Returns:
-        {"loss", "samples"} plus accuracy (classification); mse, rmse, mae in original
+        {"loss", "samples", "targets" (values scored: labels, or regression outputs over
+        valid steps)} plus accuracy and "per_class" (classification: see
+        training.evaluation.class_report); mse, rmse, mae in original
         units (regression); bpc, perplexity (text); and, for a DataBundle, the baselines of
         that data as "baseline_<name>" (in training-loss units; none are known for files).
     """
@@ -94,12 +96,22 @@ def evaluate_model(
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     _check_features(model, data)
     metrics = compute_metrics(
-        model.params, model.spec, model.task, data, batch_size=batch_size, dtype=model.dtype
+        model.params, model.spec, model.task, data, batch_size=batch_size, dtype=model.dtype,
+        per_class=model.task.kind == "classification",
     )
-    out: dict[str, float] = {**metrics, "samples": len(data)}
+    out: dict[str, float] = {**metrics, "samples": len(data), "targets": _targets(model, data)}
     for name, value in baselines.items():
         out[f"baseline_{name}"] = float(value)
     return out
+
+
+def _targets(model: LoadedModel, data: SequenceData) -> int:
+    """How many target values a metric averages over (valid steps x outputs for regression)."""
+    per = 1 if model.task.loss == "cross_entropy" else model.spec.output_size
+    if model.spec.output != "sequence":
+        return len(data) * per
+    steps = data.lengths.sum() if data.lengths is not None else len(data) * data.X.shape[1]
+    return int(steps) * per
 
 
 def _check_features(model: LoadedModel, data: SequenceData) -> None:
@@ -121,6 +133,7 @@ def load_data_for_model(
     fmt: str | None = None,
     seed: int | None = None,
     base_dir: Path | None = None,
+    context: str | None = None,
 ) -> DataBundle:
     """The data `rnn eval` runs on, prepared exactly like the model's training data.
 
@@ -129,6 +142,7 @@ def load_data_for_model(
             path or '-' (all of it).
         overrides: "key=value" data options (a leading "data." is optional), YAML scalars.
         seed: generator seed; default the training seed + 1 for a generator given as source.
+        context: csv series whose last window precedes `source` (see `load_dataset`).
 
     Raises:
         ConfigError: a bad option; DataError: data that does not fit the model.
@@ -141,7 +155,7 @@ def load_data_for_model(
         data_seed = train_seed if seed is None else seed
     else:
         try:
-            keep = applicable_fields(source, fmt) - {"source", "format", "path"}
+            keep = applicable_fields(source, fmt) - {"source", "format", "path", "val_source"}
         except ValueError as e:
             raise ConfigError(f"--data: {e}") from None
         same = base.get("source") == source
@@ -157,5 +171,5 @@ def load_data_for_model(
         raise UsageError("these weights carry no training config; name the data with --data")
     return load_dataset(
         data_cfg, seed=data_seed, dtype=model.dtype, base_dir=base_dir or Path.cwd(),
-        fitted=model.task, split=split,
+        fitted=model.task, split=split, context=context,
     )

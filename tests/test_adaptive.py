@@ -1,0 +1,79 @@
+"""Defaults for a user who names only the data: documented defaults, adaptive epochs and patience."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import yaml
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+from rnncli.config import load_config, uses_builtin_demo
+from rnncli.data import load_dataset, num_batches
+from rnncli.training.adaptive import adapt_to_data
+
+
+def _npz(tmp_path, n=40):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(n, 5, 2)), y=np.array(["a", "b"] * (n // 2)))
+    return tmp_path / "d.npz"
+
+
+def test_set_data_source_alone_uses_the_documented_defaults(tmp_path):
+    path = _npz(tmp_path)
+    cfg = load_config([], [f"data.source={path}"])
+    assert (cfg.model.hidden_size, cfg.train.lr, cfg.train.epochs, cfg.name) == (64, 1e-3, 20, "d")
+    assert not uses_builtin_demo([], [f"data.source={path}"])
+    demo = load_config([], ["train.epochs=2"])
+    assert uses_builtin_demo([], ["train.epochs=2"]) and demo.model.hidden_size == 32
+    assert demo.data.source == "sine" and demo.train.epochs == 2
+
+
+def test_unset_epochs_reach_min_steps_and_set_keys_are_honoured(tmp_path):
+    path = _npz(tmp_path)
+    cfg = load_config([], [f"data.source={path}"])
+    data = load_dataset(cfg.data, seed=0, base_dir=tmp_path)
+    steps = num_batches(data.train, 32)
+    adapted, chosen = adapt_to_data(cfg, data)
+    want = max(20, math.ceil(2000 / steps))
+    assert chosen == {"epochs": want, "patience": max(10, math.ceil(0.2 * want))}
+    assert adapted.train.epochs == want
+    fixed = load_config([], [f"data.source={path}", "train.epochs=3"])
+    assert adapt_to_data(fixed, data) == (fixed, {})
+    patient = load_config([], [f"data.source={path}", "train.patience=4", "train.min_steps=100"])
+    assert adapt_to_data(patient, data)[1] == {"epochs": 50}  # 36 training rows: 2 steps/epoch
+    generated = load_config([], ["data.source=sine"])
+    gen = load_dataset(generated.data, seed=0)
+    assert adapt_to_data(generated, gen)[1] == {}  # the generators' tasks keep their epochs
+
+
+def test_train_records_the_chosen_values_and_the_demo_says_so(tmp_path):
+    path = _npz(tmp_path, n=20)
+    res = CliRunner().invoke(app, ["train", "--set", f"data.source={path}", "--set",
+                                   "train.min_steps=6", "--set", "model.hidden_size=4",
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.stderr
+    saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert saved["train"]["epochs"] == 20 and saved["train"]["patience"] == 10
+    assert "20 epochs (at least 6 steps, stop after 10 without a better val_loss" in res.stderr
+    demo = CliRunner().invoke(app, ["train", "--set", "train.epochs=1", "--set",
+                                    "data.num_samples=40", "--out", str(tmp_path / "demo")])
+    assert demo.exit_code == 0, demo.stderr
+    assert demo.stderr.splitlines()[0].startswith("no data named: training the built-in demo task")
+
+
+def test_long_runs_of_short_epochs_save_every_kth_epoch_and_keep_the_best(tmp_path):
+    from rnncli.training.loop import SAVES_PER_RUN, train
+    from rnncli.use.model_io import load_model
+
+    path = _npz(tmp_path, n=20)
+    epochs = 2 * SAVES_PER_RUN + 1  # every 3rd epoch and the last
+    cfg = load_config([], [f"data.source={path}", f"train.epochs={epochs}", "model.hidden_size=3"])
+    summary = train(cfg, tmp_path / "r")
+    best = load_model(tmp_path / "r" / "best.npz")
+    assert best.meta["epoch"] == summary["best_epoch"]
+    records = [yaml.safe_load(line) for line in (tmp_path / "r" / "metrics.jsonl").open()]
+    assert len(records) == epochs
+    assert min(records, key=lambda r: r["val_loss"])["epoch"] == summary["best_epoch"]
+    assert load_model(tmp_path / "r" / "model.npz").meta["epoch"] == epochs
