@@ -74,7 +74,8 @@ def eval_cmd(
       rnn eval runs/sine-1 --data sine --set noise=0.1 --json
       rnn eval model.npz --data test.jsonl
     """
-    from rnncli.cli.render import class_tables, metrics_table
+    from rnncli.cli.class_tables import class_tables
+    from rnncli.cli.render import metrics_table
     from rnncli.cli.tables import print_table
     from rnncli.use.model_io import load_model
     from rnncli.use.predict import evaluate_model, load_data_for_model

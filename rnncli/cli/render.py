@@ -79,13 +79,8 @@ def start_line(info: Mapping[str, Any]) -> str:
         parts.append(f"{plural(info['steps_per_epoch'], 'step')}/epoch")
     if info.get("epochs"):
         parts.append(plural(info["epochs"], "epoch"))
-    chosen = info.get("chosen") or {}
-    if chosen:
-        # adaptive defaults (training/adaptive.py): say what was chosen and how to fix it
-        parts[-1] += (f" (at least {info.get('min_steps', 'train.min_steps')} steps"
-                      + (f", stop after {chosen['patience']} without a better val_loss"
-                         if "patience" in chosen else "")
-                      + "; set train.epochs to fix)")
+    if info.get("chosen"):  # adaptive defaults: what was chosen and how to fix it
+        parts[-1] += f" ({info['chosen']})"
     if info.get("start_epoch"):
         parts.append(f"resuming after epoch {info['start_epoch']}")
     head = f"training {info['run_dir']}" if info.get("run_dir") else "training"
@@ -246,25 +241,6 @@ def metrics_table(metrics: Mapping[str, Any], title: str | None = None) -> Table
         if not isinstance(v, Mapping):  # per_class has its own table
             table.add_row(k, fmt_num(v, 6) if isinstance(v, float) else str(v))
     return table
-
-
-def class_tables(report: Mapping[str, Any]) -> list[Table]:
-    """A classifier's per-class precision/recall/F1/support and its confusion matrix."""
-    classes = [str(c) for c in report["classes"]]
-    per = Table(title="per class", show_header=True, header_style="bold")
-    for col in ("class", "precision", "recall", "f1", "support"):
-        per.add_column(col, justify="left" if col == "class" else "right")
-    for i, c in enumerate(classes):
-        per.add_row(c, *(fmt_num(report[k][i]) for k in ("precision", "recall", "f1")),
-                    str(report["support"][i]))
-    conf = Table(title="confusion (rows: true, columns: predicted)", show_header=True,
-                 header_style="bold")
-    conf.add_column("true \\ pred")
-    for c in classes:
-        conf.add_column(c, justify="right")
-    for c, row in zip(classes, report["confusion"], strict=True):
-        conf.add_row(c, *(str(v) for v in row))
-    return [per, conf]
 
 
 def gradcheck_table(rows: list, tol: float, atol: float | None = None) -> Table:

@@ -38,3 +38,12 @@ def adapt_to_data(cfg, data: DataBundle) -> tuple[object, dict]:
         chosen["patience"] = max(MIN_PATIENCE, math.ceil(PATIENCE_FRACTION * chosen["epochs"]))
     train = tc.model_copy(update=chosen)
     return cfg.model_copy(update={"train": train}), chosen
+
+
+def describe_chosen(chosen: dict, min_steps: int) -> str:
+    """What `adapt_to_data` chose, in words for the start of training ('' when nothing)."""
+    if not chosen:
+        return ""
+    stop = (f", stop after {chosen['patience']} without a better val_loss"
+            if "patience" in chosen else "")
+    return f"at least {min_steps} steps{stop}; set train.epochs to fix"

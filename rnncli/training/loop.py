@@ -26,7 +26,7 @@ from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
 from rnncli.threads import run_threads
-from rnncli.training.adaptive import adapt_to_data
+from rnncli.training.adaptive import adapt_to_data, describe_chosen
 from rnncli.training.build import build_spec, check_batches, check_memory, optimizer_from_config
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
@@ -158,7 +158,7 @@ def _run_epochs(run: _Run) -> dict:
     """Epochs from the state's next one to train.epochs (or early stopping); the run's summary."""
     tc, state, task = run.cfg.train, run.state, run.data.task
     run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
-                           "chosen": dict(run.chosen), "min_steps": tc.min_steps,
+                           "chosen": describe_chosen(run.chosen, tc.min_steps),
                            "spec": run.spec.to_dict(), "task": task.to_dict(), "run_dir": str(run.run_dir),
                            "config": config_to_dict(run.cfg)})
     stopped_early = False
