@@ -99,7 +99,7 @@ def test_onnx_text_model_takes_token_ids_and_carries_state(tmp_path, embedding, 
     weights = write_model(tmp_path / "t.npz", layers=2, kind="text", seed=3, embedding=embedding, tie=tie)
     graph = export(weights, tmp_path / "t.onnx", "--state")
     meta = {p.key: p.value for p in onnx.load(str(graph)).metadata_props}
-    assert json.loads(meta["vocab"]) == TEXT_VOCAB and meta["kind"] == "text"
+    assert json.loads(meta["vocab"]) == TEXT_VOCAB and meta["kind"] == "text" and meta["tokens"] == "char"
     text = "abc dea"
     (tmp_path / "in.txt").write_text(text + "\n")
     want = predict_npy(weights, tmp_path / "in.txt", tmp_path, "--proba")  # (1, T, V)

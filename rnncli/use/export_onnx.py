@@ -228,8 +228,9 @@ def _doc(model: LoadedModel, lengths: bool, state: bool) -> str:
 def _metadata(model: LoadedModel) -> dict[str, str]:
     """String metadata: the weights' meta, plus the vocabulary of a text model on its own."""
     props = {"rnn.meta": json.dumps(model.meta), "kind": model.task.kind, "output": model.spec.output}
-    if model.task.vocab:
+    if model.task.vocab:  # ids -> tokens; "tokens" says how they join (char: as they are, word: spaces)
         props["vocab"] = json.dumps(model.task.vocab)
+        props["tokens"] = str(model.task.tokens)
     return props
 
 
