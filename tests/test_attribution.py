@@ -152,6 +152,8 @@ def test_cli_map_json_and_terminal_grid():
     assert r.exit_code == 0 and r.stdout == ""
     assert "|dL_t/dh_s|: gradient of the loss at t reaching the state at s" in r.stderr
     assert "5 |███" in r.stderr and "tanh units: |h| > 0.99 in" in r.stderr
+    map_part = r.stderr[r.stderr.index("|dL_t/dh_s|: gradient"):]
+    assert max(len(line) for line in map_part.splitlines()) <= 80
 
 
 def test_cli_map_png_and_usage(tmp_path):

@@ -46,19 +46,20 @@ def diagnose(
 ) -> None:
     """Show whether gradients vanish or explode back through time.
 
-    On one batch: the norm of dL/dh_t at every time step (a chart; the numbers with
-    --json), the spectral radius and largest singular value of each W_hh, the ratio of
-    one update to the parameter norm per tensor, and a verdict in words. With --config
-    the model is diagnosed at initialisation (the weights `rnn train` would start
-    from); with WEIGHTS, as trained, on validation sequences. --map adds, for every
-    target step t and source step s <= t, how much gradient the loss at t sends back
-    to h_s and how much the output at t depends on x_s (a shaded grid; a PNG with -o),
-    and how saturated (tanh) or dead (relu) the hidden units are.
+    On one batch: the norm of dL/dh_t at every time step (a chart; the numbers
+    with --json), the spectral radius and largest singular value of each W_hh,
+    the ratio of one update to the parameter norm per tensor, and a verdict in
+    words. With --config the model is diagnosed at initialisation (the weights
+    `rnn train` would start from); with WEIGHTS, as trained, on validation
+    sequences. --map adds, for every target step t and source step s <= t, how
+    much gradient the loss at t sends back to h_s and how much the output at t
+    depends on x_s (a shaded grid; a PNG with -o), and how saturated (tanh) or
+    dead (relu) the hidden units are.
 
     Examples:
       rnn diagnose -c configs/adding.yaml --set data.seq_len=200
       rnn diagnose -c configs/copy.yaml --map -o map.png
-      rnn diagnose -c configs/adding.yaml --set model.nonlinearity=relu --set model.recurrent_init=identity
+      rnn diagnose -c configs/adding.yaml --set model.nonlinearity=tanh
       rnn diagnose runs/adding-1 --json | jq .verdict
     """
     from rnncli.threads import set_threads
@@ -126,16 +127,17 @@ def map_lines(report: dict, *, grids: bool = True) -> list[str]:
         lines += shaded_grid(amap["dx"], amap["targets"]) + LEGEND.splitlines()
     lines.append("")
     for sat in amap["saturation"]:
-        where = f"layer {sat['layer']}: " if len(amap["saturation"]) > 1 else ""
+        where = f"layer {sat['layer']} " if len(amap["saturation"]) > 1 else ""
         if sat["nonlinearity"] == "tanh":
-            units = sat["mostly_saturated_units"]
-            lines.append(f"tanh units: {where}|h| > 0.99 in {sat['mean']:.1%} of unit-steps; "
-                         f"{len(units)} of {len(sat['saturated_fraction'])} saturated more than half the time"
-                         + (f" {units[:12]}" if units else ""))
+            units, n = sat["mostly_saturated_units"], len(sat["saturated_fraction"])
+            lines.append(f"{where}tanh units: |h| > 0.99 in {sat['mean']:.1%} of unit-steps; "
+                         f"{len(units)} of {n} units in > 50% of them")
         else:
-            dead = sat["dead_units"]
-            lines.append(f"relu units: {where}active in {sat['mean']:.1%} of unit-steps; {len(dead)} of "
-                         f"{len(sat['active_fraction'])} never active" + (f" {dead[:12]}" if dead else ""))
+            units, n = sat["dead_units"], len(sat["active_fraction"])
+            lines.append(f"{where}relu units: active in {sat['mean']:.1%} of unit-steps; {len(units)} of {n} "
+                         "units never active")
+        if units:
+            lines.append(f"  units {', '.join(map(str, units[:16]))}{' ...' if len(units) > 16 else ''}")
     return lines
 
 

@@ -49,18 +49,19 @@ def explain(
 ) -> None:
     """Explain backpropagation through time on one sequence, number by number.
 
-    Shows x_t, a_t = W_xh x_t + W_hh h_t-1 + b_h and h_t at every step, the output
-    and the loss, then backwards: dL/dy, dL/dh_t split into what comes from the
-    output and from step t+1, dL/da_t with the activation's derivative, each step's
-    share of dW_xh, dW_hh, db_h, and the sums beside their centred differences.
-    Without WEIGHTS or --config: a network small enough to follow with a pencil
-    (2 inputs, 3 hidden units, 1 output, 3 steps) at initialisation.
+    Shows x_t, a_t = W_xh x_t + W_hh h_t-1 + b_h and h_t at every step, the
+    output and the loss, then backwards: dL/dy, dL/dh_t split into what comes
+    from the output and from step t+1, dL/da_t with the activation's
+    derivative, each step's share of dW_xh, dW_hh, db_h, and the sums beside
+    their centred differences. Without WEIGHTS or --config: a network small
+    enough to follow with a pencil (2 inputs, 3 hidden units, 1 output,
+    3 steps) at initialisation.
 
     Examples:
       rnn explain
       rnn explain --set model.nonlinearity=relu --set model.num_layers=2
       rnn explain runs/sine-1 --x '[[0.1],[0.2],[0.3]]' --y '[0.4]'
-      rnn explain -c configs/adding.yaml --set model.hidden_size=4 --steps 5 --html bptt.html
+      rnn explain -c configs/adding.yaml --steps 5 --html bptt.html
       rnn explain --json | jq '.backward[0].dh'
     """
     from rnncli.tools.explain_input import explain_config, explain_weights, tiny_overrides

@@ -117,10 +117,11 @@ def states(
 ) -> None:
     """Hidden states of every layer for each input sequence: (L, N, T, H).
 
-    The states are what each layer passes up: h_t, or [forward ; reverse] for a
-    bidirectional layer. Inputs are prepared as for rnn predict (standardised with
-    the saved statistics, one-hot for text). npy/npz hold one (L, N, T, H) array
-    (NaN past a sequence's length; npz adds lengths); csv and jsonl are streamed.
+    The states are what each layer passes up: h_t, or (forward h_t, reverse
+    h_t) side by side for a bidirectional layer. Inputs are prepared as for
+    rnn predict (standardised with the saved statistics). npy/npz hold one
+    (L, N, T, H) array (NaN past a sequence's length; npz adds lengths); csv
+    and jsonl are streamed.
 
     Examples:
       rnn states runs/sine-1 series.jsonl -o states.npy

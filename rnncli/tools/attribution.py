@@ -171,7 +171,7 @@ def map_png(report: dict, path: str | Path, title: str = "") -> Path:
 
 # One character per decade below the row's largest value; blank where nothing flows (s > t) or exactly 0.
 SHADES = "█▓▒░·"
-LEGEND = ("shade per row, against that row's largest value: █ >= 1/10, ▓ >= 1/100, ▒ >= 1/1000,\n"
+LEGEND = ("each row against its own largest value: █ >= 1/10, ▓ >= 1/100, ▒ >= 1/1000,\n"
           "░ >= 1/10^4, · smaller; blank: s > t (nothing flows forward in time)")
 
 
