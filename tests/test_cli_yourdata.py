@@ -79,3 +79,21 @@ def test_channels_first_warning_is_one_stderr_line(tmp_path):
     assert len(warnings) == 1 and "data.layout: NCT" in warnings[0]
     assert "rnn: warning" not in res.stdout
     json.loads(res.stdout)
+
+
+def _one_error(res, needle: str) -> None:
+    assert res.exit_code == 2 and res.stdout == "", (res.exit_code, res.stderr)
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("rnn: error: ")]
+    assert len(errors) == 1 and needle in errors[0], res.stderr
+
+
+def test_bad_forms_are_one_error_line(panel, tmp_path):
+    _one_error(run("train", "--set", f"data.source={panel / 'train.npz'}", "--set", "data.val_source=-",
+                   "--out", str(tmp_path / "r")),
+               "data.val_source must be a file ('-' is the training data's stdin)")
+    _one_error(run("eval", str(panel / "run"), "--context", str(panel / "train.npz")),
+               "--context goes with --data (the test series it precedes)")
+    _one_error(run("predict", str(panel / "run"), str(panel / "test.npz"), "--context",
+                   str(panel / "train.npz")), "--context applies to csv series, not .npz input")
+    _one_error(run("train", "--set", f"data.source={panel / 'train.npz'}", "--set", "data.layout=NCHW",
+                   "--out", str(tmp_path / "r2")), "data.layout")
