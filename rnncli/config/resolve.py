@@ -90,9 +90,9 @@ def resolve_with_task(cfg: Config, task: Any) -> Config:
 def _token_model_errors(m: Any, task: Any) -> list[str]:
     """An embedding needs token inputs; tied weights need outputs over the same vocabulary."""
     errors = []
-    if m.embedding_size is not None and task.kind != "text":
-        errors.append("model.embedding_size needs token inputs (text data); this data has "
-                      f"{task.input_size} real-valued features per step; set it to null")
+    if m.embedding_size is not None and task.kind != "text" and task.tokens != "id":
+        errors.append("model.embedding_size needs token inputs (text, or data.token_ids); this data "
+                      f"has {task.input_size} real-valued features per step; set it to null")
     elif m.tie_weights and task.output_size != task.input_size:
         errors.append(f"model.tie_weights needs outputs over the input vocabulary ({task.input_size}), "
                       f"the data has {task.output_size} outputs")

@@ -24,7 +24,7 @@ from rnncli.data.readers import (
     read_source_bytes,
     resolve_path,
 )
-from rnncli.data.records import npz_to_data, read_jsonl_records, records_to_data
+from rnncli.data.records import npz_to_data, read_jsonl_records, records_to_data, token_ids
 from rnncli.data.scaling import apply_scaler, fit_scaler
 from rnncli.data.text import load_text_corpus
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
@@ -53,6 +53,9 @@ def _task_from_data(data: SequenceData, labels: bool, cfg: DataConfig, name: str
                     classes: list | None = None) -> tuple[SequenceData, TaskInfo]:
     """Encode labels as class ids (fitting the classes unless given) and infer the TaskInfo."""
     y, i, t = data.y, data.X.shape[-1], data.X.shape[1]
+    tokens = "char"
+    if data.X.ndim == 2:  # token ids (data.token_ids): the vocabulary is the largest id + 1
+        i, tokens = int(data.X.max()) + 1, "id"
     key = "key 'y'" if cfg.kind == "npz" else "y"
     if labels:
         seq = y.ndim == 2
@@ -63,14 +66,17 @@ def _task_from_data(data: SequenceData, labels: bool, cfg: DataConfig, name: str
         k = len(classes)
         return data, TaskInfo(i, k, "sequence" if seq else "last", "cross_entropy",
                               "classification", num_classes=k, seq_len=t, classes=classes,
-                              layout=cfg.layout)
+                              layout=cfg.layout, tokens=tokens)
     output = "sequence" if y.ndim == 3 else "last"
-    return data, TaskInfo(i, y.shape[-1], output, "mse", "regression", seq_len=t, layout=cfg.layout)
+    return data, TaskInfo(i, y.shape[-1], output, "mse", "regression", seq_len=t, layout=cfg.layout,
+                          tokens=tokens)
 
 
 def check_against_model(data: SequenceData, task: TaskInfo, fitted: TaskInfo, name: str) -> None:
-    """The data must fit the saved model: features, outputs, output mode, labels."""
-    if task.input_size != fitted.input_size:
+    """The data must fit the saved model: features (or token ids), outputs, output mode, labels."""
+    if fitted.tokens == "id":
+        token_ids(data.X, name, fitted.input_size)
+    elif task.input_size != fitted.input_size:
         raise DataError(
             f"{name}: sequences have {task.input_size} features per step but the model "
             f"expects {fitted.input_size}"
@@ -104,7 +110,8 @@ def _cast(data: SequenceData | None, dtype) -> SequenceData | None:
     y = data.y
     if y is not None and y.dtype.kind == "f":
         y = y.astype(dtype, copy=False)
-    return replace(data, X=data.X.astype(dtype, copy=False), y=y)
+    X = data.X if data.X.dtype.kind in "iu" else data.X.astype(dtype, copy=False)  # token ids stay ints
+    return replace(data, X=X, y=y)
 
 
 def _read_records(cfg: DataConfig, source: str, base_dir, stdin) -> tuple[SequenceData, bool, str]:
@@ -131,6 +138,9 @@ def _load_file(cfg: DataConfig, seed: int, base_dir, fitted: TaskInfo | None, fr
                stdin) -> DataBundle:
     """An .npz or .jsonl: class ids, the train/val split, standardisation and baselines."""
     data, labels, name = _read_records(cfg, cfg.source, base_dir, stdin)
+    ids = cfg.token_ids or (fitted is not None and fitted.tokens == "id")
+    if ids:
+        data = replace(data, X=token_ids(data.X, name))
     if fitted is None:
         data, task = _task_from_data(data, labels, cfg, name)
     else:
@@ -144,7 +154,7 @@ def _load_file(cfg: DataConfig, seed: int, base_dir, fitted: TaskInfo | None, fr
     val = data.subset(val_idx) if len(val_idx) else None
     if fitted is not None:
         task.scaler = fitted.scaler
-    elif cfg.standardize:
+    elif cfg.standardize and not ids:  # token ids are never scaled
         task.scaler = fit_scaler(train, task.loss == "mse")
     # in original units, as eval reports mse: taken before scaling
     task.baselines = _baselines(val if val is not None else train, task)

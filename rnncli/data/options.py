@@ -27,8 +27,8 @@ APPLIES: dict[str, frozenset[str]] = {
         {"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "header",
          "delimiter", "output", "standardize", "index_column", "targets", "num_classes"}
     ),
-    "npz": frozenset({"targets", "num_classes", "standardize", "layout"}),
-    "jsonl": frozenset({"output", "targets", "num_classes", "standardize"}),
+    "npz": frozenset({"targets", "num_classes", "standardize", "layout", "token_ids"}),
+    "jsonl": frozenset({"output", "targets", "num_classes", "standardize", "token_ids"}),
     "npy": frozenset({"layout"}),
 }
 _ALWAYS = frozenset({"source", "val_fraction"})
@@ -161,6 +161,12 @@ class DataConfig(BaseModel):
         "NTC",
         description="npz, npy: X as (N, T, I) (NTC, as numpy/torch batch_first) or channels "
         "first (N, C, T) (NCT, as aeon and sktime store panels).",
+    )
+    token_ids: bool = Field(
+        False,
+        description="npz, jsonl: X holds one integer token id per step (an (N, T) array, or flat "
+        "lists of integers), not features; the vocabulary is the largest id + 1, the model one-hots "
+        "the ids or looks them up in model.embedding_size, and nothing is standardised.",
     )
     input_columns: list[str | int] | None = Field(
         None, description="csv: input columns by header name or 0-based index (default: every "

@@ -36,7 +36,7 @@ from rnncli.data.readers import (
     load_npz_arrays,
     resolve_path,
 )
-from rnncli.data.records import pad_sequences, parse_jsonl_line
+from rnncli.data.records import pad_sequences, parse_jsonl_line, token_ids
 from rnncli.data.scaling import scale_inputs
 from rnncli.data.text import encode_text
 from rnncli.data.types import Batch, TaskInfo
@@ -92,7 +92,8 @@ def _jsonl_seqs(lines: Iterator[str], task: TaskInfo, name: str) -> Iterator[np.
     for lineno, line in enumerate(lines, 1):
         if line.strip():
             x, _ = parse_jsonl_line(line, name, lineno, want_y=False)
-            _check_features(x.shape[1], task, name, f"line {lineno}")
+            if task.tokens != "id":  # token ids are checked against the vocabulary once padded
+                _check_features(x.shape[1], task, name, f"line {lineno}")
             yield x
 
 
@@ -123,6 +124,17 @@ def _array_batches(X: np.ndarray, lengths, task: TaskInfo, name: str, bs: int):
         yield X[s : s + bs], None if lengths is None else lengths[s : s + bs]
 
 
+def _id_batches(X: np.ndarray, lengths, task: TaskInfo, name: str, bs: int):
+    """Token ids (data.token_ids models): (N, T) ints in the model's vocabulary, in batches."""
+    X = token_ids(X, name, task.input_size)
+    if 0 in X.shape:
+        raise DataError(f"{name}: X must be (N, T) token ids with no zero size, got {list(X.shape)}")
+    if lengths is not None:
+        lengths = check_lengths(lengths, X.shape[0], X.shape[1], name)
+    for s in range(0, X.shape[0], bs):
+        yield X[s : s + bs], None if lengths is None else lengths[s : s + bs]
+
+
 def _predict_format(source: str | Path, fmt: str | None, task: TaskInfo) -> str:
     """The input format: given, or from the suffix; it must suit the model."""
     name = STDIN_NAME if str(source) == "-" else str(source)
@@ -148,6 +160,9 @@ def _array_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdi
         if "X" not in arrays:
             raise DataError(f"{name}: key 'X' is missing (keys: {', '.join(arrays) or 'none'})")
         X, lengths = arrays["X"], arrays.get("lengths")
+    if task.tokens == "id":
+        yield from (Batch(x, None, ln) for x, ln in _id_batches(X, lengths, task, name, batch_size))
+        return
     for x, ln in _array_batches(X, lengths, task, name, batch_size):
         yield Batch(scale_inputs(x, task.scaler, ln).astype(dtype, copy=False), None, ln)
 
@@ -164,6 +179,9 @@ def _line_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin
         xs = [x for x, _ in group]
         if fmt == "txt":
             x, lengths = pad_sequences(xs, np.int64)  # token ids: the model encodes them
+        elif task.tokens == "id":
+            x, lengths = pad_sequences(xs)
+            x = token_ids(x, name, task.input_size)
         else:
             x, lengths = pad_sequences(xs)
             x = scale_inputs(x, task.scaler, lengths).astype(dtype, copy=False)

@@ -45,6 +45,22 @@ def _numeric(value, name: str, where: str, key: str, *, text: bool = False) -> n
     return a
 
 
+def token_ids(X: np.ndarray, name: str, vocab_size: int | None = None) -> np.ndarray:
+    """X (N, T) or (N, T, 1) of whole numbers >= 0 (< vocab_size if given) -> (N, T) int64 token ids."""
+    if X.ndim == 3 and X.shape[2] == 1:
+        X = X[:, :, 0]
+    if X.ndim != 2:
+        raise DataError(f"{name}: token ids (data.token_ids) need one integer per step, got X of "
+                        f"shape {list(X.shape)}")
+    if X.dtype.kind == "f" and not (np.isfinite(X).all() and (X == np.round(X)).all()):
+        raise DataError(f"{name}: data.token_ids: X must hold whole numbers (token ids)")
+    if X.size and (X.min() < 0 or (vocab_size is not None and X.max() >= vocab_size)):
+        bad = X.min() if X.min() < 0 else X.max()
+        limit = f"[0, {vocab_size})" if vocab_size is not None else ">= 0"
+        raise DataError(f"{name}: token id {int(bad)} is outside {limit}")
+    return X.astype(np.int64)
+
+
 def parse_x(value, name: str, where: str) -> np.ndarray:
     """x of one sequence -> (T, I) float64; a flat list is T steps of one feature."""
     a = _numeric(value, name, where, "x")

@@ -115,14 +115,14 @@ def _targets(model: LoadedModel, data: SequenceData) -> int:
 
 
 def _check_features(model: LoadedModel, data: SequenceData) -> None:
-    """Text data holds token ids (N, T); everything else (N, T, I) floats."""
+    """Token data (text, data.token_ids) holds ids (N, T); everything else (N, T, I) floats."""
     X = data.X
     if X.ndim == 3 and X.shape[-1] != model.spec.input_size:
         raise UsageError(
             f"data has {X.shape[-1]} features per step, the model expects {model.spec.input_size}"
         )
-    if X.ndim == 2 and model.task.kind != "text":
-        raise UsageError("data holds token ids but the model is not a text model")
+    if X.ndim == 2 and model.task.kind != "text" and model.task.tokens != "id":
+        raise UsageError("data holds token ids but the model reads real-valued features")
 
 
 def load_data_for_model(
