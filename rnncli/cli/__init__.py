@@ -182,6 +182,7 @@ def _register() -> None:
     from rnncli.cli import model as model_cmds
     from rnncli.cli import plot as plot_cmds
     from rnncli.cli import states as states_cmds
+    from rnncli.cli import sweep as sweep_cmds
     from rnncli.cli import train as train_cmds
 
     app.command("train")(train_cmds.train)
@@ -198,6 +199,7 @@ def _register() -> None:
     app.command("states")(states_cmds.states)
     app.command("plot")(plot_cmds.plot)
     app.command("compare")(compare_cmds.compare)
+    app.command("sweep")(sweep_cmds.sweep)
     app.add_typer(config_cmds.config_app, name="config")
 
 

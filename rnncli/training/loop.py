@@ -166,7 +166,7 @@ def _run_epochs(run: _Run) -> dict:
         _train_epoch(run, epoch)
         record = _end_epoch(run, epoch)
         run.cb.on_epoch_end(record)
-        if tc.patience is not None and state.bad_epochs >= tc.patience:
+        if (tc.patience is not None and state.bad_epochs >= tc.patience) or run.cb.stop_requested():
             stopped_early = True
             break
     records = read_metrics(run.run_dir)  # the last epoch's metrics, also after a resume

@@ -57,6 +57,9 @@ class CallbackList(TrainCallbacks):
         for cb in self.callbacks:
             cb.on_train_end(summary)
 
+    def stop_requested(self) -> bool:
+        return any(cb.stop_requested() for cb in self.callbacks)
+
 
 def _numbers(record: dict) -> dict[str, float]:
     """The finite numeric values of a record (bools, None, lists and NaN left out)."""

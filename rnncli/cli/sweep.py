@@ -1,0 +1,232 @@
+"""`rnn sweep`: search hyperparameters with Optuna; each trial is a run directory DIR/trial-NNNN."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
+from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
+from rnncli.errors import UsageError
+
+SAMPLERS = ("tpe", "random", "grid")
+PRUNERS = ("median", "none")
+DEFAULT_TRIALS = 20
+
+
+def sweep(
+    config: ConfigFiles = None,
+    set_: SetOverrides = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="KEY=SPEC",
+                     help="A searched key: choice:a,b,c | int:LO:HI | uniform:LO:HI | loguniform:LO:HI; "
+                     "repeatable."),
+    ] = None,
+    space: Annotated[
+        Path | None,
+        typer.Option("--space", metavar="FILE", help="YAML file of KEY: SPEC lines (adds to --param)."),
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", "-n", min=1,
+                     help=f"Finished trials the study should have, over all workers and machines "
+                     f"[default: {DEFAULT_TRIALS}; grid: the grid's size]."),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes here.")] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="DIR",
+                     help="Sweep directory (trials, study.db, best.yaml) [default: sweeps/<name>]."),
+    ] = None,
+    sampler: Annotated[
+        str, typer.Option("--sampler", help="tpe, random or grid (choice params only).")
+    ] = "tpe",
+    metric: Annotated[
+        str, typer.Option("--metric", help="Key of metrics.jsonl to optimise, e.g. val_accuracy.")
+    ] = "val_loss",
+    direction: Annotated[
+        str | None,
+        typer.Option("--direction", help="minimize or maximize [default: maximize for accuracies]."),
+    ] = None,
+    prune: Annotated[
+        str, typer.Option("--prune", help="median: stop trials worse than the median so far; none.")
+    ] = "median",
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", metavar="URL",
+                     help="Optuna storage to share, e.g. postgresql://user:pw@host/db "
+                     "[default: sqlite:///DIR/study.db]."),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", metavar="NAME", help="Study name [default: DIR's name].")
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option("--summary", metavar="DIR", help="Only show the summary of the sweep in DIR."),
+    ] = None,
+    seed: Seed = None,
+    threads: Threads = None,
+    quiet: Quiet = False,
+    json_: Json = False,
+) -> None:
+    """Search hyperparameters with Optuna (pip install 'rnncli[sweep]').
+
+    Each trial trains the config with sampled values into DIR/trial-NNNN, an ordinary run
+    directory (rnn compare DIR/trial-*, rnn eval, rnn plot work on it). Trials report
+    --metric every epoch; the median pruner stops bad ones early. --trials counts finished
+    trials over every worker, so the same command on several machines (with a shared
+    --storage) stops at N together; rerunning an interrupted sweep continues it. Each worker
+    uses one BLAS thread unless --threads says otherwise. At the end: the best trials,
+    parameter importances and DIR/best.yaml (rnn train -c DIR/best.yaml reproduces the best).
+
+    Examples:
+      rnn sweep -c configs/adding.yaml --param train.lr=loguniform:1e-4:1e-2 \\
+        --param model.hidden_size=choice:32,64,128 --trials 40 --workers 2 --out sweeps/adding
+      rnn sweep --summary sweeps/adding --json | jq .best
+    """
+    from rnncli.tools.sweep_study import import_optuna
+
+    import_optuna()  # the install hint before anything else
+    console = err_console(is_quiet(quiet))
+    if summary is not None:
+        _show_summary(console, summary, storage, study, json_)
+        return
+    spec = _spec(config or [], set_ or [], param or [], space, trials, out, sampler, metric, direction,
+                 prune, storage, study, seed, threads)
+    _run(console, spec, workers, json_)
+
+
+def _spec(configs, overrides, params, space, trials, out, sampler, metric, direction, prune, storage,
+          study, seed, threads):
+    """Check the options and the search space; the SweepSpec the workers run."""
+    from rnncli.config import load_config
+    from rnncli.tools.sweep import SweepSpec, infer_direction
+    from rnncli.tools.sweep_space import check_space, grid_space, load_space, parse_param
+    from rnncli.tools.sweep_study import default_storage
+
+    for name, value, allowed in (("--sampler", sampler, SAMPLERS), ("--prune", prune, PRUNERS),
+                                 ("--direction", direction, ("minimize", "maximize", None))):
+        if value not in allowed:
+            raise UsageError(f"{name}: {value!r} is not one of {', '.join(a for a in allowed if a)}")
+    space_params = [parse_param(p) for p in params] + (load_space(space) if space else [])
+    if not space_params:
+        raise UsageError("nothing to search: give --param KEY=SPEC (e.g. --param "
+                         "train.lr=loguniform:1e-4:1e-2) or --space FILE")
+    cfg = load_config(configs, overrides, seed=seed)  # the base config must be valid by itself
+    check_space(space_params, configs, overrides)
+    if sampler == "grid":
+        size = 1
+        for values in grid_space(space_params).values():
+            size *= len(values)
+        trials = min(trials or size, size)
+    out = Path(out) if out is not None else Path("sweeps") / (cfg.name or "default")
+    _check_out(out, storage)
+    return SweepSpec(
+        out=str(out.resolve()), storage=storage or default_storage(out), study=study or out.resolve().name,
+        params=[{"key": p.key, "kind": p.kind, "values": list(p.values), "origin": p.origin}
+                for p in space_params],
+        trials=trials or DEFAULT_TRIALS, metric=metric, direction=direction or infer_direction(metric),
+        sampler=sampler, prune=prune, configs=[str(Path(c).resolve()) for c in configs],
+        overrides=list(overrides), seed=seed, threads=1 if threads is None else threads, argv=list(sys.argv))
+
+
+def _check_out(out: Path, storage: str | None) -> None:
+    """DIR is new, or a sweep directory (rerun: continue); never someone else's directory."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    if storage is None and out.is_dir() and any(out.iterdir()) and not (out / "study.db").exists():
+        raise UsageError(f"--out {out}: not empty and holds no study.db; choose a new directory")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _run(console, spec, workers: int, json_: bool) -> None:
+    """Start the workers, show each finished trial, then the summary."""
+    from rnncli.errors import Interrupted
+    from rnncli.tools.sweep import open_sweep, queue_grid
+    from rnncli.tools.sweep_pool import WorkerPool, watch
+    from rnncli.tools.sweep_study import finished, redact
+
+    study, _ = open_sweep(spec)
+    if spec.sampler == "grid":
+        queue_grid(study, spec.space())
+    done = len(finished(study.get_trials(deepcopy=False)))
+    console.print(f"sweep {spec.out}: study {spec.study!r} in {redact(spec.storage)}; {spec.trials} trials "
+                  f"({done} finished before), {workers} worker{'s' * (workers > 1)}, {spec.sampler} sampler, "
+                  f"prune {spec.prune}, {spec.metric} ({spec.direction})", markup=False, highlight=False)
+    pool = WorkerPool(spec, workers)
+    for record in watch(study, pool):
+        console.print(_trial_line(record, spec.metric), markup=False, highlight=False)
+    codes = pool.exit_codes()
+    if pool.interrupted:
+        raise Interrupted(f"sweep interrupted; running trials were stopped and will be retried: rerun the "
+                          f"same command to continue ({len(finished(study.get_trials()))} of {spec.trials} "
+                          "trials finished)")
+    if any(codes):  # the worker printed why; a usage error (2) stopped the others (130)
+        raise typer.Exit(2 if 2 in codes else max(c for c in codes if c))
+    _show(console, study, Path(spec.out), json_)
+
+
+def _trial_line(r: dict, metric: str) -> str:
+    params = " ".join(f"{k}={fmt_num(v)}" for k, v in r["params"].items())
+    if r["state"] == "complete":
+        return f"trial {r['trial']}: {metric} {fmt_num(r['value'])} in {r['epochs']} epochs ({params})"
+    if r["state"] == "pruned":
+        return f"trial {r['trial']}: pruned at epoch {r['epochs']} ({params})"
+    if r["state"] == "failed":
+        return f"trial {r['trial']}: failed: {r['error']} ({params})"
+    return f"trial {r['trial']}: {r['state']} ({params})"
+
+
+def _show_summary(console, out: Path, storage: str | None, study: str | None, json_: bool) -> None:
+    from rnncli.tools.sweep_study import default_storage, load_study, open_storage
+
+    if storage is None and not (Path(out) / "study.db").is_file():
+        raise UsageError(f"--summary {out}: no study.db there (give --storage URL for a shared study)")
+    s = load_study(open_storage(storage or default_storage(out)), study)
+    _show(console, s, Path(out), json_)
+
+
+def _show(console, study, out: Path, json_: bool) -> None:
+    """The best trials (table), importances, best.yaml on stderr; the summary object with --json."""
+    from rnncli.tools.sweep_study import summarize, write_best_yaml
+
+    result = summarize(study)
+    best_yaml = write_best_yaml(result, out)
+    for item in _summary_renderables(result, best_yaml):
+        console.print(item, markup=False, highlight=False)
+    if json_:
+        result.pop("settings", None)
+        echo_json(result)
+
+
+def _summary_renderables(result: dict, best_yaml: Path | None, top: int = 10) -> list:
+    """Counts, a table of the best trials, failures with their reasons, importances, best.yaml."""
+    from rich.table import Table
+
+    c, metric = result["counts"], result["metric"]
+    out: list = [f"study {result['study']!r}: {c['complete']} complete, {c['pruned']} pruned, "
+                 f"{c['failed']} failed" + (f", {c['running']} running" if c["running"] else "")]
+    done = [r for r in result["trials"] if r["state"] == "complete" and r["value"] is not None]
+    done.sort(key=lambda r: r["value"], reverse=result["direction"] == "maximize")
+    if done:
+        table = Table(title=f"best trials by {metric} ({result['direction']})", title_justify="left")
+        keys = list(done[0]["params"])
+        for col in ("trial", metric, "epochs", *keys):
+            table.add_column(col, justify="right")
+        for r in done[:top]:
+            table.add_row(str(r["trial"]), fmt_num(r["value"]), str(r["epochs"] or "-"),
+                          *(fmt_num(r["params"].get(k)) for k in keys))
+        out.append(table)
+    failed = [r for r in result["trials"] if r["state"] == "failed"]
+    out += [f"trial {r['trial']} failed: {r['error']}" for r in failed[:top]]
+    if imp := result["importances"]:
+        out.append("parameter importance: " + ", ".join(f"{k} {v:.2f}" for k, v in imp.items()))
+    if best_yaml is not None:
+        b = result["best"]
+        out.append(f"best: trial {b['trial']}, {metric} {fmt_num(b['value'])}, {b['run_dir']}; "
+                   f"its config: {best_yaml} (rnn train -c {best_yaml})")
+    return out
