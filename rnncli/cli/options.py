@@ -44,7 +44,7 @@ BatchSize = Annotated[
 ]
 
 
-def _threads_value(value: str | None) -> int | str | None:
+def threads_value(value: str | None) -> int | str | None:
     from rnncli.threads import parse_threads
 
     return None if value is None else parse_threads(value)
@@ -53,7 +53,7 @@ def _threads_value(value: str | None) -> int | str | None:
 Threads = Annotated[
     str | None,
     typer.Option(
-        "--threads", metavar="auto|N", callback=_threads_value, show_default=False,
+        "--threads", metavar="auto|N", callback=threads_value, show_default=False,
         help="BLAS threads for the products: auto (default) = 1 for small models, all physical "
         "cores for large ones; N = exactly N (same N, same machine: same numbers).",
     ),

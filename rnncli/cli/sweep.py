@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
+from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, threads_value
 from rnncli.errors import UsageError
 
 SAMPLERS = ("tpe", "random", "grid")
@@ -34,13 +34,13 @@ def sweep(
         int | None,
         typer.Option("--trials", "-n", min=1,
                      help=f"Finished trials the study should have, over all workers and machines "
-                     f"[default: {DEFAULT_TRIALS}; grid: the grid's size]."),
+                     f"(default {DEFAULT_TRIALS}; grid: the grid's size)."),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes here.")] = 1,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", metavar="DIR",
-                     help="Sweep directory (trials, study.db, best.yaml) [default: sweeps/<name>]."),
+                     help="Sweep directory: trials, study.db, best.yaml (default sweeps/<name>)."),
     ] = None,
     sampler: Annotated[
         str, typer.Option("--sampler", help="tpe, random or grid (choice params only).")
@@ -50,7 +50,7 @@ def sweep(
     ] = "val_loss",
     direction: Annotated[
         str | None,
-        typer.Option("--direction", help="minimize or maximize [default: maximize for accuracies]."),
+        typer.Option("--direction", help="minimize or maximize (default: maximize for accuracies)."),
     ] = None,
     prune: Annotated[
         str, typer.Option("--prune", help="median: stop trials worse than the median so far; none.")
@@ -58,35 +58,41 @@ def sweep(
     storage: Annotated[
         str | None,
         typer.Option("--storage", metavar="URL",
-                     help="Optuna storage to share, e.g. postgresql://user:pw@host/db "
-                     "[default: sqlite:///DIR/study.db]."),
+                     help="A database to share the study, e.g. postgresql+psycopg2://host/db "
+                     "(default sqlite:///DIR/study.db)."),
     ] = None,
     study: Annotated[
-        str | None, typer.Option("--study", metavar="NAME", help="Study name [default: DIR's name].")
+        str | None, typer.Option("--study", metavar="NAME", help="Study name (default: DIR's name).")
     ] = None,
     summary: Annotated[
         Path | None,
         typer.Option("--summary", metavar="DIR", help="Only show the summary of the sweep in DIR."),
     ] = None,
     seed: Seed = None,
-    threads: Threads = None,
+    threads: Annotated[
+        str | None,
+        typer.Option("--threads", metavar="auto|N", callback=threads_value,
+                     help="BLAS threads of each worker (default 1: workers share the cores)."),
+    ] = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
-    """Search hyperparameters with Optuna (pip install 'rnncli[sweep]').
+    """Search hyperparameters with Optuna (pip install 'rnncli\\[sweep]').
 
-    Each trial trains the config with sampled values into DIR/trial-NNNN, an ordinary run
-    directory (rnn compare DIR/trial-*, rnn eval, rnn plot work on it). Trials report
-    --metric every epoch; the median pruner stops bad ones early. --trials counts finished
-    trials over every worker, so the same command on several machines (with a shared
-    --storage) stops at N together; rerunning an interrupted sweep continues it. Each worker
-    uses one BLAS thread unless --threads says otherwise. At the end: the best trials,
-    parameter importances and DIR/best.yaml (rnn train -c DIR/best.yaml reproduces the best).
+    Each trial trains the config with sampled values into DIR/trial-NNNN,
+    an ordinary run directory (rnn compare, eval and plot work on it).
+    Trials report --metric every epoch and the median pruner stops bad
+    ones early. --trials counts finished trials over every worker, so the
+    same command on several machines (with a shared --storage) stops at N
+    together; rerunning an interrupted sweep continues it. Each worker
+    uses one BLAS thread unless --threads says otherwise. At the end: the
+    best trials, parameter importances and DIR/best.yaml, the best
+    trial's config (rnn train -c DIR/best.yaml).
 
     Examples:
-      rnn sweep -c configs/adding.yaml --param train.lr=loguniform:1e-4:1e-2 \\
-        --param model.hidden_size=choice:32,64,128 --trials 40 --workers 2 --out sweeps/adding
-      rnn sweep --summary sweeps/adding --json | jq .best
+      rnn sweep -c configs/sine.yaml -p train.lr=loguniform:1e-4:1e-1 \\
+        -p model.hidden_size=choice:16,32,64 -n 12 -w 2 -o sweeps/sine
+      rnn sweep --summary sweeps/sine --json | jq .best
     """
     from rnncli.tools.sweep_study import import_optuna
 
@@ -192,12 +198,16 @@ def _show_summary(console, out: Path, storage: str | None, study: str | None, js
 
 def _show(console, study, out: Path, json_: bool) -> None:
     """The best trials (table), importances, best.yaml on stderr; the summary object with --json."""
+    from rnncli.cli.tables import print_table
     from rnncli.tools.sweep_study import summarize, write_best_yaml
 
     result = summarize(study)
     best_yaml = write_best_yaml(result, out)
     for item in _summary_renderables(result, best_yaml):
-        console.print(item, markup=False, highlight=False)
+        if isinstance(item, str):
+            console.print(item, markup=False, highlight=False)
+        else:
+            print_table(console, item)  # stacked rather than cut on a narrow terminal
     if json_:
         result.pop("settings", None)
         echo_json(result)
