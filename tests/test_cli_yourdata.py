@@ -64,6 +64,8 @@ def test_run_dir_means_best_weights_and_model_npz_the_final(panel):
     assert "best.npz (the best validation loss" in best.stderr
     assert "weights:" not in final.stderr
     assert json.loads(final.stdout)["epoch"] == 3
+    assert json.loads(final.stdout)["task"]["classes"] == ["high", "low"]
+    assert "2 classes (high, low)" in run("info", str(panel / "run")).stderr
     records = [json.loads(r) for r in (panel / "run" / "metrics.jsonl").read_text().splitlines()]
     best_epoch = min(records, key=lambda r: r["val_loss"])["epoch"]
     assert json.loads(best.stdout)["epoch"] == best_epoch

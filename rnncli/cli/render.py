@@ -290,7 +290,9 @@ def info_lines(info: Mapping[str, Any]) -> list[str]:
     ]
     task = f"task: {t.get('kind')} with {t.get('loss')} loss"
     if t.get("num_classes"):
-        task += f", {t['num_classes']} classes"
+        shown = t.get("classes") or []
+        task += f", {t['num_classes']} classes" + (
+            f" ({', '.join(map(str, shown[:8]))}{', ...' if len(shown) > 8 else ''})" if shown else "")
     if t.get("vocab_size"):
         task += f", vocabulary of {t['vocab_size']} {'words' if t.get('tokens') == 'word' else 'characters'}"
     if t.get("scaled"):

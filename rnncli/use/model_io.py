@@ -122,6 +122,7 @@ def model_info(model: LoadedModel) -> dict[str, Any]:
             "loss": task.loss,
             "output": task.output,
             "num_classes": task.num_classes,
+            "classes": task.classes,
             "vocab_size": len(task.vocab) if task.vocab else None,
             "tokens": task.tokens if task.kind == "text" else None,
             "scaled": bool(task.scaler),
