@@ -14,7 +14,8 @@ from test_tasks import one_blas_thread
 
 from rnncli.config import load_config
 from rnncli.errors import UsageError
-from rnncli.tools.plot import plot_run, run_series, sparkline, terminal_chart, text_chart
+from rnncli.tools.plot import run_series, sparkline, terminal_chart, text_chart
+from rnncli.tools.plot_figure import plot_run
 from rnncli.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,6 +115,36 @@ def test_cli_falls_back_to_the_terminal(run_dir, tmp_path, monkeypatch):
     assert "matplotlib is not installed" in res.stderr and "not written" in res.stderr
     assert "loss (log scale)" in res.stderr and res.stdout == ""
     assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_without_matplotlib_says_so_in_one_line_then_charts(run_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    res = run("plot", str(run_dir))
+    assert res.exit_code == 0, res.stderr
+    first, second = res.stderr.splitlines()[:2]
+    assert first == ("rnn: warning: matplotlib is not installed (no figure; pip install 'rnncli[plot]'), "
+                     "showing terminal charts")
+    assert second.startswith("loss (log scale)")
+
+
+def test_figure_format_follows_the_suffix(run_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    for name, magic in (("c.pdf", b"%PDF-"), ("c.svg", b"<?xml"), ("C.PNG", b"\x89PNG")):
+        assert plot_run(run_dir, tmp_path / name).read_bytes().startswith(magic), name
+    res = run("plot", str(run_dir), "-o", str(tmp_path / "c.jpg"))
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr == (f"rnn: error: {tmp_path / 'c.jpg'}: cannot tell the figure format from the "
+                          "suffix .jpg; use .png, .pdf or .svg\n")
+    assert not (tmp_path / "c.jpg").exists()
+
+
+def test_figure_marks_best_epoch_and_baselines(run_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    svg = plot_run(run_dir, tmp_path / "c.svg").read_text()
+    best = json.loads((run_dir / "run.json").read_text())["summary"]["best_epoch"]
+    for text in (f"best epoch {best}", "baseline majority_accuracy", "baseline uniform_ce",
+                 "validation accuracy (fraction)", "loss (cross-entropy, nats)", "dh_ratio: |dL/dh_1|"):
+        assert text in svg, text
 
 
 def test_cli_terminal_flag_and_json(run_dir):

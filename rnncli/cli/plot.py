@@ -1,4 +1,4 @@
-"""`rnn plot`: training and validation curves of a run, as a PNG or a terminal chart."""
+"""`rnn plot`: training and validation curves of a run, as a figure (png, pdf, svg) or a terminal chart."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def plot(
     ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", metavar="FILE.png",
-                     help="Where to write the PNG (default RUN_DIR/curves.png)."),
+        typer.Option("--out", "-o", metavar="FILE",
+                     help="Where to write the figure; .png, .pdf or .svg (default RUN_DIR/curves.png)."),
     ] = None,
     terminal: Annotated[
         bool, typer.Option("--terminal", "-t", help="Draw a terminal chart even if matplotlib is installed.")
@@ -28,16 +28,22 @@ def plot(
 ) -> None:
     """Plot loss, the task metric and gradient flow per epoch from RUN_DIR/metrics.jsonl.
 
-    With matplotlib (pip install 'rnncli[plot]') this writes a PNG; without it, or with
-    --terminal, it draws text charts on stderr. --json prints the series on stdout.
+    With matplotlib this writes a figure: axes with units, the best epoch
+    marked, the data's baselines as dashed lines. Without it, or with
+    --terminal, it draws text charts on stderr. --json prints the series.
+
+    Install matplotlib with: pip install 'rnncli\\[plot]'
 
     Examples:
       rnn plot runs/sine-1
-      rnn plot runs/sine-1 -o sine.png
+      rnn plot runs/sine-1 -o sine.svg
       rnn plot runs/sine-1 --terminal
     """
-    from rnncli.tools.plot import matplotlib_available, plot_run, run_series, terminal_chart
+    from rnncli.tools.plot import matplotlib_available, run_series, terminal_chart
+    from rnncli.tools.plot_figure import figure_format, plot_run
 
+    if out is not None:
+        figure_format(out)  # an unknown suffix fails before anything is drawn
     series = run_series(run_dir)  # fails first, with one clear line, on a bad RUN_DIR
     console = err_console(is_quiet(quiet))
     if json_:
@@ -46,9 +52,11 @@ def plot(
         path = plot_run(run_dir, out if out is not None else Path(run_dir) / "curves.png")
         console.print(f"wrote {path}", markup=False, highlight=False)
         return
-    if out is not None and not terminal:
-        console.print(f"matplotlib is not installed (pip install 'rnncli[plot]'): {out} not written, "
-                      "showing a terminal chart instead", markup=False, highlight=False)
+    if not terminal:
+        what = f"{out} not written" if out is not None else "no figure"
+        console.print(f"rnn: warning: matplotlib is not installed ({what}; pip install 'rnncli[plot]'), "
+                      "showing terminal charts", markup=False, highlight=False)
     if not json_:
-        for line in terminal_chart(run_dir):
+        width = max(20, min(60, console.width - 12))
+        for line in terminal_chart(run_dir, width=width):
             console.print(line, markup=False, highlight=False)

@@ -1,5 +1,5 @@
-"""Training curves from a run's metrics.jsonl: a PNG with matplotlib (the optional `plot` extra),
-or text charts for the terminal, plus the one-line `sparkline` of the train summary.
+"""Training curves from a run's metrics.jsonl as text: charts for the terminal and the one-line
+`sparkline` of the train summary (the matplotlib figure is `plot_figure.py`).
 
 Nothing here prints: text charts come back as lists of lines for the CLI to show.
 """
@@ -11,11 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rnncli.errors import UsageError
-from rnncli.fsutil import atomic_write_bytes
 from rnncli.training.rundir import read_metrics
 
-__all__ = ["matplotlib_available", "plot_run", "run_series", "sparkline", "terminal_chart",
-           "text_chart"]
+__all__ = ["matplotlib_available", "run_series", "sparkline", "terminal_chart", "text_chart"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 _MARKERS = "*o+x#@"
@@ -136,54 +134,3 @@ def matplotlib_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def plot_run(run_dir: str | Path, out_png: str | Path) -> Path:
-    """Draw loss, the main validation metric and the gradient flow per epoch into a PNG.
-
-    Raises:
-        UsageError: matplotlib missing (install the `plot` extra), or no metrics to plot.
-    """
-    s = run_series(run_dir)
-    if not matplotlib_available():
-        raise UsageError("matplotlib is not installed: pip install 'rnncli[plot]' (or matplotlib)")
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)  # no display needed; must precede pyplot's import
-    import matplotlib.pyplot as plt
-
-
-    ep = s["epoch"]
-    fig, axes = plt.subplots(1, 3 if s["metric"] else 2, figsize=(13 if s["metric"] else 9, 3.6))
-    ax = axes[0]
-    for key, style in (("loss", "-o"), ("val_loss", "-s")):
-        pts = [(e, v) for e, v in zip(ep, s[key], strict=False) if _finite(v)]
-        if pts:
-            ax.plot(*zip(*pts, strict=False), style, ms=3, label=key)
-    if all(v > 0 for v in s["loss"] + s["val_loss"] if _finite(v)):
-        ax.set_yscale("log")
-    ax.set(title="loss", xlabel="epoch")
-    ax.legend()
-    if s["metric"]:
-        pts = [(e, v) for e, v in zip(ep, s["val_metric"], strict=False) if _finite(v)]
-        if pts:
-            axes[1].plot(*zip(*pts, strict=False), "-o", ms=3, color="tab:green")
-        axes[1].set(title=f"validation {s['metric']}", xlabel="epoch")
-    ax = axes[-1]
-    for key in ("grad_norm", "dh_ratio"):
-        pts = [(e, v) for e, v in zip(ep, s[key], strict=False) if _finite(v) and v > 0]
-        if pts:
-            ax.plot(*zip(*pts, strict=False), "-o", ms=3, label=key)
-    ax.set_yscale("log")
-    ax.set(title="gradient flow", xlabel="epoch")
-    ax.legend()
-    fig.suptitle(str(Path(run_dir)))
-    fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    out = Path(out_png)
-    atomic_write_bytes(out, buf.getvalue())
-    return out
