@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("optuna")
@@ -23,6 +24,7 @@ from rnncli.errors import UsageError  # noqa: E402
 from rnncli.tools.sweep import SweepSpec, open_sweep, run_worker  # noqa: E402
 from rnncli.tools.sweep_space import check_space, parse_param  # noqa: E402
 from rnncli.tools.sweep_study import default_storage, load_study, open_storage, summarize  # noqa: E402
+from rnncli.training.loop import train  # noqa: E402
 
 TINY = ["data.num_samples=48", "data.seq_len=6", "model.hidden_size=4", "train.epochs=2",
         "train.batch_size=16"]
@@ -98,6 +100,9 @@ def test_two_workers_grid_failed_trials_recorded_best_yaml(tmp_path):
     assert result["best"] == {k: best[k] for k in ("trial", "value", "params", "run_dir")}
     cfg = load_config([out / "best.yaml"])
     assert cfg.model.hidden_size == best["params"]["model.hidden_size"] and cfg.train.threads == 1
+    train(cfg, tmp_path / "again")  # best.yaml reproduces the best trial, bit for bit
+    with np.load(Path(best["run_dir"]) / "model.npz") as a, np.load(tmp_path / "again" / "model.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files if k != "meta")
     assert "best trials by val_loss" in r.stderr and "failed: " in r.stderr
     again = CliRunner().invoke(app, ["sweep", "--summary", str(out), "--json"])
     assert again.exit_code == 0 and json.loads(again.stdout)["best"] == result["best"]
