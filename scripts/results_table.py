@@ -26,8 +26,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -48,22 +46,13 @@ TEXT_CORPUS_OVERRIDES = ["data.seq_len=64", "train.batch_size=32", "train.epochs
 
 
 def recall_accuracy(run_dir: Path) -> float:
-    """Copy task: accuracy on the copy_len recalled symbols only (best.npz on the validation set)."""
-    from rnncli.core.model import forward
-    from rnncli.data import iterate_batches
+    """Copy task: the share of copied symbols recalled, as `rnn eval RUN/best.npz --json | jq
+    .minority_accuracy` reports it (accuracy on the targets that are not the blank)."""
     from rnncli.use.model_io import load_model
-    from rnncli.use.predict import load_data_for_model
+    from rnncli.use.predict import evaluate_model, load_data_for_model
 
     model = load_model(run_dir / "best.npz")
-    k = model.cfg.data.copy_len
-    hits = total = 0
-    val = load_data_for_model(model, None, base_dir=ROOT).val
-    for batch in iterate_batches(val, model.task, 256, dtype=model.dtype):
-        logits, _, _ = forward(model.params, model.spec, batch.x)
-        pred = logits[:, -k:].argmax(axis=-1)
-        hits += int(np.sum(pred == batch.y[:, -k:]))
-        total += pred.size
-    return hits / total
+    return evaluate_model(model, load_data_for_model(model, None, base_dir=ROOT))["minority_accuracy"]
 
 
 def run_task(name: str, config: str, overrides: list[str], metric: str, baseline_key: str,

@@ -87,3 +87,15 @@ def test_resume_records_what_it_changes_and_refuses_the_rest(tmp_path):
         f"checkpoint was trained with the first); start a new run with rnn train -c "
         f"{run_dir / 'config.yaml'} --set model.hidden_size=...")
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["model"]["hidden_size"] == 4
+
+
+def test_minority_accuracy_is_recall_of_the_non_blank_targets():
+    import numpy as np
+
+    from rnncli.training.evaluation import minority_accuracy
+
+    # 90 blanks (class 0) all right; 10 symbols of which 7 recalled, 2 called blank, 1 confused
+    c = np.array([[90, 0, 0], [2, 4, 1], [0, 0, 3]])
+    assert minority_accuracy(c) == {"minority_accuracy": 0.7}
+    assert minority_accuracy(np.array([[5, 5], [5, 5]])) == {"minority_accuracy": 0.5}
+    assert minority_accuracy(np.array([[2, 3, 0], [0, 3, 1], [0, 0, 3]])) == {}  # no class is half

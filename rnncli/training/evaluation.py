@@ -66,6 +66,26 @@ def class_report(confusion: np.ndarray, classes: list | None = None) -> dict:
             "support": [int(v) for v in support], "confusion": c.tolist()}
 
 
+def minority_accuracy(confusion: np.ndarray) -> dict[str, float]:
+    """Accuracy on the targets that are not the most frequent class, when that class is most targets.
+
+    For the copy task (blanks everywhere but the recalled steps) this is the share of the copied
+    symbols recalled: plain accuracy counts the easy blanks too (0.99 where recall is 0.9).
+
+    Args:
+        confusion: (K, K) counts, row = true class.
+    Returns:
+        {"minority_accuracy": float} when one class is at least half the targets, else {}.
+    """
+    c = np.asarray(confusion, dtype=np.int64)
+    support = c.sum(axis=1)
+    m = int(support.argmax())
+    rest = int(support.sum() - support[m])
+    if support.sum() == 0 or support[m] * 2 < support.sum() or rest == 0:
+        return {}
+    return {"minority_accuracy": float((np.trace(c) - c[m, m]) / rest)}
+
+
 def compute_metrics(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskInfo, data: SequenceData, *,
                     batch_size: int = 256, dtype=np.float32, per_class: bool = False) -> dict:
     """Metrics over every sample of `data` (no shuffling, no dropout).
@@ -109,6 +129,7 @@ def compute_metrics(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskIn
         metrics["accuracy"] = total["hits"] / count
         if confusion is not None:
             metrics["per_class"] = class_report(confusion, task.classes)
+            metrics.update(minority_accuracy(confusion))
         if task.kind == "text":
             metrics["bpc"] = metrics["loss"] / math.log(2)
             metrics["perplexity"] = math.exp(min(metrics["loss"], 700.0))
