@@ -7,6 +7,7 @@
     run.json         argv, versions, seed, start/end time, status
     tensorboard/     TensorBoard event files (train.log_to: tensorboard)
     mlflow.json      the MLflow run this run logs to (train.log_to: mlflow), so --resume continues it
+    .rnn.lock        while a run (or resume) is in progress: its pid and host
 """
 
 CONFIG = "config.yaml"
@@ -17,5 +18,6 @@ CHECKPOINT = "checkpoint.npz"
 RUN_JSON = "run.json"
 TENSORBOARD = "tensorboard"
 MLFLOW_RUN = "mlflow.json"
+LOCK = ".rnn.lock"  # the claim of the process training in the directory: "<pid> <host>"
 
 RUN_FILES = (CONFIG, METRICS, MODEL, BEST, CHECKPOINT, RUN_JSON, MLFLOW_RUN)

@@ -47,11 +47,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.lib.format as npformat
 
 from rnncli.core.model import ModelSpec, param_shapes
 from rnncli.errors import WeightsError
-from rnncli.fsutil import atomic_writer, check_readable_file
+from rnncli.fsutil import atomic_writer, check_path_text, check_readable_file
+from rnncli.npzsafe import member_header, open_npz, read_member
 
 __all__ = [
     "FORMAT",
@@ -69,8 +69,18 @@ PARAM_PREFIXES = ("rnn.", "head.", "embed.")
 MODEL_KEYS = ("input_size", "hidden_size", "output_size", "num_layers", "nonlinearity", "output")
 # meta is a short JSON text (config, vocabulary, metrics); anything bigger is not ours.
 MAX_META_BYTES = 64 * 2**20
-# The best ratio deflate can reach is about 1032:1; a member claiming more is lying.
-MAX_DEFLATE_RATIO = 1100
+# Bounds on meta.model checked before any shape is computed (a meta claiming 10 million layers
+# would otherwise build 30 million names first); far above any model this code can train.
+MAX_LAYERS = 1024
+MAX_SIZE = 2**24
+
+
+def _short(v: Any) -> str:
+    """A value from a file, for a message: never more than 40 characters, whatever its size."""
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 100:
+        return f"an integer of about {int(v.bit_length() * 0.30103)} digits"
+    text = repr(v) if not isinstance(v, (dict, list)) else type(v).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def expected_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -81,18 +91,19 @@ def expected_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """
     sizes = {}
     for key in ("input_size", "hidden_size", "output_size", "num_layers"):
-        v = model.get(key)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"model.{key} must be a positive integer (got {v!r})")
+        v, top = model.get(key), MAX_LAYERS if key == "num_layers" else MAX_SIZE
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= top:
+            raise ValueError(f"model.{key} must be an integer in 1..{top} (got {_short(v)})")
         sizes[key] = v
     # Options (absent in older files) only change which tensors exist; param_shapes says how.
     opts = {k: model.get(k, d) for k, d in (("bidirectional", False), ("tie_weights", False))}
     for key, v in opts.items():
         if not isinstance(v, bool):
-            raise ValueError(f"model.{key} must be true or false (got {v!r})")
+            raise ValueError(f"model.{key} must be true or false (got {_short(v)})")
     E = model.get("embedding_size")
-    if E is not None and (isinstance(E, bool) or not isinstance(E, int) or E < 1):
-        raise ValueError(f"model.embedding_size must be null or a positive integer (got {E!r})")
+    if E is not None and (isinstance(E, bool) or not isinstance(E, int) or not 1 <= E <= MAX_SIZE):
+        raise ValueError(f"model.embedding_size must be null or a positive integer up to {MAX_SIZE} "
+                         f"(got {_short(E)})")
     return param_shapes(ModelSpec(**sizes, **opts, embedding_size=E))
 
 
@@ -151,6 +162,7 @@ def save_weights(
 
 def resolve_weights_path(path: str | os.PathLike[str]) -> Path:
     """A .npz path, or a run directory's `model.npz`; checked to be a readable file."""
+    check_path_text(path, "weights file", WeightsError)
     p = Path(path)
     if p.is_dir():
         candidate = p / "model.npz"
@@ -160,72 +172,31 @@ def resolve_weights_path(path: str | os.PathLike[str]) -> Path:
     return check_readable_file(p, "weights file", WeightsError)
 
 
-def _read_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of one .npy member, read from its header without loading data."""
-    with zf.open(info) as fp:
-        version = npformat.read_magic(fp)
-        if version == (1, 0):
-            shape, _, dtype = npformat.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, _, dtype = npformat.read_array_header_2_0(fp)
-        else:
-            shape, _, dtype = npformat._read_array_header(fp, version)
-        header_len = fp.tell()
-    if dtype.hasobject:
-        raise WeightsError(
-            f"array {info.filename[:-4]!r} holds Python objects; refusing to load it"
-        )
-    # A valid .npy member is exactly its header plus the data the header declares;
-    # checking that here keeps a lying header from making us allocate.
-    nbytes = math.prod(shape) * dtype.itemsize
-    if header_len + nbytes != info.file_size:
-        raise WeightsError(f"array {info.filename[:-4]!r} is truncated or corrupted")
-    return tuple(shape), dtype
-
-
-def _open_members(p: Path) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
-    if not zipfile.is_zipfile(p):
-        raise WeightsError(f"{p}: not an .npz file (not a zip archive, or truncated)")
-    zf = zipfile.ZipFile(p)
-    members = {}
-    file_size = p.stat().st_size
-    for info in zf.infolist():
-        if not info.filename.endswith(".npy"):
-            zf.close()
-            raise WeightsError(f"{p}: unexpected member {info.filename!r} (not an .npy array)")
-        limit = (
-            file_size
-            if info.compress_type == zipfile.ZIP_STORED
-            else (info.compress_size * MAX_DEFLATE_RATIO)
-        )
-        if info.file_size > limit:
-            zf.close()
-            raise WeightsError(f"{p}: member {info.filename!r} claims an impossible size")
-        members[info.filename[:-4]] = info
-    return zf, members
-
-
-def _parse_meta(p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict:  # noqa: C901 - TODO(house): split
+def _meta_text(p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> str:
     if "meta" not in members:
         raise WeightsError(f"{p}: no 'meta' array (not an rnn weights file?)")
     if members["meta"].file_size > MAX_META_BYTES:
         raise WeightsError(f"{p}: 'meta' is larger than {MAX_META_BYTES // 2**20} MB")
-    shape, dtype = _read_header(zf, members["meta"])
+    shape, dtype = member_header(zf, members["meta"], str(p), WeightsError)
     if shape != () or dtype.kind != "U":
         raise WeightsError(f"{p}: 'meta' must be a 0-d unicode string, got {dtype} {shape}")
-    with zf.open(members["meta"]) as fp:
-        text = str(npformat.read_array(fp, allow_pickle=False))
+    return str(read_member(zf, members["meta"]))
+
+
+def _parse_meta(p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict:
     try:
-        meta = json.loads(text)
+        meta = json.loads(_meta_text(p, zf, members))
     except json.JSONDecodeError as e:
         raise WeightsError(f"{p}: 'meta' is not valid JSON ({e})") from None
+    except RecursionError:
+        raise WeightsError(f"{p}: 'meta' is nested too deeply to be rnn's meta") from None
     if not isinstance(meta, dict):
         raise WeightsError(f"{p}: 'meta' must be a JSON object, got {type(meta).__name__}")
     if meta.get("format") != FORMAT:
-        raise WeightsError(f"{p}: meta.format is {meta.get('format')!r}, expected {FORMAT!r}")
+        raise WeightsError(f"{p}: meta.format is {_short(meta.get('format'))}, expected {FORMAT!r}")
     version = meta.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise WeightsError(f"{p}: meta.format_version must be a positive integer (got {version!r})")
+        raise WeightsError(f"{p}: meta.format_version must be a positive integer (got {_short(version)})")
     if version > FORMAT_VERSION:
         raise WeightsError(
             f"{p}: format_version {version} is newer than this rnn supports "
@@ -244,7 +215,7 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Only the parsed and checked `meta` of a weights file (or run directory); cheap."""
     p = resolve_weights_path(path)
     with _errors_name(p):
-        zf, members = _open_members(p)
+        zf, members = open_npz(p, str(p), WeightsError)
         with zf:
             return _parse_meta(p, zf, members)
 
@@ -258,7 +229,7 @@ def _errors_name(p: Path) -> Iterator[None]:
         msg = str(e)
         raise WeightsError(msg if msg.startswith(f"{p}:") else f"{p}: {msg}") from None
     except (zipfile.BadZipFile, ValueError, EOFError, OSError) as e:
-        raise WeightsError(f"{p}: corrupted .npz ({e})") from None
+        raise WeightsError(f"{p}: corrupted .npz ({str(e)[:200]})") from None
 
 
 def load_weights(
@@ -275,13 +246,32 @@ def load_weights(
     """
     p = resolve_weights_path(path)
     with _errors_name(p):
-        zf, members = _open_members(p)
+        zf, members = open_npz(p, str(p), WeightsError)
         with zf:
             meta = _parse_meta(p, zf, members)
             return _load_arrays(p, zf, members, meta)
 
 
-def _load_arrays(  # noqa: C901 - TODO(house): split
+def _check_headers(p: Path, shapes: dict, headers: dict) -> None:
+    """Every parameter present with the model's shape and a float dtype; nothing else numeric-less."""
+    missing = [n for n in shapes if n not in headers]
+    if missing:
+        raise WeightsError(f"{p}: missing parameters: {', '.join(missing[:8])}")
+    unexpected = [n for n in headers if n.startswith(PARAM_PREFIXES) and n not in shapes]
+    if unexpected:
+        raise WeightsError(f"{p}: unexpected parameters: {', '.join(unexpected[:8])}")
+    for name, want in shapes.items():
+        shape, dtype = headers[name]
+        if shape != want:
+            raise WeightsError(f"{p}: {name} has shape {shape}, the model needs {want}")
+        if dtype not in (np.float32, np.float64):
+            raise WeightsError(f"{p}: {name} has dtype {dtype}; parameters must be float32/float64")
+    for name, (_, dtype) in headers.items():
+        if dtype.kind not in "biuf":
+            raise WeightsError(f"{p}: array {name[:80]!r} has non-numeric dtype {dtype}")
+
+
+def _load_arrays(
     p: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], meta: dict
 ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray]]:
     try:
@@ -289,28 +279,11 @@ def _load_arrays(  # noqa: C901 - TODO(house): split
     except ValueError as e:
         raise WeightsError(f"{p}: meta.{e}") from None
     names = [n for n in members if n != "meta"]
-    headers = {n: _read_header(zf, members[n]) for n in names}
-    stored = [n for n in names if n.startswith(PARAM_PREFIXES)]
-    missing = [n for n in shapes if n not in headers]
-    if missing:
-        raise WeightsError(f"{p}: missing parameters: {', '.join(missing)}")
-    unexpected = [n for n in stored if n not in shapes]
-    if unexpected:
-        raise WeightsError(f"{p}: unexpected parameters: {', '.join(unexpected)}")
-    for name, want in shapes.items():
-        shape, dtype = headers[name]
-        if shape != want:
-            raise WeightsError(f"{p}: {name} has shape {shape}, the model needs {want}")
-        if dtype not in (np.float32, np.float64):
-            raise WeightsError(f"{p}: {name} has dtype {dtype}; parameters must be float32/float64")
-    for name in names:
-        kind = headers[name][1].kind
-        if kind not in "biuf":
-            raise WeightsError(f"{p}: array {name!r} has non-numeric dtype {headers[name][1]}")
+    headers = {n: member_header(zf, members[n], str(p), WeightsError) for n in names}
+    _check_headers(p, shapes, headers)
     arrays = {}
     for name in names:
-        with zf.open(members[name]) as fp:
-            arr = npformat.read_array(fp, allow_pickle=False)
+        arr = read_member(zf, members[name])
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise WeightsError(f"{p}: {name} contains NaN or infinite values")
         arrays[name] = arr

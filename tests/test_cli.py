@@ -119,7 +119,7 @@ def test_os_error_is_one_line_exit_1(monkeypatch):
         raise OSError(28, "No space left on device", "runs/x/model.npz")
 
     monkeypatch.setattr(inference, "load_model", full)
-    assert_user_error(run("info", "x.npz"), 1, "No space left on device: runs/x/model.npz")
+    assert_user_error(run("info", "x.npz"), 1, "runs/x/model.npz: No space left on device")
 
 
 def test_broken_pipe_is_quiet_success(monkeypatch):

@@ -136,7 +136,7 @@ def test_frequency_classes_are_separable_by_zero_crossings():
 
 def test_generator_memory_is_checked_before_allocating():
     cfg = DataConfig(source="random", num_samples=10**9, seq_len=1000, input_size=100)
-    with pytest.raises(DataError, match=r"data.source 'random' would need .* GiB"):
+    with pytest.raises(DataError, match=r"data.source 'random': would need .* GiB"):
         generate("random", cfg, seed=0)
 
 

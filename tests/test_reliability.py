@@ -15,58 +15,17 @@ import subprocess
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from battery import FILE_TINY, REPO, TINY, Case, error_lines, materialise, run
+from battery import npz_bytes as _npz_bytes
+from battery import weights_with as _weights_with
 
-from rnncli.cli import app
 from rnncli.weights import load_weights
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = ["--set", "data.num_samples=64", "--set", "data.seq_len=10", "--set", "model.hidden_size=8",
-        "--set", "train.epochs=2", "--set", "train.batch_size=16"]
-# For file sources: only keys every source accepts.
-FILE_TINY = ["--set", "model.hidden_size=4", "--set", "train.epochs=1", "-q"]
-
-
-def run(*args: str, input: str | bytes | None = None):
-    return CliRunner().invoke(app, list(args), input=input)
-
-
-def error_lines(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("rnn: error: ")]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A tiny sine regression run (1 input feature) whose weights the weights/predict cases corrupt."""
-    run_dir = tmp_path_factory.mktemp("trained") / "sine"
-    result = run("train", *TINY, "-o", str(run_dir), "-q")
-    assert result.exit_code == 0, result.stderr
-    return run_dir
-
-
 # -- helpers that write bad files -------------------------------------------------------------------
-def _npz_bytes(**arrays) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _weights_with(trained: Path, *, drop=(), replace=None, meta=None) -> bytes:
-    """The trained model.npz with parameters dropped/replaced or meta rewritten (raw arrays)."""
-    with np.load(trained / "model.npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k not in drop}
-    arrays.update(replace or {})
-    if meta is not None:
-        arrays["meta"] = np.array(meta(str(arrays["meta"])))
-    return _npz_bytes(**arrays)
-
 
 def _flip_payload_byte(data: bytes) -> bytes:
     """Corrupt one byte in the middle of the largest member's data (the zip CRC must catch it)."""
@@ -86,21 +45,6 @@ def _newer_meta(text: str) -> str:
     meta = json.loads(text)
     meta["format_version"] = 99
     return json.dumps(meta)
-
-
-@dataclass
-class Case:
-    """One bad input: files to write (name -> text/bytes/callable(trained)), argv ({d} = tmp dir,
-    {w} = trained run), expected code, needles that must appear in the error line, and paths
-    (relative to the tmp dir) that must not exist afterwards."""
-
-    args: list[str]
-    needles: tuple[str, ...]
-    files: dict = field(default_factory=dict)
-    code: int = 2
-    stdin: str | None = None
-    absent: tuple[str, ...] = ("out", "out.csv")
-    click: bool = False  # a usage error Click reports itself (its own format, still exit 2)
 
 
 PREDICT_OUT = ["-o", "{d}/out.csv"]
@@ -147,9 +91,11 @@ CASES = {
                           ("c.yaml", "not a UTF-8 text file"), {"c.yaml": b"model:\n\xff\xfe\x00"}),
     "memory-too-big": Case(["train", *TINY, "--set", "model.hidden_size=200000", "-o", "{d}/out"],
                            ("would need about", "GiB", "hidden_size 200000", "max_memory_gb")),
-    # float32: 3*T*B*H states + 2*T*B*I inputs + 3*T*B*O outputs + 4*89 params = 4996 * 4 bytes
+    # the estimate from the config, before any data: 64*10 steps of (input + target) in float64 = 10 KiB;
+    # the step in float32: 3*T*B*H states + 2*T*B*I inputs + 3*T*B*O outputs + 4*89 params = 4996 * 4 bytes
     "memory-over-limit": Case(["train", *TINY, "--set", "train.max_memory_gb=0.000001", "-o", "{d}/out"],
-                              ("would need about 19.5 KiB", "1.0 KiB allowed")),
+                              ("would need about 29.5 KiB", "data 10.0 KiB + step 19.5 KiB",
+                               "1.0 KiB allowed")),
     # -- training data --------------------------------------------------------------------------
     "data-missing": Case(["train", *FILE_TINY, "--set", "data.source={d}/nope.jsonl", "-o", "{d}/out"],
                          ("nope.jsonl",)),
@@ -179,7 +125,7 @@ CASES = {
         ("l.jsonl", "y holds text labels; data.targets: regression needs numbers"),
         {"l.jsonl": '{"x": [[1], [2]], "y": "up"}\n{"x": [[1], [2]], "y": "down"}\n'}),
     "data-object-npz": Case(["train", *FILE_TINY, "--set", "data.source={d}/o.npz", "-o", "{d}/out"],
-                            ("o.npz", "Python objects", "refused"),
+                            ("o.npz", "Python objects", "refusing to load it"),
                             {"o.npz": _npz_bytes(X=np.array([None] * 4, dtype=object), y=np.zeros(4))}),
     "data-truncated-npz": Case(["train", *FILE_TINY, "--set", "data.source={d}/t.npz", "-o", "{d}/out"],
                                ("t.npz", "zip"),
@@ -237,30 +183,16 @@ CASES = {
 }
 
 
-def _materialise(tmp: Path, case: Case, trained: Path) -> None:
-    for name, content in case.files.items():
-        path = tmp / name
-        if name.endswith("/"):
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if callable(content):
-            content = content(trained)
-        if isinstance(content, str):
-            path.write_text(content)
-        else:
-            path.write_bytes(content)
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name, tmp_path, trained, monkeypatch):
     case = CASES[name]
-    _materialise(tmp_path, case, trained)
+    materialise(tmp_path, case.files, trained)
     monkeypatch.chdir(tmp_path)  # so a default runs/ directory would land (and be seen) here
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     args = [a.format(d=tmp_path, w=trained) for a in case.args]
     result = run(*args, input=case.stdin)
 
+    assert result.warnings == []  # a Python warning would reach the user's stderr
     assert result.exit_code == case.code, (result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stdout == ""

@@ -6,10 +6,13 @@ group wraps around every command, so `python -m rnncli`, the `rnn` script and
 CliRunner in tests all behave the same:
 
     RnnError          -> "rnn: error: <line>" per line on stderr, exit e.exit_code (2 or 1; 130)
-    KeyboardInterrupt -> "rnn: interrupted", exit 130
     BrokenPipeError   -> quiet exit 0 (the reader, e.g. `head -1`, has what it wanted)
-    OSError           -> "rnn: error: <reason>: <file>", exit 1 (disk full, permissions, ...)
+    OSError           -> "rnn: error: <file>: <reason>" (errors.from_os_error): exit 2 when the
+                         path cannot be used (directory, name too long, read-only), 1 (disk full)
+    KeyboardInterrupt -> "rnn: interrupted", exit 130; SIGTERM/SIGHUP ("terminated"), 128 + signal
+    MemoryError       -> one line, exit 1
     anything else     -> one line naming the exception, exit 1; traceback only with --debug
+Lines are capped at MAX_LINE characters. The table is HANDLERS: extend it there.
 """
 
 from __future__ import annotations
@@ -18,15 +21,15 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import typer
 from typer.core import TyperGroup
 
 from rnncli import __version__, notices
-from rnncli.cli._common import FLAGS
+from rnncli.cli._common import FLAGS, root_param
 from rnncli.cli.usage import one_line_usage_errors
-from rnncli.errors import Interrupted, RnnError
+from rnncli.errors import Interrupted, RnnError, Terminated, from_os_error
 
 PROG = "rnn"
 # Typer may vendor its own copy of Click; find its exception base without importing Click.
@@ -41,59 +44,106 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RnnError):
         pass  # CliRunner's stdout has no file descriptor; nothing will flush it to a pipe
+
+
+# No message line is longer than this: a value quoted in an error never floods the terminal.
+MAX_LINE = 1000
 
 
 def _print_error(message: str) -> None:
     lines = [line for line in str(message).splitlines() if line.strip()] or ["unknown error"]
     for line in lines:
+        if len(line) > MAX_LINE:
+            line = line[: MAX_LINE - 3] + "..."
         typer.echo(f"{PROG}: error: {line}", err=True)
 
 
+# -- what each kind of exception becomes: print its line(s), return the exit code ---------------
+def _on_interrupted(e: Interrupted) -> int:
+    # Not an error: training stopped on request and saved a checkpoint.
+    for line in str(e).splitlines():
+        typer.echo(f"{PROG}: {line}", err=True)
+    return e.exit_code
+
+
+def _on_rnn_error(e: RnnError) -> int:
+    _print_error(str(e))
+    return e.exit_code
+
+
+def _on_broken_pipe(e: BrokenPipeError) -> int:
+    _silence_stdout()  # the reader (e.g. `head -1`) has what it wanted
+    return 0
+
+
+def _on_os_error(e: OSError) -> int:
+    # Mapped like every other OS error: the file it concerns, exit 2 for a path the user gave
+    # that cannot be used, 1 for disk full and other run-time failures.
+    return _on_rnn_error(from_os_error(e))
+
+
+def _on_keyboard_interrupt(e: KeyboardInterrupt) -> int:
+    if isinstance(e, Terminated):
+        typer.echo(f"{PROG}: terminated ({e.name})", err=True)
+        return 128 + e.signum
+    typer.echo(f"{PROG}: interrupted", err=True)
+    return 130
+
+
+def _on_memory_error(e: MemoryError) -> int:
+    _print_error("out of memory; lower the sizes (model.hidden_size, train.batch_size, data.seq_len) "
+                 "or set train.max_memory_gb")
+    return 1
+
+
+def _on_unexpected(e: Exception) -> int:
+    _print_error(f"internal error: {type(e).__name__}: {e}" + ("" if _debug() else
+                 " (run with --debug for the traceback)"))
+    return 1
+
+
+# First match wins; a new kind of failure is one more row (and one small function).
+HANDLERS: list[tuple[type[BaseException], Callable[..., int]]] = [
+    (Interrupted, _on_interrupted),
+    (RnnError, _on_rnn_error),
+    (BrokenPipeError, _on_broken_pipe),
+    (OSError, _on_os_error),
+    (KeyboardInterrupt, _on_keyboard_interrupt),
+    (MemoryError, _on_memory_error),
+    (Exception, _on_unexpected),
+]
+# Shown with their traceback under --debug (interruptions and closed pipes are not failures).
+_QUIET = (Interrupted, BrokenPipeError)
+
+
+def _debug() -> bool:
+    return bool(root_param("debug", False))
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()  # a closed pipe is often only noticed here
+    except ValueError:
+        pass  # stdout was closed by the command itself
+
+
 @contextlib.contextmanager
-def _error_boundary(debug: bool) -> Iterator[None]:  # noqa: C901 - TODO(house): split
-    """The single place where exceptions become stderr lines and exit codes."""
+def _error_boundary(debug: bool) -> Iterator[None]:
+    """The single place where exceptions become stderr lines and exit codes (see HANDLERS)."""
     try:
         yield
-        # Flush inside the boundary: a closed pipe is often only noticed here.
-        sys.stdout.flush()
-    except Interrupted as e:
-        # Not an error: training stopped on request and saved a checkpoint.
-        for line in str(e).splitlines():
-            typer.echo(f"{PROG}: {line}", err=True)
-        raise typer.Exit(e.exit_code) from None
-    except RnnError as e:
-        if debug:
-            traceback.print_exc()
-        _print_error(str(e))
-        raise typer.Exit(e.exit_code) from None
-    except BrokenPipeError:
-        _silence_stdout()
-        raise typer.Exit(0) from None
-    except OSError as e:
-        # Disk full, permission denied, ... while reading or writing: the system's words.
-        if debug:
-            traceback.print_exc()
-        where = f": {e.filename}" if getattr(e, "filename", None) else ""
-        _print_error(f"{e.strerror or type(e).__name__}{where}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        if debug:
-            traceback.print_exc()
-        typer.echo(f"{PROG}: interrupted", err=True)
-        raise typer.Exit(130) from None
+        _flush_stdout()
     except (_ClickException, typer.Exit, typer.Abort):
         raise  # usage errors (exit 2) and explicit exits are Click's business
-    except Exception as e:  # noqa: BLE001 - the last line of defence before a traceback
-        if debug:
+    except BaseException as e:
+        handler = next((h for kind, h in HANDLERS if isinstance(e, kind)), None)
+        if handler is None:
+            raise  # SystemExit, GeneratorExit: not ours to translate
+        if debug and not isinstance(e, _QUIET):
             traceback.print_exc()
-        _print_error(
-            f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)"
-            if not debug
-            else f"internal error: {type(e).__name__}: {e}"
-        )
-        raise typer.Exit(1) from None
+        raise typer.Exit(handler(e)) from None
 
 
 def _warning_printer(quiet: bool):
@@ -123,9 +173,13 @@ class RnnGroup(TyperGroup):
         debug = bool(ctx.params.get("debug")) or bool(os.environ.get("RNN_DEBUG"))
         quiet = bool(ctx.params.get("quiet"))
         token = FLAGS.set({"debug": debug, "quiet": quiet})
+        import numpy as np
+
         try:
+            # Floating-point trouble is found by explicit finiteness checks that name what overflowed
+            # (training loss, predict/sample/eval outputs); numpy's RuntimeWarnings never reach stderr.
             with (_error_boundary(debug), one_line_usage_errors(ctx.meta.get("rnn_argv", [])),
-                  notices.handled_by(_warning_printer(quiet))):
+                  notices.handled_by(_warning_printer(quiet)), np.errstate(all="ignore")):
                 return super().invoke(ctx)
         finally:
             FLAGS.reset(token)
@@ -207,5 +261,6 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point (`rnn`, `python -m rnncli`)."""
+    """Run the app. The `rnn` script and `python -m rnncli` start in `rnncli.__main__.main`, which
+    guards the standard streams and signals before importing this package, then runs `app`."""
     app(prog_name=PROG)

@@ -130,7 +130,7 @@ def bench(
       rnn bench -c configs/adding.yaml --dtype float64 --scaling --memory-window 20
     """
     from rnncli.threads import resolve_threads
-    from rnncli.tools.bench import DTYPES, run_bench
+    from rnncli.tools.bench import DTYPES, check_bench_memory, run_bench
 
     sizes = dict(DEFAULTS)
     if config:
@@ -142,6 +142,8 @@ def bench(
     sizes.update({k: v for k, v in given.items() if v is not None})
     if sizes["dtype"] not in DTYPES:
         raise UsageError(f"--dtype: {sizes['dtype']!r} is not one of {', '.join(DTYPES)}")
+    check_bench_memory(sizes["batch"], sizes["seq_len"], sizes["input_size"], sizes["hidden"],
+                       sizes["layers"], sizes["dtype"], scaling=scaling, use_torch=torch)
     count = resolve_threads(threads, batch=sizes["batch"], hidden=sizes["hidden"],
                             input_size=sizes["input_size"])
     console = err_console(is_quiet(quiet))

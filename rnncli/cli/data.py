@@ -51,7 +51,7 @@ def data(
     seq_len: Annotated[
         int | None, typer.Option("--seq-len", "-T", min=1, help="Sequence length T.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", "-s", metavar="KEY=VALUE",
@@ -69,10 +69,12 @@ def data(
       rnn data sine -n 5 -o - | rnn predict runs/sine-1 - --format jsonl
     """
     from rnncli.data import generate, write_dataset
+    from rnncli.fsutil import is_stream
 
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".")
-        fmt = "jsonl" if output == "-" else suffix
+        # A stream (stdout, /dev/stdout, a FIFO) has no extension to go by: jsonl, as for '-'.
+        fmt = "jsonl" if not suffix and is_stream(output) else suffix
         if fmt not in OUT_FORMATS:
             raise UsageError(
                 f"cannot tell the format of {output!r} from its extension; "

@@ -55,7 +55,7 @@ def eval_cmd(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Seed for generated data (default: the training seed + 1, "
+        typer.Option("--seed", min=0, help="Seed for generated data (default: the training seed + 1, "
                      "so a generator gives sequences the model has not seen)."),
     ] = None,
     context: Context = None,
@@ -160,8 +160,6 @@ def predict(
 
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if output is not None and not Path(output).parent.is_dir():
-        raise UsageError(f"-o {output}: directory {str(Path(output).parent)!r} does not exist")
     model = load_model(weights)
     if next_ and model.spec.output != "sequence":
         raise UsageError("--next applies to models with an output per step (output: sequence); "
@@ -230,7 +228,7 @@ def sample(
         typer.Option("--beam", metavar="N", help="Beam search of width N: the most likely "
                      "continuation of --length characters as a whole."),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Random seed.")] = None,
     threads: Threads = None,
 ) -> None:
     """Generate text from a character-level model (stdout).

@@ -23,7 +23,7 @@ SetOverrides = Annotated[
     ),
 ]
 Seed = Annotated[
-    int | None, typer.Option("--seed", help="Random seed (overrides the config's seed).")
+    int | None, typer.Option("--seed", min=0, help="Random seed (overrides the config's seed).")
 ]
 Json = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout instead of a table.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import reprlib
 import types
 import typing
 from typing import Any
@@ -46,14 +47,24 @@ _BOUNDS = {
 _DOTTED = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b")
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxtuple = 2, 4, 6, 6
+_SHORT.maxstring, _SHORT.maxother = 60, 60
+
+
 def show_value(value: Any) -> str:
-    """A value as the user would have written it in YAML, kept short."""
-    if isinstance(value, str):
-        text = repr(value)
-    elif value is None or isinstance(value, (bool, dict, list, tuple)):
-        text = json.dumps(value, default=str)
+    """A value as the user would have written it in YAML, kept short: never serialises more than a
+    few elements of a container or digits of a number, whatever its size."""
+    if isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, int) and value.bit_length() > 200:
+        text = f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    elif isinstance(value, (dict, list, tuple)):
+        text = _SHORT.repr(value)
+    elif isinstance(value, str):
+        text = repr(value[:80])
     else:
-        text = str(value)
+        text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

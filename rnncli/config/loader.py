@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from rnncli.config.errors import format_validation_errors
 from rnncli.config.schema import Config
+from rnncli.config.yamlsafe import MAX_CONFIG_BYTES, load_yaml_bounded, yaml_problem
 from rnncli.data.options import GENERATORS
 from rnncli.errors import ConfigError
 from rnncli.fsutil import check_readable_file
@@ -64,18 +65,6 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _yaml_problem(e: yaml.YAMLError) -> tuple[tuple[int, int] | None, str]:
-    """Position and a one-line description of a YAML syntax error."""
-    if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        pos = (mark.line + 1, mark.column + 1) if mark else None
-        text = e.problem or e.context or "syntax error"
-        if e.problem and e.context:
-            text = f"{e.problem} ({e.context})"
-        return pos, " ".join(str(text).split())
-    return None, " ".join(str(e).split())
-
-
 def _key_text(knode: yaml.Node) -> str:
     """The key as safe_load reads it (`null:` is None, `yes:` is True), as text."""
     try:
@@ -112,10 +101,9 @@ def _read_yaml_text(
 ) -> tuple[dict, dict[Key, Origin]] | None:
     """Parse one YAML document into (mapping, origins); append errors and return None if bad."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = load_yaml_bounded(text)
     except yaml.YAMLError as e:
-        pos, problem = _yaml_problem(e)
+        pos, problem = yaml_problem(e)
         where = f"{label}:{pos[0]}:{pos[1]}" if pos else label
         errors.append(f"{where}: invalid YAML: {problem}")
         return None
@@ -137,6 +125,10 @@ def _read_yaml_file(path: Path, errors: list[str]) -> tuple[dict, dict[Key, Orig
     label = str(path)
     try:
         check_readable_file(path, "config file", ConfigError)
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            errors.append(f"{label}: {path.stat().st_size} bytes is too large for a config file "
+                          f"(at most {MAX_CONFIG_BYTES >> 20} MiB)")
+            return None
         text = path.read_text(encoding="utf-8")
     except ConfigError as e:
         errors.append(str(e))
@@ -188,14 +180,16 @@ def _get(data: Any, path: Key) -> Any:
 
 def parse_override(item: str) -> tuple[Key, Any]:
     """`key.path=value` -> (("key", "path"), value parsed as YAML). Raises ValueError."""
+    if "\x00" in item:
+        raise ValueError("a NUL byte is not allowed in a key or value")
     key, sep, text = item.partition("=")
     parts = tuple(key.strip().split("."))
     if not sep or not all(p.strip() for p in parts):
         raise ValueError("expected key.path=value, e.g. --set train.lr=0.01")
     try:
-        value = yaml.safe_load(text)
+        value = load_yaml_bounded(text)[1]
     except yaml.YAMLError as e:
-        raise ValueError(f"invalid YAML value ({_yaml_problem(e)[1]})") from None
+        raise ValueError(f"invalid YAML value ({yaml_problem(e)[1]})") from None
     if isinstance(value, (list, dict)) and not text.lstrip().startswith(("[", "{")):
         # The value is a scalar unless written in flow style ([a, b] / {k: v}): block syntax
         # would turn `data.source=-` (stdin) into [null] and `name=a: b` into a mapping.
@@ -204,7 +198,7 @@ def parse_override(item: str) -> tuple[Key, Any]:
 
 
 def _apply_override(data: dict, origins: dict[Key, Origin], item: str, errors: list[str]) -> None:
-    label = f"--set {item}"
+    label = f"--set {item if len(item) <= 80 else item[:77] + '...'}"  # never echo a huge value whole
     try:
         path, value = parse_override(item)
     except ValueError as e:

@@ -21,7 +21,16 @@ __all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig"]
 
 class _Section(BaseModel):
     # validate_assignment: `cfg.train.lr = -1` in code fails as loudly as in a file.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: every float of the config is finite (`lr: .inf` is a config error at
+    # validation, not a diverged run after it).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul_byte", "a NUL byte is not allowed here")
+        return value
 
     @field_validator("*", mode="before")
     @classmethod
@@ -242,7 +251,8 @@ class Config(_Section):
     """A whole run: data, model, loss and training, plus the seed that makes it repeatable."""
 
     seed: int = Field(
-        0, description="Seeds data generation, init, shuffling and dropout: same seed, same run."
+        0, ge=0, le=2**63 - 1,
+        description="Seeds data generation, init, shuffling and dropout: same seed, same run.",
     )
     name: str | None = Field(
         None,

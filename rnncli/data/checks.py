@@ -8,17 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.errors import DataError
-from rnncli.memory import memory_budget
+from rnncli.memory import check_fits, memory_budget
 
 
 def check_alloc(nbytes: int, what: str) -> None:
-    """Refuse an allocation that would not fit, before making it."""
-    limit = memory_budget()
-    if nbytes > limit:
-        raise DataError(
-            f"{what} would need {nbytes / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB "
-            "this machine allows; make it smaller"
-        )
+    """Refuse an allocation that would not fit, before making it (memory.check_fits)."""
+    check_fits({"data": nbytes}, memory_budget(), what, "make it smaller", DataError)
 
 
 def check_file(path: Path, name: str) -> int:
@@ -46,6 +41,11 @@ def check_finite(a: np.ndarray, name: str, key: str) -> None:
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise DataError(f"{name}: {key} holds {a[idx]} at index {list(idx)}; data must be finite")
+
+
+# Class labels index the output layer (one unit per class) and one-hot rows; beyond this many
+# classes a label is a wrong column, not a class (9e18 would ask for 9e18 output units).
+MAX_CLASSES = 1_000_000
 
 
 def check_labels(y: np.ndarray, num_classes: int, name: str, key: str) -> None:

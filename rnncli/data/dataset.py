@@ -104,14 +104,21 @@ def _baselines(ref: SequenceData, task: TaskInfo) -> dict[str, float]:
     return regression_baselines(ref.y, _mask(ref) if task.output == "sequence" else None)
 
 
-def _cast(data: SequenceData | None, dtype) -> SequenceData | None:
+def _cast(data: SequenceData | None, dtype, name: str = "data") -> SequenceData | None:
+    """Inputs and float targets in the training dtype; a value that does not fit (1e39 in float32)
+    is a DataError naming it, never an inf that trains into a NaN loss or a RuntimeWarning."""
     if data is None:
         return None
-    y = data.y
-    if y is not None and y.dtype.kind == "f":
-        y = y.astype(dtype, copy=False)
-    X = data.X if data.X.dtype.kind in "iu" else data.X.astype(dtype, copy=False)  # token ids stay ints
-    return replace(data, X=X, y=y)
+    ints = data.X.dtype.kind in "iu"  # token ids stay ints
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = data.X if ints else data.X.astype(dtype, copy=False)
+        y = data.y.astype(dtype, copy=False) if data.y is not None and data.y.dtype.kind == "f" else data.y
+    for key, before, after in (("x", data.X, x), ("y", data.y, y)):
+        if after is not None and after.dtype.kind == "f" and not np.isfinite(after).all():
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(after))[0])
+            raise DataError(f"{name}: {key} value {before[idx]:.6g} (sequence {idx[0] + 1}) does not fit "
+                            f"{np.dtype(dtype)} (train.dtype); scale the data or use float64")
+    return replace(data, X=x, y=y)
 
 
 def _read_records(cfg: DataConfig, source: str, base_dir, stdin) -> tuple[SequenceData, bool, str]:
@@ -258,10 +265,12 @@ def load_dataset(
     frac = cfg.val_fraction if split else 0.0
     if kind not in MAKERS:
         bundle = _load_file(cfg, seed, base_dir, fitted, frac, stdin)
-        return DataBundle(_cast(bundle.train, dtype), _cast(bundle.val, dtype), bundle.task)
+        name = str(cfg.source)
+        return DataBundle(_cast(bundle.train, dtype, name), _cast(bundle.val, dtype, name), bundle.task)
     data, task = generate(kind, cfg, seed=seed, dtype=dtype)
     if fitted is not None:
         check_against_model(data, task, fitted, f"data.source {kind!r}")
     train_idx, val_idx = split_indices(len(data), frac, seed)
     val = data.subset(val_idx) if len(val_idx) else None
-    return DataBundle(_cast(data.subset(train_idx), dtype), _cast(val, dtype), task)
+    name = f"data.source {kind!r}"
+    return DataBundle(_cast(data.subset(train_idx), dtype, name), _cast(val, dtype, name), task)

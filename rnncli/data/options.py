@@ -73,7 +73,14 @@ def applicable_fields(source: str, fmt: str | None = None) -> frozenset[str]:
 class DataConfig(BaseModel):
     """Where sequences come from and how they are cut; see each field's description."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # every float finite
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("a path or name cannot contain a NUL byte")
+        return value
 
     source: str = Field(
         "sine",
@@ -104,7 +111,7 @@ class DataConfig(BaseModel):
         "last", description="random, sine, csv, jsonl: one target per sequence or one per step."
     )
     num_classes: int | None = Field(
-        None, ge=2,
+        None, ge=2, le=1_000_000,  # data.checks.MAX_CLASSES
         description="random: make integer labels in [0, K) instead of Gaussian targets; "
         "frequency: number of classes (default 4); npz/jsonl: the labels are 0..K-1 "
         "(default: the classes are the sorted distinct training labels).",

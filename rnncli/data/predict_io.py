@@ -44,11 +44,25 @@ from rnncli.data.words import encode_words, tokenize
 from rnncli.errors import DataError
 
 
+def _in_dtype(x: np.ndarray, dtype, name: str) -> np.ndarray:
+    """x cast to the model's dtype; a value that does not fit (1e39 in float32) is a DataError
+    naming it, never an inf fed to the model or a RuntimeWarning on stderr."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = x.astype(dtype, copy=False)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        bad = np.argwhere(~np.isfinite(out))[0]
+        raise DataError(f"{name}: input value {x[tuple(bad)]:.6g} (sequence {int(bad[0]) + 1} of its batch, "
+                        f"step {int(bad[1]) + 1}) is too large for the model's {np.dtype(dtype)}")
+    return out
+
+
 def _text_lines(source: str | Path, base_dir: Path | None, stdin: IO | None):
     """(line iterator, name) over a UTF-8 file or stdin, decoding lazily."""
     if str(source) == "-":
         stream = stdin if stdin is not None else sys.stdin
-        return _decoded(stream, STDIN_NAME, close=False), STDIN_NAME
+        # The bytes, not the text layer: its locale decoding would turn binary input into surrogates
+        # that fail later without a line number; here a bad byte is one DataError naming its line.
+        return _decoded(getattr(stream, "buffer", stream), STDIN_NAME, close=False), STDIN_NAME
     name = str(source)
     path = resolve_path(source, base_dir)
     check_file(path, name)
@@ -164,7 +178,7 @@ def _array_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdi
         yield from (Batch(x, None, ln) for x, ln in _id_batches(X, lengths, task, name, batch_size))
         return
     for x, ln in _array_batches(X, lengths, task, name, batch_size):
-        yield Batch(scale_inputs(x, task.scaler, ln).astype(dtype, copy=False), None, ln)
+        yield Batch(_in_dtype(scale_inputs(x, task.scaler, ln), dtype, name), None, ln)
 
 
 def _line_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin, base_dir,
@@ -175,18 +189,21 @@ def _line_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin
         seqs = csv_windows(lines, task, name, context)
     else:
         seqs = ((x, None) for x in {"jsonl": _jsonl_seqs, "txt": _txt_seqs}[fmt](lines, task, name))
-    for group in _chunks(seqs, batch_size):
-        xs = [x for x, _ in group]
-        if fmt == "txt":
-            x, lengths = pad_sequences(xs, np.int64)  # token ids: the model encodes them
-        elif task.tokens == "id":
-            x, lengths = pad_sequences(xs)
-            x = token_ids(x, name, task.input_size)
-        else:
-            x, lengths = pad_sequences(xs)
-            x = scale_inputs(x, task.scaler, lengths).astype(dtype, copy=False)
-        index = [i for _, i in group]
-        yield Batch(x, None, lengths, None if any(i is None for i in index) else index)
+    try:
+        for group in _chunks(seqs, batch_size):
+            xs = [x for x, _ in group]
+            if fmt == "txt":
+                x, lengths = pad_sequences(xs, np.int64)  # token ids: the model encodes them
+            elif task.tokens == "id":
+                x, lengths = pad_sequences(xs)
+                x = token_ids(x, name, task.input_size)
+            else:
+                x, lengths = pad_sequences(xs)
+                x = _in_dtype(scale_inputs(x, task.scaler, lengths), dtype, name)
+            index = [i for _, i in group]
+            yield Batch(x, None, lengths, None if any(i is None for i in index) else index)
+    finally:
+        lines.close()  # the file is closed now, on an error too, not when the GC gets to it
 
 
 def _context_rows(context, task: TaskInfo, base_dir) -> list[np.ndarray]:

@@ -18,12 +18,15 @@ import numpy as np
 from rnncli.data.checks import check_alloc, check_file
 from rnncli.data.csvtable import cell_rows
 from rnncli.errors import DataError
+from rnncli.fsutil import check_path_text
+from rnncli.npzsafe import member_header, open_npz, read_member, read_npy_header
 
 STDIN_NAME = "<stdin>"
 
 
 def resolve_path(source: str | Path, base_dir: Path | None) -> Path:
-    """`source` with ~ expanded, relative to base_dir when not absolute."""
+    """`source` with ~ expanded, relative to base_dir when not absolute (a NUL byte is a DataError)."""
+    check_path_text(source, "data file", DataError)
     p = Path(source).expanduser()
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
@@ -79,15 +82,6 @@ def read_text_source(
     return text, name
 
 
-def _npz_member_sizes(data: bytes | Path, name: str) -> dict[str, int]:
-    """Uncompressed size of each array in an .npz, read from the zip directory (no loading)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as zf:
-            return {i.filename.removesuffix(".npy"): i.file_size for i in zf.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(f"{name}: not a valid .npz (zip) file: {exc}") from None
-
-
 def load_npz_arrays(
     source: str | Path, *, base_dir: Path | None = None, stdin: IO | None = None
 ) -> tuple[dict[str, np.ndarray], str]:
@@ -99,25 +93,17 @@ def load_npz_arrays(
         name = str(source)
         data = resolve_path(source, base_dir)
         check_file(data, name)
-    sizes = _npz_member_sizes(data, name)
-    check_alloc(sum(sizes.values()), f"{name}: loading the arrays")
-    out: dict[str, np.ndarray] = {}
+    # npzsafe: declared sizes against the file and the memory budget, each header against its
+    # member, object arrays refused, all before any array is allocated.
     try:
-        with np.load(io.BytesIO(data) if isinstance(data, bytes) else data,
-                     allow_pickle=False) as npz:
-            for key in npz.files:
-                try:
-                    out[key] = npz[key]
-                except ValueError:
-                    raise DataError(
-                        f"{name}: key {key!r} holds Python objects (a pickle); refused for "
-                        "safety: save numeric arrays only"
-                    ) from None
+        zf, members = open_npz(data, name, DataError)
+        with zf:
+            headers = {key: member_header(zf, info, name, DataError) for key, info in members.items()}
+            return {key: read_member(zf, members[key]) for key in headers}, name
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{name}: cannot read as .npz: {exc}") from None
-    return out, name
+        raise DataError(f"{name}: cannot read as .npz: {str(exc)[:200]}") from None
 
 
 def load_npy_array(
@@ -134,13 +120,7 @@ def load_npy_array(
         stream = path.open("rb")
     with stream:
         try:
-            version = np.lib.format.read_magic(stream)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-            else:  # (3, 0): utf-8 field names; only the private reader knows it
-                shape, _, dtype = np.lib.format._read_array_header(stream, version)
+            shape, dtype, _ = read_npy_header(stream)
         except (ValueError, OSError, EOFError) as exc:
             raise DataError(f"{name}: not a valid .npy file: {exc}") from None
         if dtype.hasobject:

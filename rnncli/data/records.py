@@ -78,6 +78,8 @@ def parse_jsonl_line(line: str, name: str, lineno: int, *, want_y: bool):
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise DataError(f"{name}: {where}: invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise DataError(f"{name}: {where}: JSON nested too deeply to be a sequence") from None
     if isinstance(obj, list):
         x_raw, y_raw = obj, None
     elif isinstance(obj, dict):

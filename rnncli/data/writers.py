@@ -105,15 +105,11 @@ def write_dataset(
                 stream.write(line)
         stream.flush()
         return
-    path = Path(dest)
-    if not path.parent.is_dir():
-        raise UsageError(f"{dest}: cannot write: directory {str(path.parent)!r} does not exist")
-    try:
-        with atomic_writer(path, "wb" if binary else "w") as f:
-            if binary:
-                f.write(_npz_bytes(data, fmt))
-            else:
-                lines = jsonl_lines(data, task) if fmt == "jsonl" else csv_lines(data, task)
-                f.writelines(lines)
-    except OSError as exc:
-        raise UsageError(f"{dest}: cannot write: {exc.strerror}") from None
+    # output_file: atomic for regular files, straight through for devices and FIFOs; its errors
+    # name `dest` and carry the right exit code.
+    with atomic_writer(Path(dest), "wb" if binary else "w") as f:
+        if binary:
+            f.write(_npz_bytes(data, fmt))
+        else:
+            lines = jsonl_lines(data, task) if fmt == "jsonl" else csv_lines(data, task)
+            f.writelines(lines)

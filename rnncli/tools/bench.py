@@ -22,7 +22,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from rnncli.core.model import ModelSpec
 from rnncli.core.rnn import rnn_backward, rnn_forward
+from rnncli.errors import UsageError
+from rnncli.memory import check_fits, memory_budget, step_memory_bytes
 from rnncli.tools.bench_steps import import_torch, numpy_step, rnn_problem, torch_step, train_steps
 
 DTYPES = ("float32", "float64")
@@ -180,6 +183,18 @@ def _stats(times: list[float], flops: int, batch: int) -> dict:
     }
 
 
+def check_bench_memory(batch: int, seq_len: int, input_size: int, hidden: int, layers: int, dtype: str, *,
+                  scaling: bool, use_torch: bool) -> None:
+    """Refuse sizes whose steps would not fit before anything is allocated (memory.check_fits)."""
+    spec = ModelSpec(input_size, hidden, input_size, layers)
+    scale = 2 if scaling else 1  # the 2T and 2B steps
+    parts = {"numpy step": scale * step_memory_bytes(spec, batch, seq_len, dtype)}
+    if use_torch:
+        parts["torch step"] = parts["numpy step"]
+    check_fits(parts, memory_budget(), f"bench (batch {batch}, seq_len {seq_len}, hidden {hidden}, "
+               f"{layers} layers)", "lower --batch, --seq-len or --hidden", UsageError)
+
+
 def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line flag
     *,
     batch: int,
@@ -209,6 +224,8 @@ def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line fla
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    check_bench_memory(batch, seq_len, input_size, hidden, layers, dtype, scaling=scaling,
+                       use_torch=use_torch)
     threads = threads or os.cpu_count() or 1
     torch = import_torch() if use_torch else None
     flops = step_flops(batch, seq_len, input_size, hidden, layers)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from rnncli.config.dump import flatten
+from rnncli.config.yamlsafe import load_yaml_bounded
 from rnncli.errors import UsageError
 from rnncli.training.rundir import read_metrics, read_run_json
 
@@ -23,8 +24,8 @@ _METRICS = (("bpc", "min"), ("accuracy", "max"), ("mse", "min"))
 def _read_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "config.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError:
+        raw = load_yaml_bounded(path.read_text(encoding="utf-8"))[1]
+    except (OSError, UnicodeDecodeError):
         return {}
     except yaml.YAMLError as e:
         raise UsageError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None

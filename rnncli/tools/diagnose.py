@@ -36,7 +36,7 @@ from rnncli.errors import UsageError, WeightsError
 from rnncli.run_layout import CHECKPOINT
 from rnncli.tools.attribution import attribution_map
 from rnncli.tools.probe import config_batch, first_batch, initial_params
-from rnncli.training.build import optimizer_from_config
+from rnncli.training.build import check_config_memory, optimizer_from_config
 from rnncli.training.checkpoint import load_checkpoint
 from rnncli.use.model_io import load_model
 from rnncli.use.predict import load_data_for_model
@@ -198,6 +198,8 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
     data. For a run directory with checkpoint.npz, the update ratios use the optimizer state saved
     there (the step training would take next); otherwise a fresh optimizer of the run's config."""
     model = load_model(path)
+    if model.cfg is not None:
+        check_config_memory(model.cfg, "diagnose", batch_size=batch_size, steps=steps)
     if model.cfg is None:
         raise UsageError(f"{path}: these weights carry no training config to take data from; "
                          "use --config instead")

@@ -11,7 +11,7 @@ from rnncli.core.gradcheck import gradcheck
 from rnncli.core.init import init_params
 from rnncli.data import Batch, SequenceData, TaskInfo, iterate_batches, load_dataset
 from rnncli.errors import UsageError
-from rnncli.training.build import build_spec
+from rnncli.training.build import build_spec, check_config_memory
 
 
 def first_batch(data: SequenceData, task: TaskInfo, batch_size: int, steps: int | None,
@@ -40,9 +40,12 @@ def initial_params(cfg, spec) -> dict[str, np.ndarray]:
                        recurrent_init=m.recurrent_init, scale=m.init_scale, dtype=np.float64)
 
 
-def config_batch(cfg, *, batch_size: int, steps: int | None, base_dir: Path | None = None):
+def config_batch(cfg, *, batch_size: int, steps: int | None, base_dir: Path | None = None,
+                 what: str = "diagnose"):
     """(resolved cfg, ModelSpec, TaskInfo, Batch): the config's model and the first sequences of
-    its training data."""
+    its training data; refused up front (`what` names the command) if they would not fit in memory."""
+    # float64 throughout; params, grads, the optimizer's slots and a perturbed copy.
+    check_config_memory(cfg, what, batch_size=batch_size, steps=steps, dtype=np.float64, copies=2)
     data = load_dataset(cfg.data, seed=cfg.seed, dtype=np.float64, base_dir=base_dir or Path.cwd())
     cfg, spec = build_spec(cfg, data.task)
     return cfg, spec, data.task, first_batch(data.train, data.task, batch_size, steps, spec.output)
@@ -62,7 +65,8 @@ def gradcheck_config(cfg, *, batch_size: int = 4, steps: int | None = 8, eps: fl
     Returns:
         (report, spec): the GradcheckReport and the ModelSpec that was checked.
     """
-    cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir)
+    cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir,
+                                          what="gradcheck")
     rng = np.random.default_rng([int(cfg.seed), 7])
     params = init_params(spec, rng, init="uniform", dtype=np.float64)
     extra = {} if atol is None else {"atol": atol}

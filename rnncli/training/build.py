@@ -3,12 +3,15 @@ training starts (memory, batches)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rnncli.config import resolve_with_task
 from rnncli.core.model import ModelSpec
 from rnncli.core.optim import OPTIMIZER_OPTIONS, Optimizer, make_optimizer
-from rnncli.data import DataBundle, TaskInfo, num_batches
+from rnncli.data import GENERATORS, DataBundle, TaskInfo, load_dataset, num_batches
 from rnncli.errors import ConfigError
-from rnncli.memory import human_bytes, memory_budget, step_memory_bytes
+from rnncli.memory import check_fits, config_estimate, memory_budget, step_memory_bytes
+from rnncli.training.adaptive import adapt_to_data
 
 
 def build_spec(cfg, task: TaskInfo):
@@ -31,19 +34,47 @@ def optimizer_from_config(cfg) -> Optimizer:
     return make_optimizer(tc.optimizer, tc.lr, weight_decay=tc.weight_decay, **opts)
 
 
+_HINT = "lower train.batch_size, model.hidden_size, data.seq_len or data.num_samples, or set train.bptt"
+
+
+def _sizes(cfg, batch: int, window: int) -> str:
+    m = cfg.model
+    return f"batch_size {batch}, {window} steps, hidden_size {m.hidden_size}, {m.num_layers} layers"
+
+
+def check_config_memory(cfg, what: str, **kwargs) -> None:
+    """Refuse, from the config alone and before any data is generated or model built, a command
+    whose data and model would not fit (memory.config_estimate; kwargs: batch_size, steps, dtype,
+    copies)."""
+    parts = config_estimate(cfg, generated=cfg.data.kind in GENERATORS and cfg.data.kind != "text",
+                            **kwargs)
+    T = int(getattr(cfg.data, "seq_len", None) or 1)
+    batch = kwargs.get("batch_size") or cfg.train.batch_size
+    check_fits(parts, memory_budget(cfg.train.max_memory_gb),
+               f"{what} ({_sizes(cfg, batch, min(kwargs.get('steps') or T, T))})", _HINT, ConfigError)
+
+
 def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
-    """Refuse, before allocating anything big, a step that would not fit in memory."""
+    """Refuse, before allocating the model, a training step that would not fit with the loaded data."""
     T = data.train.X.shape[1]
     window = min(cfg.train.bptt or T, T)
     batch = min(cfg.train.batch_size, max(len(data.train), 1))
-    need = step_memory_bytes(spec, batch, window, cfg.train.dtype)
-    budget = memory_budget(cfg.train.max_memory_gb)
-    if need > budget:
-        raise ConfigError(
-            f"train: a training step would need about {human_bytes(need)} (batch_size {batch}, "
-            f"{window} steps, hidden_size {spec.hidden_size}, {spec.num_layers} layers), more than the "
-            f"{human_bytes(budget)} allowed (train.max_memory_gb); lower batch_size or hidden_size, "
-            "or set train.bptt")
+    parts = {"step": step_memory_bytes(spec, batch, window, cfg.train.dtype)}
+    check_fits(parts, memory_budget(cfg.train.max_memory_gb), f"train ({_sizes(cfg, batch, window)})",
+               _HINT, ConfigError)
+
+
+def load_checked(cfg, dtype, base_dir: Path):
+    """(resolved cfg, ModelSpec, DataBundle, chosen) for training, every check made before its
+    allocation: the config's memory estimate before the data exists, the exact step once it does
+    (after the training keys adapted to the data, `chosen`), the batches."""
+    check_config_memory(cfg, "train")
+    data = load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir)
+    cfg, spec = build_spec(cfg, data.task)
+    cfg, chosen = adapt_to_data(cfg, data)
+    check_memory(cfg, spec, data)
+    check_batches(cfg, data)
+    return cfg, spec, data, chosen
 
 
 def check_batches(cfg, data: DataBundle) -> None:

@@ -92,14 +92,23 @@ def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype) -> TrainSt
     if ModelSpec.from_dict(meta["model"]) != spec:
         raise WeightsError(f"{path}: the checkpoint's model {meta['model']} does not match the config's "
                            f"{spec.to_dict()}")
+    try:
+        return _restore(ck, params, extra, optimizer, dtype)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise WeightsError(f"{path}: the checkpoint does not fit train.optimizer "
+                           f"{type(optimizer).__name__.lower()!r} or is malformed ({type(e).__name__}: "
+                           f"{str(e)[:80]}); resume with the optimizer the run was started with") from None
+
+
+def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype) -> TrainState:
     opt_state = {k[len("optim."):]: v for k, v in extra.items() if k.startswith("optim.")}
     opt_state["t"] = ck["optimizer_t"]
     optimizer.load_state_dict(opt_state)
     best = ck["best"] if ck["best"] is not None else np.inf  # JSON has no inf: saved as null
     return TrainState(
         params={k: v.astype(dtype, copy=False) for k, v in params.items()}, optimizer=optimizer,
-        epoch=ck["epoch"], step_in_epoch=ck["step_in_epoch"], global_step=ck["global_step"],
+        epoch=int(ck["epoch"]), step_in_epoch=int(ck["step_in_epoch"]), global_step=int(ck["global_step"]),
         epoch_rng_state=ck["epoch_rng_state"], dropout_rng_state=ck["dropout_rng_state"],
-        h_carry=extra.get("h_carry"), best=best, best_epoch=ck["best_epoch"],
-        bad_epochs=ck["bad_epochs"], sums=EpochSums.from_dict(ck["acc"]),
+        h_carry=extra.get("h_carry"), best=float(best), best_epoch=ck["best_epoch"],
+        bad_epochs=int(ck["bad_epochs"]), sums=EpochSums.from_dict(ck["acc"]),
     )

@@ -21,13 +21,13 @@ from rnncli.config import config_to_dict, config_to_yaml
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, forward, loss_and_grads
 from rnncli.core.optim import clip_gradients
-from rnncli.data import Batch, DataBundle, iterate_batches, load_dataset, num_batches
+from rnncli.data import Batch, DataBundle, iterate_batches, num_batches
 from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
 from rnncli.threads import run_threads
-from rnncli.training.adaptive import adapt_to_data, describe_chosen
-from rnncli.training.build import build_spec, check_batches, check_memory, optimizer_from_config
+from rnncli.training.adaptive import describe_chosen
+from rnncli.training.build import load_checked, optimizer_from_config
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
 from rnncli.training.evaluation import compute_metrics, main_metric
@@ -35,10 +35,11 @@ from rnncli.training.resume import resume_changes
 from rnncli.training.rundir import (
     append_metrics,
     argv_list,
-    claim_run_dir,
+    hold_run_dir,
     now,
     read_metrics,
     read_run_json,
+    record_ending,
     remove_stale_temps,
     truncate_metrics,
     versions,
@@ -53,7 +54,7 @@ SAVES_PER_RUN = 50  # epoch-end checkpoints of a run at most (plus Ctrl-C and tr
 
 
 class _StopRequest:
-    """SIGINT/SIGTERM set a flag; the loop finishes its step, checkpoints and stops."""
+    """SIGINT/SIGTERM/SIGHUP set a flag; the loop finishes its step, checkpoints and stops."""
 
     def __init__(self):
         self.signum = 0
@@ -61,7 +62,7 @@ class _StopRequest:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
                 self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -87,7 +88,7 @@ class _Run:
     dropout_rng: np.random.Generator
     saver: RunSaver
     cb: TrainCallbacks
-    stop: _StopRequest
+    stop: _StopRequest | None  # set when the epochs start
     steps: int  # batches per epoch
     chosen: dict  # train keys chosen for the data (training/adaptive.py), shown at the start
 
@@ -106,15 +107,33 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     cb = callbacks or TrainCallbacks()
     changes = resume_changes(run_dir, cfg) if resume else {}  # refuses what the checkpoint cannot take
     dtype = np.dtype(cfg.train.dtype)
-    data = load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir or Path.cwd())
-    cfg, spec = build_spec(cfg, data.task)
-    cfg, chosen = adapt_to_data(cfg, data)
-    check_memory(cfg, spec, data)
-    check_batches(cfg, data)
+    cfg, spec, data, chosen = load_checked(cfg, dtype, base_dir or Path.cwd())
     threads = run_threads(cfg, spec, run_dir if resume else None)  # BLAS threads, before any product
+    with hold_run_dir(run_dir, resume=resume):
+        run, run_info = _begin(cfg, spec, data, run_dir, cb, argv, changes if resume else None, threads,
+                               chosen)
+        try:
+            # Overflow when training diverges is caught by the finiteness check, with a useful message.
+            with _StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                run.stop = stop
+                summary = _run_epochs(run)
+        except BaseException as exc:
+            record_ending(run_dir, run_info, exc)
+            raise
+        run_info.update(status="completed", end=now(), summary=summary)
+        write_run_json(run_dir, run_info)
+    cb.on_train_end(summary)
+    return summary
+
+
+def _begin(cfg, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: TrainCallbacks,
+           argv: list[str] | None, changes: dict | None, threads, chosen: dict) -> tuple[_Run, dict]:
+    """The run's state (fresh, or from the checkpoint when resuming: `changes` not None) and its
+    run.json, written as "running"."""
+    dtype = np.dtype(cfg.train.dtype)
     init_rng, order_rng, dropout_rng = (np.random.default_rng([cfg.seed, k]) for k in range(3))
     optimizer = optimizer_from_config(cfg)
-    if resume:
+    if changes is not None:
         state = load_checkpoint(run_dir, spec, optimizer, dtype)
         remove_stale_temps(run_dir)
         order_rng.bit_generator.state = state.epoch_rng_state
@@ -126,7 +145,6 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
         if changes:  # config.yaml keeps describing the run (`rnn train -c RUN/config.yaml`)
             atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
     else:
-        claim_run_dir(run_dir)
         atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
         params = init_params(spec, init_rng, init=cfg.model.init, recurrent_init=cfg.model.recurrent_init,
                              scale=cfg.model.init_scale, dtype=dtype)
@@ -136,22 +154,9 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     run_info.update(status="running", end=None, threads=threads)
     write_run_json(run_dir, run_info)
     steps = num_batches(data.train, cfg.train.batch_size, cfg.train.drop_last)
-    try:
-        # Overflow is expected when training diverges and is caught by the finiteness check
-        # below with a useful message; numpy's RuntimeWarnings would only add noise to stderr.
-        with _StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            saver = RunSaver(run_dir, cfg, spec, data.task)
-            run = _Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, stop, steps, chosen)
-            summary = _run_epochs(run)
-    except (NonFiniteError, Interrupted) as exc:
-        run_info.update(status="interrupted" if isinstance(exc, Interrupted) else "failed",
-                        end=now(), error=str(exc))
-        write_run_json(run_dir, run_info)
-        raise
-    run_info.update(status="completed", end=now(), summary=summary)
-    write_run_json(run_dir, run_info)
-    cb.on_train_end(summary)
-    return summary
+    saver = RunSaver(run_dir, cfg, spec, data.task)
+    return _Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, None, steps,
+                chosen), run_info
 
 
 def _run_epochs(run: _Run) -> dict:

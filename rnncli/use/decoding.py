@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.core.losses import softmax
-from rnncli.errors import UsageError
+from rnncli.errors import RunFailure, UsageError
 
 __all__ = ["Decoding", "beam_search", "choose_next", "decoding_from_options", "filtered_distribution"]
 
@@ -76,7 +76,14 @@ def filtered_distribution(logits: np.ndarray, dec: Decoding) -> np.ndarray:
     Returns:
         (V,) float64 probabilities summing to 1, zero outside the kept tokens.
     """
-    p = softmax(np.asarray(logits, dtype=np.float64) / dec.temperature)
+    z = np.asarray(logits, dtype=np.float64)
+    if not np.isfinite(z).all():
+        raise RunFailure("the model's output overflowed (its weights are too large for its dtype); "
+                         "it cannot be sampled from")
+    # Shift before dividing: every value is <= 0, so a tiny temperature (1e-320) gives -inf, never
+    # inf - inf = NaN; the result is then the argmax, as the limit says.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+        p = softmax((z - z.max()) / dec.temperature)
     order = np.argsort(-p, kind="stable")  # most likely first; ties: lower id first
     keep = np.zeros(p.shape, dtype=bool)
     n = len(p) if dec.top_k is None else dec.top_k

@@ -13,7 +13,8 @@ from rnncli.core.losses import softmax
 from rnncli.core.model import forward
 from rnncli.data import Batch, DataBundle, SequenceData, load_dataset
 from rnncli.data.options import applicable_fields
-from rnncli.errors import ConfigError, UsageError
+from rnncli.errors import ConfigError, DataError, RunFailure, UsageError
+from rnncli.memory import check_fits, forward_memory_bytes, memory_budget
 from rnncli.training.evaluation import compute_metrics
 from rnncli.use.model_io import LoadedModel, to_original_units
 
@@ -37,6 +38,14 @@ def check_input(model: LoadedModel, x: np.ndarray) -> None:
         )
 
 
+def check_forward_memory(model: LoadedModel, batch: int, steps: int) -> None:
+    """Refuse a batch whose forward pass would not fit in memory, before running it."""
+    spec = model.spec
+    check_fits({"forward": forward_memory_bytes(spec, batch, steps, model.dtype)}, memory_budget(),
+               f"predict (batch {batch}, {steps} steps, hidden_size {spec.hidden_size}, "
+               f"{spec.num_layers} layers)", "lower --batch-size or split the sequences", UsageError)
+
+
 def predict_outputs(
     model: LoadedModel, batch: Batch, h0: np.ndarray | None = None, *, return_state: bool = False
 ):
@@ -54,11 +63,28 @@ def predict_outputs(
     """
     x = np.asarray(batch.x)
     check_input(model, x)
-    if not is_token_input(x):
-        x = x.astype(model.dtype, copy=False)
-    y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)
-    out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y)
+    check_forward_memory(model, x.shape[0], x.shape[1])
+    # Overflow is found and reported below, never as a numpy RuntimeWarning on stderr.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if not is_token_input(x):
+            cast = x.astype(model.dtype, copy=False)
+            _check_cast(x, cast, model.dtype)
+            x = cast
+        y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)
+        out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y)
+    if not np.isfinite(out).all():
+        raise RunFailure(f"the model's output overflowed ({out.flat[np.argmin(np.isfinite(out))]}) on this "
+                         f"input: its weights or the input are too large for {model.dtype}")
     return (out, h_final) if return_state else out
+
+
+def _check_cast(x: np.ndarray, cast: np.ndarray, dtype: np.dtype) -> None:
+    """Inputs (already scaled) must stay finite in the model's dtype (1e39 is inf in float32)."""
+    if x.dtype.kind != "f" or np.isfinite(cast).all():
+        return
+    idx = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
+    raise DataError(f"input value {x[idx]:.6g} (sequence {idx[0] + 1} of the batch, step {idx[1] + 1}) "
+                    f"is too large for the model's {dtype} (max {np.finfo(dtype).max:.3g})")
 
 
 def last_step_outputs(outputs: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
@@ -99,6 +125,9 @@ def evaluate_model(
         model.params, model.spec, model.task, data, batch_size=batch_size, dtype=model.dtype,
         per_class=model.task.kind == "classification",
     )
+    if not all(np.isfinite(v) for v in metrics.values() if isinstance(v, float)):
+        raise RunFailure(f"the model's output overflowed on this data (loss {metrics.get('loss')}): its "
+                         f"weights or the data are too large for {model.dtype}")
     out: dict[str, float] = {**metrics, "samples": len(data), "targets": _targets(model, data)}
     for name, value in baselines.items():
         out[f"baseline_{name}"] = float(value)

@@ -8,6 +8,7 @@ import numpy as np
 from rnncli.core.model import forward
 from rnncli.data.words import UNK, detokenize, encode_words, tokenize
 from rnncli.errors import UsageError
+from rnncli.memory import check_fits, memory_budget
 from rnncli.use.decoding import Decoding, beam_search, choose_next
 from rnncli.use.model_io import LoadedModel
 
@@ -22,14 +23,21 @@ def text_vocab(model: LoadedModel) -> list[str]:
     return model.task.vocab
 
 
+# One list slot per generated token (the token strings themselves are shared with the vocabulary).
+_BYTES_PER_TOKEN = 8
+
+
 def _prime_ids(model: LoadedModel, prime: str, length: int) -> list[int]:
-    """The prime as token ids; UsageError for a model that is not a text model or a bad prime.
+    """The prime as token ids; UsageError for a model that is not a text model, a bad prime, or a
+    --length whose output would not fit in memory.
 
     Characters must be in the vocabulary; words outside it read as <unk>.
     """
     vocab = text_vocab(model)
     if length < 0:
         raise UsageError(f"--length must be >= 0, got {length}")
+    check_fits({"text": length * _BYTES_PER_TOKEN}, memory_budget(), f"sample --length {length}",
+               "generate less at a time", UsageError)
     if model.task.tokens == "word":
         return encode_words(tokenize(prime), vocab).tolist()
     index = {ch: i for i, ch in enumerate(vocab)}
