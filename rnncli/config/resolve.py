@@ -12,6 +12,7 @@ from rnncli.config.loader import parse_override
 from rnncli.config.schema import Config
 from rnncli.data import DataConfig
 from rnncli.errors import ConfigError
+from rnncli.wording import plural
 
 __all__ = ["data_config_from", "resolve_with_task"]
 
@@ -92,7 +93,7 @@ def _token_model_errors(m: Any, task: Any) -> list[str]:
     errors = []
     if m.embedding_size is not None and task.kind != "text" and task.tokens != "id":
         errors.append("model.embedding_size needs token inputs (text, or data.token_ids); this data "
-                      f"has {task.input_size} real-valued features per step; set it to null")
+                      f"has {plural(task.input_size, 'real-valued feature')} per step; set it to null")
     elif m.tie_weights and task.output_size != task.input_size:
         errors.append(f"model.tie_weights needs outputs over the input vocabulary ({task.input_size}), "
                       f"the data has {task.output_size} outputs")

@@ -21,6 +21,7 @@ from rnncli.data.csvpanel import is_long_format
 from rnncli.data.csvtable import Columns, cell_rows, has_header, is_number, next_index, parse_cells
 from rnncli.data.types import TaskInfo
 from rnncli.errors import DataError
+from rnncli.wording import plural
 
 
 def index_name(task: TaskInfo) -> str:
@@ -46,7 +47,7 @@ def _predict_columns(task: TaskInfo, names: list[str] | None, first: list[str], 
     if names is not None and len(names) != len(first):
         raise DataError(f"{name}: line {line} has {len(first)} columns, the header has {len(names)}")
     if len(inputs) != task.input_size:
-        raise DataError(f"{name}: line {line}: {len(inputs)} features per step but the model "
+        raise DataError(f"{name}: line {line}: {plural(len(inputs), 'feature')} per step but the model "
                         f"expects {task.input_size}" + (f" ({', '.join(wanted)})" if wanted else ""))
     return Columns(names, index, inputs, inputs)
 

@@ -29,6 +29,7 @@ from rnncli.data.scaling import apply_scaler, fit_scaler
 from rnncli.data.text import load_text_corpus
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
 from rnncli.errors import DataError
+from rnncli.wording import plural
 
 
 def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +79,7 @@ def check_against_model(data: SequenceData, task: TaskInfo, fitted: TaskInfo, na
         token_ids(data.X, name, fitted.input_size)
     elif task.input_size != fitted.input_size:
         raise DataError(
-            f"{name}: sequences have {task.input_size} features per step but the model "
+            f"{name}: sequences have {plural(task.input_size, 'feature')} per step but the model "
             f"expects {fitted.input_size}"
         )
     if task.output != fitted.output:

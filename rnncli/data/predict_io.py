@@ -42,6 +42,7 @@ from rnncli.data.text import encode_text
 from rnncli.data.types import Batch, TaskInfo
 from rnncli.data.words import encode_words, tokenize
 from rnncli.errors import DataError
+from rnncli.wording import plural
 
 
 def _in_dtype(x: np.ndarray, dtype, name: str) -> np.ndarray:
@@ -98,7 +99,7 @@ def _chunks(items: Iterable, n: int) -> Iterator[list]:
 def _check_features(i: int, task: TaskInfo, name: str, where: str) -> None:
     if i != task.input_size:
         raise DataError(
-            f"{name}: {where}: {i} features per step but the model expects {task.input_size}"
+            f"{name}: {where}: {plural(i, 'feature')} per step but the model expects {task.input_size}"
         )
 
 

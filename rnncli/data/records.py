@@ -17,6 +17,7 @@ from rnncli.data.labels import labels_or_regression
 from rnncli.data.layout import arrange, nan_lengths, warn_zero_padding
 from rnncli.data.types import SequenceData
 from rnncli.errors import DataError
+from rnncli.wording import plural
 
 
 def pad_sequences(xs: list[np.ndarray], dtype=np.float64, fill=0) -> tuple[np.ndarray, np.ndarray | None]:
@@ -101,14 +102,16 @@ def _check_features(xs: list[np.ndarray], lines: list[int], name: str) -> None:
     for x, ln in zip(xs, lines, strict=True):
         if x.shape[1] != i0:
             raise DataError(
-                f"{name}: line {ln}: x has {x.shape[1]} features per step, line {lines[0]} has {i0}")
+                f"{name}: line {ln}: x has {plural(x.shape[1], 'feature')} per step, "
+                f"line {lines[0]} has {i0}")
 
 
 def _same_width(ys: list[np.ndarray], lines: list[int], name: str) -> None:
     o0 = ys[0].shape[-1]
     for y, ln in zip(ys, lines, strict=True):
         if y.shape[-1] != o0:
-            raise DataError(f"{name}: line {ln}: y has {y.shape[-1]} values, line {lines[0]} has {o0}")
+            raise DataError(
+                f"{name}: line {ln}: y has {plural(y.shape[-1], 'value')}, line {lines[0]} has {o0}")
 
 
 def _last_targets(ys, lines, targets: str, name: str) -> tuple[np.ndarray, bool]:

@@ -17,6 +17,7 @@ from rnncli.errors import ConfigError, DataError, RunFailure, UsageError
 from rnncli.memory import check_fits, forward_memory_bytes, memory_budget
 from rnncli.training.evaluation import compute_metrics
 from rnncli.use.model_io import LoadedModel, to_original_units
+from rnncli.wording import plural
 
 __all__ = ["check_input", "evaluate_model", "last_step_outputs", "load_data_for_model", "predict_outputs"]
 
@@ -34,7 +35,7 @@ def check_input(model: LoadedModel, x: np.ndarray) -> None:
     if x.ndim != 3 or x.shape[-1] != model.spec.input_size:
         got = x.shape[-1] if x.ndim == 3 else f"shape {x.shape}"
         raise UsageError(
-            f"input has {got} features per step, the model expects {model.spec.input_size}"
+            f"input has {plural(got, 'feature')} per step, the model expects {model.spec.input_size}"
         )
 
 
@@ -148,7 +149,7 @@ def _check_features(model: LoadedModel, data: SequenceData) -> None:
     X = data.X
     if X.ndim == 3 and X.shape[-1] != model.spec.input_size:
         raise UsageError(
-            f"data has {X.shape[-1]} features per step, the model expects {model.spec.input_size}"
+            f"data has {plural(X.shape[-1], 'feature')} per step, the model expects {model.spec.input_size}"
         )
     if X.ndim == 2 and model.task.kind != "text" and model.task.tokens != "id":
         raise UsageError("data holds token ids but the model reads real-valued features")
