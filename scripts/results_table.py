@@ -6,7 +6,8 @@
 
 Each row: the metric reached (validation, at the epoch with the best validation loss, which is what
 best.npz holds), its baseline, epochs run, wall time of the whole `rnn train`, and the exact command.
---text-path adds a row training configs/text.yaml on that corpus with larger windows and batches.
+--text-path adds a row training configs/text.yaml on that corpus with larger windows and batches, and one
+training configs/shakespeare.yaml (tuned for a corpus of that size) on it.
 BLAS runs single-threaded (unless OPENBLAS_NUM_THREADS is set): on a busy 2-core machine, threads
 contending over these small matrices made training up to 30x slower.
 """
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         path = str(Path(args.text_path).resolve())
         jobs.append((f"text ({Path(path).name})", "text.yaml",
                      [f"data.path={path}", *TEXT_CORPUS_OVERRIDES], "val_bpc", "unigram_bits_per_char"))
+        jobs.append((f"text ({Path(path).name}), tuned config", "shakespeare.yaml", [f"data.path={path}"],
+                     "val_bpc", "unigram_bits_per_char"))
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(args.runs) if args.runs else Path(tmp)
         lines = ["| task | reached | baseline | epochs | wall time | command |",

@@ -6,6 +6,8 @@ Sizes stay tiny so property tests run in well under a second each.
 
 from __future__ import annotations
 
+import os
+import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -115,3 +117,20 @@ def cases(draw, dtype=np.float64, max_layers: int = 3) -> Case:
         with_h0=draw(st.booleans()),
         dtype=dtype,
     )
+
+
+class InterruptAfter:
+    """Training callbacks that send this process SIGINT after its n-th step, as Ctrl-C would: the loop
+    finishes the step, checkpoints and raises Interrupted (the handler is the loop's own)."""
+
+    def __init__(self, n: int):
+        self.n, self.done = n, 0
+
+    def on_train_start(self, info): ...
+    def on_epoch_end(self, record): ...
+    def on_train_end(self, summary): ...
+
+    def on_step_end(self, epoch, step, steps, loss):
+        self.done += 1
+        if self.done == self.n:
+            os.kill(os.getpid(), signal.SIGINT)

@@ -175,6 +175,53 @@ def test_overwriting_instead_of_accumulating_embedding_rows_fails(monkeypatch):
     assert [r.name for r in bad.results if not r.passed] == ["embed.W"]
 
 
+RD_GRID = list(itertools.product([1, 2], ["tanh", "relu"], ["last", "sequence"], ["full", "ragged"],
+                                  ["full_bptt", "window"]))
+
+
+@pytest.mark.parametrize(("num_layers", "nonlinearity", "output", "lengths", "bptt"), RD_GRID)
+def test_gradcheck_passes_with_recurrent_dropout(num_layers, nonlinearity, output, lengths, bptt):
+    """Recurrent dropout (and dropout between layers) under fixed masks: W_hh and the gradient back
+    through time see the mask on h_{t-1}, padded steps pass their gradient around it."""
+    spec = ModelSpec(2, 3, 3, num_layers=num_layers, nonlinearity=nonlinearity, output=output)
+    seed = 700 + RD_GRID.index((num_layers, nonlinearity, output, lengths, bptt))
+    loss = ("mse", "cross_entropy")[seed % 2]
+    case = grid_case(spec, loss, lengths == "ragged", bptt == "window", seed)
+    tol = 1e-6 if nonlinearity == "tanh" else RELU_TOL
+    report = gradcheck(case.params, spec, case.x, case.y, loss=loss, lengths=case.lengths,
+                       h0=case.h0, tol=tol, dropout=0.3, recurrent_dropout=0.5, mask_seed=seed)
+    assert report.passed, describe(report)
+    assert sorted(r.name for r in report.results) == sorted([*case.params, "x", "h0"])
+
+
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_gradcheck_passes_bidirectional_with_recurrent_dropout(output):
+    spec = ModelSpec(2, 3, 3, num_layers=2, output=output, bidirectional=True)
+    case = build_case(spec, loss="mse", batch=3, steps=4, seed=800, ragged=True, with_h0=True)
+    report = gradcheck(case.params, spec, case.x, case.y, loss="mse", lengths=case.lengths,
+                       h0=case.h0, recurrent_dropout=0.5, mask_seed=3)
+    assert report.passed, describe(report)
+
+
+def test_ignoring_the_recurrent_mask_in_backward_fails_the_check(monkeypatch):
+    """The check can fail: a backward that forgets the mask on h_{t-1} is caught."""
+    import rnncli.core.model as model_module
+
+    spec = ModelSpec(2, 3, 3, num_layers=1)
+    case = build_case(spec, loss="mse", batch=3, steps=4, seed=801)
+    real = rnn_module.rnn_backward
+
+    def forgetful(dhs, cache, dh_final=None):
+        for layer in cache["layers"]:
+            layer["rmask"] = None
+        return real(dhs, cache, dh_final)
+
+    monkeypatch.setattr(model_module, "rnn_backward", forgetful)
+    bad = gradcheck(case.params, spec, case.x, case.y, loss="mse", recurrent_dropout=0.5, mask_seed=1)
+    failed = {r.name for r in bad.results if not r.passed}
+    assert {"rnn.0.W_hh", "rnn.0.W_xh", "x"} <= failed
+
+
 @pytest.mark.parametrize("output", ["last", "sequence"])
 def test_wrong_tanh_derivative_fails_the_check(monkeypatch, output):
     """Notebook 002's bug: 1 - tanh(h)**2 applied to the already-activated state h."""

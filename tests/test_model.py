@@ -215,6 +215,39 @@ def test_dropout_gradients_match_centred_differences_with_a_fixed_mask(bidirecti
             assert grads[name][idx] == pytest.approx(num, rel=1e-5, abs=1e-9), (name, idx)
 
 
+def _reference_recurrent_dropout(params, spec, x, masks):
+    """Per step, per layer: h_t = tanh(W_xh u_t + W_hh (m_l * h_{t-1}) + b), one mask m_l for all t."""
+    u = x
+    for layer in range(spec.num_layers):
+        W_xh, W_hh, b = (params[f"rnn.{layer}.{k}"] for k in ("W_xh", "W_hh", "b_h"))
+        h = np.zeros((x.shape[0], spec.hidden_size))
+        out = []
+        for t in range(x.shape[1]):
+            h = np.tanh(u[:, t] @ W_xh.T + (masks[layer] * h) @ W_hh.T + b)
+            out.append(h)
+        u = np.stack(out, axis=1)
+    return u
+
+
+def test_recurrent_dropout_is_one_mask_per_sequence_shared_over_time_and_off_without_rng():
+    from rnncli.core.rnn import keep_mask
+
+    spec = ModelSpec(2, 6, 2, num_layers=2, output="sequence")
+    case = build_case(spec, loss="mse", batch=4, steps=7, seed=12)
+    out, _, cache = forward(case.params, spec, case.x, recurrent_dropout=0.4, rng=np.random.default_rng(3))
+    draw = np.random.default_rng(3)
+    masks = [keep_mask(draw, (4, 6), 0.4, np.float64) for _ in range(2)]  # the layers' masks, in order
+    assert all((m == 0).any() for m in masks)
+    np.testing.assert_allclose(cache["rnn"]["top_states"].transpose(1, 0, 2),
+                               _reference_recurrent_dropout(case.params, spec, case.x, masks), atol=1e-12)
+    plain = forward(case.params, spec, case.x)[0]
+    np.testing.assert_array_equal(forward(case.params, spec, case.x, recurrent_dropout=0.4)[0], plain)
+    assert not np.allclose(out, plain)
+    rates = keep_mask(np.random.default_rng(0), (200, 500), 0.3, np.float32)
+    assert rates.dtype == np.float32 and abs((rates == 0).mean() - 0.3) < 0.01
+    assert set(np.unique(rates)) == {np.float32(0), np.float32(1 / 0.7)}
+
+
 # ---------------------------------------------------------------- properties
 
 

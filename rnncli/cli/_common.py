@@ -94,3 +94,12 @@ def fmt_num(v: Any, digits: int = 4) -> str:
         return f"{v:.{digits - 1}e}"
     return f"{v:.{digits}g}"
 
+
+def duration(seconds: float) -> str:
+    """`4.2s`, `3m05s`, `1h02m`: short enough for a progress line."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"

@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from rnncli.cli._common import fmt_num
+from rnncli.cli._common import duration, fmt_num
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.wording import plural
 
@@ -26,16 +26,6 @@ _NOT_SHOWN = {
     "epoch", "seconds", "lr", "grad_norm", "grad_norm_max", "dh_ratio", "fb_seconds",
     "val_seconds", "step", "steps", "time", "best", "status", "skipped_steps",
 }
-
-
-def duration(seconds: float) -> str:
-    """`4.2s`, `3m05s`, `1h02m`: short enough for a progress line."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def epoch_line(record: Mapping[str, Any], epochs: int | None, steps: int | None,
@@ -84,7 +74,9 @@ def start_line(info: Mapping[str, Any]) -> str:
     if info.get("start_epoch"):
         parts.append(f"resuming after epoch {info['start_epoch']}")
     head = f"training {info['run_dir']}" if info.get("run_dir") else "training"
-    return head + (": " + ", ".join(parts) if parts else "")
+    src = info.get("init_from") or {}  # fine-tuning: where the weights came from, what was adapted
+    return "\n".join([head + (": " + ", ".join(parts) if parts else ""),
+                      *([f"initialised from {src['path']}", *src.get("notes", [])] if src else [])])
 
 
 class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
@@ -106,6 +98,7 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
         self._anchor: tuple[int, int, float] | None = None  # (epoch, step, time) of the first step seen
         self.records: list[dict] = []  # every epoch's record, for the final sparkline
         self.note: str | None = None  # printed first when training starts (e.g. the demo task)
+        self._lr: float | None = None  # the lr last shown (or the first one), to show it when it changes
 
     # -- callbacks -------------------------------------------------------------------
     def on_train_start(self, info: dict) -> None:
@@ -114,6 +107,7 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
         self._t0, self._anchor = time.perf_counter(), None
         if self.note:
             self.console.print(self.note, markup=False, highlight=False)
+        self._lr = info.get("lr")
         self.console.print(start_line(info), markup=False, highlight=False)
         if self.live:
             from rich.progress import (
@@ -172,7 +166,10 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
     def on_epoch_end(self, record: dict) -> None:
         # On a terminal the line is printed above the live bar; elsewhere it is the output.
         self.records.append(record)
-        self.console.print(epoch_line(record, self.epochs, self.steps, self.elapsed()), markup=False)
+        line, lr = epoch_line(record, self.epochs, self.steps, self.elapsed()), record.get("lr")
+        if lr is not None and lr != self._lr:  # a schedule changed it
+            line, self._lr = f"{line}, lr {fmt_num(lr)}", lr
+        self.console.print(line, markup=False)
         if self._progress is not None:
             self._progress.reset(self._task)
 

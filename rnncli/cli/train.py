@@ -40,6 +40,14 @@ def train(
         ),
     ] = None,
     threads: Threads = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-from", metavar="RUN_DIR|WEIGHTS.npz",
+            help="Start from a trained model's weights (fine-tuning): the config's architecture must "
+            "match it tensor by tensor; a different number of outputs re-initialises the head.",
+        ),
+    ] = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -57,6 +65,7 @@ def train(
       rnn train --resume runs/adding-1
       rnn train -c configs/sine.yaml --log-to tensorboard
       rnn train -c configs/adding.yaml --threads 1
+      rnn train -c runs/text-1/config.yaml --set data.path=other.txt --init-from runs/text-1
     """
     from rnncli.cli.render import ProgressReporter, curve_lines, summary_lines
     from rnncli.config import load_config
@@ -69,12 +78,7 @@ def train(
         names = [n.strip() for item in log_to for n in item.split(",") if n.strip()]
         set_.append(f"train.log_to=[{', '.join(names)}]")
     if resume is not None:
-        if config:
-            raise UsageError("--resume uses the run's own config.yaml; drop --config")
-        if out is not None and Path(out) != Path(resume):
-            raise UsageError("--resume continues in RUN_DIR itself; drop --out")
-        if not Path(resume).is_dir():
-            raise UsageError(f"--resume: not a run directory: {resume}")
+        _check_resume_options(resume, config, out, init_from)
         cfg = load_config([Path(resume) / "config.yaml"], set_ or [], seed=seed)
         run_dir = Path(resume)
     else:
@@ -90,7 +94,8 @@ def train(
     try:
         with tracked(reporter, cfg.train.log_to, run_dir) as callbacks:
             summary = run_training(
-                cfg, run_dir, callbacks=callbacks, resume=resume is not None, argv=sys.argv
+                cfg, run_dir, callbacks=callbacks, resume=resume is not None, argv=sys.argv,
+                init_from=init_from,
             )
     finally:
         reporter.close()  # never leave a live bar behind, even on Ctrl-C or an error
@@ -109,6 +114,18 @@ def _demo_note(config, set_: list[str]) -> str | None:
         return None
     return ("no data named: training the built-in demo task (sine forecasting, 5 epochs); "
             "--set data.source=FILE or -c CONFIG trains on yours")
+
+
+def _check_resume_options(resume: Path, config, out: Path | None, init_from: Path | None) -> None:
+    """--resume continues RUN_DIR with its own config: the options that would contradict that."""
+    if config:
+        raise UsageError("--resume uses the run's own config.yaml; drop --config")
+    if init_from is not None:
+        raise UsageError("--resume continues a run, --init-from starts a new one; use one of them")
+    if out is not None and Path(out) != Path(resume):
+        raise UsageError("--resume continues in RUN_DIR itself; drop --out")
+    if not Path(resume).is_dir():
+        raise UsageError(f"--resume: not a run directory: {resume}")
 
 
 def _warn_thread_change(console, run_dir: Path, threads: int | str) -> None:

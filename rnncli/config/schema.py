@@ -91,6 +91,14 @@ class ModelConfig(_Section):
         lt=1.0,
         description="Dropout between stacked layers (as torch.nn.RNN); 0 = off. No effect with one layer.",
     )
+    recurrent_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Variational dropout on the recurrent input (Gal & Ghahramani 2016): each layer "
+        "zeroes this fraction of h_{t-1} in W_hh h_{t-1} with one mask per sequence, shared by all its "
+        "steps (per truncated-BPTT window); training only; 0 = off.",
+    )
     bidirectional: bool = Field(
         False,
         description="Each layer also runs an RNN over the reversed sequence (own weights "
@@ -145,6 +153,35 @@ class TrainConfig(_Section):
         "adam", description="Update rule; adam works without tuning on every shipped task."
     )
     lr: float = Field(1e-3, gt=0, description="Learning rate; 1e-3 is Adam's usual default.")
+    lr_schedule: Literal["constant", "step", "exponential", "cosine", "plateau"] = Field(
+        "constant",
+        description="How the lr changes: constant; step (times lr_gamma every lr_step_epochs epochs); "
+        "exponential (times lr_gamma every epoch); cosine (annealed per batch to lr_min at the end of the "
+        "run); plateau (times plateau_factor after more than plateau_patience epochs without a better "
+        "val_loss, floor lr_min). As torch's StepLR, ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau.",
+    )
+    warmup_steps: int = Field(
+        0, ge=0, description="Raise the lr linearly over the first this many batches, "
+        "lr * (s + 1) / (warmup_steps + 1) at batch s, before any schedule; 0 = off.",
+    )
+    lr_step_epochs: int = Field(
+        10, ge=1, description="lr_schedule step: epochs between two decays (torch's step_size)."
+    )
+    lr_gamma: float | None = Field(
+        None, gt=0.0, le=1.0, description="lr_schedule step / exponential: the decay factor; "
+        "null = 0.1 for step (torch's default), 0.95 per epoch for exponential.",
+    )
+    lr_min: float = Field(
+        0.0, ge=0.0, description="lr_schedule cosine: the final lr (eta_min); plateau: the lowest lr."
+    )
+    plateau_factor: float = Field(
+        0.5, gt=0.0, lt=1.0, description="lr_schedule plateau: multiply the lr by this on a plateau "
+        "(torch's default is 0.1; halving suits runs of tens of epochs).",
+    )
+    plateau_patience: int = Field(
+        2, ge=0, description="lr_schedule plateau: epochs without a better val_loss (relative 1e-4) "
+        "tolerated before the lr drops (torch's default is 10, for runs of hundreds of epochs).",
+    )
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum coefficient (optimizer 'momentum').")
     nesterov: bool = Field(False, description="Nesterov look-ahead for optimizer 'momentum'.")
     beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam: decay of the gradient mean.")
@@ -225,7 +262,8 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _options_apply(self) -> TrainConfig:
-        _check_optimizer_options(self)
+        _check_options(self, "optimizer", _OPTIMIZER_KEYS)
+        _check_options(self, "lr_schedule", _SCHEDULE_KEYS)
         return self
 
 
@@ -237,13 +275,21 @@ _OPTIMIZER_KEYS = {
 }
 
 
-def _check_optimizer_options(tc: TrainConfig) -> None:
+# Likewise for the options of the lr schedules.
+_SCHEDULE_KEYS = {
+    "lr_step_epochs": ("step",), "lr_gamma": ("step", "exponential"), "lr_min": ("cosine", "plateau"),
+    "plateau_factor": ("plateau",), "plateau_patience": ("plateau",),
+}
+
+
+def _check_options(tc: TrainConfig, chooser: str, keys: dict[str, tuple[str, ...]]) -> None:
     defaults = type(tc).model_fields
-    for name, users in _OPTIMIZER_KEYS.items():
+    chosen = getattr(tc, chooser)
+    for name, users in keys.items():
         # A resolved config dump repeats every default; only a changed value is a mistake.
         changed = name in tc.model_fields_set and getattr(tc, name) != defaults[name].default
-        if changed and tc.optimizer not in users:
-            raise ValueError(f"train.{name} does not apply to optimizer {tc.optimizer!r} "
+        if changed and chosen not in users:
+            raise ValueError(f"train.{name} does not apply to {chooser} {chosen!r} "
                              f"(it is read by {', '.join(users)})")
 
 

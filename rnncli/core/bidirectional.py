@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncli.core.rnn import rnn_backward, rnn_forward
+from rnncli.core.rnn import keep_mask, rnn_backward, rnn_forward
 
 DIRECTIONS = ("", "_reverse")  # parameter-name suffix of direction d
 _KEYS = ("W_xh", "W_hh", "b_h")
@@ -57,12 +57,14 @@ def birnn_forward(
     h0: np.ndarray | None = None,
     dropout: float = 0.0,
     rng: np.random.Generator | None = None,
+    recurrent_dropout: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the bidirectional stack over a batch; the same contract as rnn_forward.
 
     Args:
         x: (B, T, I); lengths: (B,) or None; h0: (2L, B, H) or None for zeros.
         dropout, rng: dropout on the input of each layer above the first (only when rng is given).
+        recurrent_dropout: each direction of each layer draws its own mask (see rnn_forward).
 
     Returns:
         hs: (B, T, 2H) top layer's [forward ; reverse] states; h_final: (2L, B, H) as torch's h_n;
@@ -79,7 +81,7 @@ def birnn_forward(
     for l in range(num_layers):
         keep = None
         if l > 0 and dropout > 0.0 and rng is not None:
-            keep = (rng.random(u.shape) >= dropout).astype(dtype) / dtype.type(1.0 - dropout)
+            keep = keep_mask(rng, u.shape, dropout, dtype)
             u = u * keep
         caches, outs = [], []
         for d, suffix in enumerate(DIRECTIONS):
@@ -87,7 +89,7 @@ def birnn_forward(
             hs, hf, cache = rnn_forward(
                 _direction_params(params, l, suffix), u if d == 0 else reverse_time(u, idx),
                 num_layers=1, nonlinearity=nonlinearity, lengths=lengths,
-                h0=None if h0 is None else h0[s : s + 1],
+                h0=None if h0 is None else h0[s : s + 1], rng=rng, recurrent_dropout=recurrent_dropout,
             )
             h_final[s] = hf[0]
             outs.append(hs if d == 0 else reverse_time(hs, idx))

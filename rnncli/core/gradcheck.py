@@ -91,12 +91,23 @@ def _nudge_zero_biases(p64: dict[str, np.ndarray]) -> bool:
     return nudged
 
 
+def _fixed_masks(dropout: float, recurrent_dropout: float, seed: int):
+    """A function giving the dropout keyword arguments of forward, the same masks at every call."""
+    if not (dropout or recurrent_dropout):
+        return dict
+    return lambda: {"dropout": dropout, "recurrent_dropout": recurrent_dropout,
+                    "rng": np.random.default_rng(seed)}
+
+
 def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None,  # noqa: PLR0913 - keyword-only options, one per command-line flag
               eps: float = 1e-6, tol: float | None = None, atol: float = DEFAULT_ATOL,
-              sample: int | None = None, rng: np.random.Generator | None = None) -> GradcheckReport:
+              sample: int | None = None, rng: np.random.Generator | None = None, dropout: float = 0.0,
+              recurrent_dropout: float = 0.0, mask_seed: int = 0) -> GradcheckReport:
     """Compare the analytic gradients of loss_and_grads with centred differences.
 
     Args:
+        dropout, recurrent_dropout: check the model as trained with these rates, under masks that stay
+            fixed (every evaluation draws them from a generator seeded with mask_seed).
         sample: check only this many entries per tensor (chosen with rng); None checks every entry.
         tol: pass threshold on the relative error (default 1e-6); atol: on the absolute error.
     """
@@ -113,15 +124,17 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
     relu = spec.nonlinearity == "relu"
     T = x64.shape[1]
 
+    masks = _fixed_masks(dropout, recurrent_dropout, mask_seed)
+
     def f():
         """The loss, and for relu which units are active (a step across the kink changes it)."""
-        out, _, cache = forward(p64, spec, x64, lengths, h064)
+        out, _, cache = forward(p64, spec, x64, lengths, h064, **masks())
         value = LOSSES[loss](out, y64, sequence_mask(spec, lengths, T))[0]
         if not relu:
             return value, None
         return value, np.concatenate([(layer["hs"] > 0).ravel() for layer in cache["rnn"]["layers"]])
 
-    _, grads, aux = loss_and_grads(p64, spec, x64, y64, loss=loss, lengths=lengths, h0=h064)
+    _, grads, aux = loss_and_grads(p64, spec, x64, y64, loss=loss, lengths=lengths, h0=h064, **masks())
     tensors = {**p64, "x": x64, "h0": h064}
     analytic = {**grads, "x": aux["dx"], "h0": aux["dh0"]}
     if tokens:

@@ -125,13 +125,14 @@ Params = dict[str, np.ndarray]
 
 
 def forward(params: Params, spec: ModelSpec, x: np.ndarray, lengths: np.ndarray | None = None,
-            h0: np.ndarray | None = None, *, dropout: float = 0.0,
-            rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+            h0: np.ndarray | None = None, *, dropout: float = 0.0, rng: np.random.Generator | None = None,
+            recurrent_dropout: float = 0.0) -> tuple[np.ndarray, np.ndarray, dict]:
     """Outputs for a batch.
 
     Args:
         x: (B, T, I) floats, or (B, T) integer token ids; lengths: (B,) or None;
             h0: (L*D, B, H) or None.
+        dropout, recurrent_dropout: rates, applied only with an `rng` (training).
 
     Returns:
         y: (B, O) for "last", (B, T, O) for "sequence" (logits for a classifier);
@@ -148,7 +149,7 @@ def forward(params: Params, spec: ModelSpec, x: np.ndarray, lengths: np.ndarray 
     stack_forward = birnn_forward if spec.bidirectional else rnn_forward
     hs, h_final, rnn_cache = stack_forward(
         params, u, num_layers=spec.num_layers, nonlinearity=spec.nonlinearity,
-        lengths=lengths, h0=h0, dropout=dropout, rng=rng,
+        lengths=lengths, h0=h0, dropout=dropout, rng=rng, recurrent_dropout=recurrent_dropout,
     )
     W_hy, b_y = params[spec.head_weight], params["head.b_y"]
     if spec.output == "last":
@@ -208,13 +209,15 @@ def sequence_mask(spec: ModelSpec, lengths: np.ndarray | None, T: int) -> np.nda
 
 def loss_and_grads(params: Params, spec: ModelSpec, x: np.ndarray, y: np.ndarray, *, loss: str,
                    lengths: np.ndarray | None = None, h0: np.ndarray | None = None, dropout: float = 0.0,
-                   rng: np.random.Generator | None = None) -> tuple[float, Params, dict]:
+                   rng: np.random.Generator | None = None, recurrent_dropout: float = 0.0,
+                   ) -> tuple[float, Params, dict]:
     """Forward, loss and backward for one batch (or one truncated-BPTT window, given h0).
 
     Returns:
         loss (float), grads (dict like params), aux with outputs, h_final, dh_norms, dx, dh0.
     """
-    out, h_final, cache = forward(params, spec, x, lengths, h0, dropout=dropout, rng=rng)
+    out, h_final, cache = forward(params, spec, x, lengths, h0, dropout=dropout, rng=rng,
+                                  recurrent_dropout=recurrent_dropout)
     value, dout = LOSSES[loss](out, y, sequence_mask(spec, lengths, x.shape[1]))
     grads, dx, dh0, dh_norms = backward(dout, cache)
     aux = {"outputs": out, "h_final": h_final, "dh_norms": dh_norms, "dx": dx, "dh0": dh0}

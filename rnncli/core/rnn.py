@@ -16,6 +16,10 @@ rows 0..T-1 and 1..T of the same buffer). The Python loop runs over time steps o
 and inside it every product writes into a preallocated (B, H) array (`out=`), so a step allocates nothing.
 Everything stays in the dtype of x: only Python scalars meet the arrays, so float32 runs stay float32.
 
+Recurrent dropout (Gal & Ghahramani 2016, "variational"): with rate q, each layer draws one keep mask
+m (B, H) per call, entries 0 or 1/(1-q), and uses it at every step on the recurrent input only:
+h_t = act(W_xh u_t + W_hh (m * h_{t-1}) + b_h). The state itself is passed on unmasked.
+
 Variable lengths: a padded step (t >= lengths[b]) copies the previous state, so the state after the last
 valid step reaches the end of the sequence unchanged; backward lets its gradient pass straight through and
 gives the padded step no gradient of its own.
@@ -71,6 +75,12 @@ def step_mask(lengths: np.ndarray | None, T: int) -> np.ndarray | None:
     return length_mask(lengths, T).T[..., None]
 
 
+def keep_mask(rng: np.random.Generator, shape: tuple[int, ...], rate: float, dtype) -> np.ndarray:
+    """Inverted-dropout mask of `shape`: 0 with probability `rate`, else 1 / (1 - rate)."""
+    dtype = np.dtype(dtype)
+    return (rng.random(shape) >= rate).astype(dtype) / dtype.type(1.0 - rate)
+
+
 def rnn_forward(
     params: dict[str, np.ndarray],
     x: np.ndarray,
@@ -81,6 +91,7 @@ def rnn_forward(
     h0: np.ndarray | None = None,
     dropout: float = 0.0,
     rng: np.random.Generator | None = None,
+    recurrent_dropout: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run the stacked RNN over a batch.
 
@@ -91,6 +102,8 @@ def rnn_forward(
         h0: (L, B, H) initial states, or None for zeros.
         dropout: probability of zeroing a layer's input for layers above the first (as torch.nn.RNN);
             applied only when an `rng` is given, so evaluation passes none.
+        recurrent_dropout: rate of the per-layer mask on h_{t-1} in the recurrent product (drawn after
+            the layer's dropout mask, only with an `rng`).
 
     Returns:
         hs: (B, T, H) states of the top layer (a view of the time-major buffer);
@@ -111,10 +124,13 @@ def rnn_forward(
     u = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
     for l in range(num_layers):
         W_xh, W_hh, b_h = (params[f"rnn.{l}.{k}"] for k in ("W_xh", "W_hh", "b_h"))
-        keep = None
+        keep = rmask = None
         if l > 0 and dropout > 0.0 and rng is not None:
-            keep = (rng.random(u.shape) >= dropout).astype(dtype) / dtype.type(1.0 - dropout)
+            keep = keep_mask(rng, u.shape, dropout, dtype)
             u = u * keep
+        if recurrent_dropout > 0.0 and rng is not None:
+            rmask = keep_mask(rng, (B, H), recurrent_dropout, dtype)
+            dropped = np.empty((B, H), dtype=dtype)
         buf = np.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
         if h0 is None:
             buf[0] = 0.0
@@ -130,13 +146,16 @@ def rnn_forward(
         W_hh_T = np.ascontiguousarray(W_hh.T)
         for t in range(T):
             h_t = buf[t + 1]  # holds the pre-activation until activated in place
-            np.matmul(buf[t], W_hh_T, out=rec)
+            if rmask is None:
+                np.matmul(buf[t], W_hh_T, out=rec)
+            else:
+                np.matmul(np.multiply(buf[t], rmask, out=dropped), W_hh_T, out=rec)
             h_t += rec
             _activate(h_t, nonlinearity)
             if padded is not None:
                 np.copyto(h_t, buf[t], where=padded[t])
         h_final[l] = buf[T]
-        layers.append({"u": u, "buf": buf, "hs": hs, "keep": keep})
+        layers.append({"u": u, "buf": buf, "hs": hs, "keep": keep, "rmask": rmask})
         u = hs
     cache = {
         "params": params,
@@ -183,7 +202,7 @@ def rnn_backward(
     da = np.empty((T, B, H), dtype=dtype)  # dL/da_t, the pre-activation gradient; reused by each layer
     for l in reversed(range(L)):
         layer = layers[l]
-        u, buf, hs = layer["u"], layer["buf"], layer["hs"]
+        u, buf, hs, rmask = layer["u"], layer["buf"], layer["hs"], layer.get("rmask")
         W_xh, W_hh = params[f"rnn.{l}.W_xh"], params[f"rnn.{l}.W_hh"]
         if dh_final is None:
             d_next[...] = 0.0
@@ -202,13 +221,17 @@ def rnn_backward(
             if mask is not None:
                 da_t *= mask[t]  # a padded step has no pre-activation gradient of its own
             np.matmul(da_t, W_hh, out=d_next)
+            if rmask is not None:
+                d_next *= rmask  # h_{t-1} reached W_hh through the recurrent dropout mask
             if passthrough is not None:
                 dh *= passthrough[t]  # a padded step copied h_{t-1}: its gradient goes straight back
                 d_next += dh
         dh0[l] = d_next
         da2 = da.reshape(T * B, H)
         grads[f"rnn.{l}.W_xh"] = da2.T @ u.reshape(T * B, -1)
-        grads[f"rnn.{l}.W_hh"] = da2.T @ buf[:T].reshape(T * B, H)  # pairs (da_t, h_{t-1}), h_{-1} = h0
+        prev = buf[:T] if rmask is None else buf[:T] * rmask  # what W_hh multiplied: (m *) h_{t-1}
+        grads[f"rnn.{l}.W_hh"] = da2.T @ prev.reshape(T * B, H)  # pairs (da_t, h_{t-1}), h_{-1} = h0
+        del prev  # (a masked copy is as big as the states: never kept while the next layer runs)
         # Summed over the batch, then over time: float32 round-off grows with B + T, not B * T.
         grads[f"rnn.{l}.b_h"] = da.sum(axis=1).sum(axis=0)
         d_above = (da2 @ W_xh).reshape(T, B, -1)

@@ -60,7 +60,7 @@ def gradcheck_config(cfg, *, batch_size: int = 4, steps: int | None = 8, eps: fl
     ±1/sqrt(H) whatever the config's init: with the notebooks' N(0, 0.01^2) weights, gradients
     are so small that centred-difference round-off dominates them (and tiny weights would hide the
     notebook-002 derivative bug, whose error grows with |h|), and an identity W_hh puts relu units
-    right at their kink.
+    right at their kink. The config's dropout and recurrent dropout are checked too, under fixed masks.
 
     Returns:
         (report, spec): the GradcheckReport and the ModelSpec that was checked.
@@ -71,5 +71,6 @@ def gradcheck_config(cfg, *, batch_size: int = 4, steps: int | None = 8, eps: fl
     params = init_params(spec, rng, init="uniform", dtype=np.float64)
     extra = {} if atol is None else {"atol": atol}
     report = gradcheck(params, spec, batch.x, batch.y, loss=task.loss, lengths=batch.lengths,
-                       eps=eps, tol=tol, sample=sample, rng=rng, **extra)
+                       eps=eps, tol=tol, sample=sample, rng=rng, dropout=cfg.model.dropout,
+                       recurrent_dropout=cfg.model.recurrent_dropout, mask_seed=int(cfg.seed), **extra)
     return report, spec

@@ -64,12 +64,14 @@ def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
                _HINT, ConfigError)
 
 
-def load_checked(cfg, dtype, base_dir: Path):
+def load_checked(cfg, dtype, base_dir: Path, loader=None):
     """(resolved cfg, ModelSpec, DataBundle, chosen) for training, every check made before its
     allocation: the config's memory estimate before the data exists, the exact step once it does
     (after the training keys adapted to the data, `chosen`), the batches."""
     check_config_memory(cfg, "train")
-    data = load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir)
+    # loader(cfg, base_dir): how a fine-tuned run reads its data (training/init_from.load_run_data)
+    data = (loader(cfg, base_dir) if loader
+            else load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir))
     cfg, spec = build_spec(cfg, data.task)
     cfg, chosen = adapt_to_data(cfg, data)
     check_memory(cfg, spec, data)

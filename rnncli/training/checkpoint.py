@@ -18,6 +18,7 @@ from rnncli.core.model import ModelSpec
 from rnncli.data import TaskInfo
 from rnncli.errors import WeightsError
 from rnncli.run_layout import BEST, CHECKPOINT, MODEL
+from rnncli.training.schedules import PlateauState
 from rnncli.training.state import EpochSums, TrainState
 from rnncli.weights import load_weights, save_weights
 
@@ -71,7 +72,7 @@ class RunSaver:
             "epoch": state.epoch, "step_in_epoch": state.step_in_epoch, "global_step": state.global_step,
             "optimizer_t": opt_state.pop("t"), "epoch_rng_state": state.epoch_rng_state,
             "dropout_rng_state": state.dropout_rng_state, "best": state.best, "best_epoch": state.best_epoch,
-            "bad_epochs": state.bad_epochs, "acc": sums.to_dict(),
+            "bad_epochs": state.bad_epochs, "acc": sums.to_dict(), "plateau": state.plateau.to_dict(),
         }
         extra = {f"optim.{k}": v for k, v in opt_state.items()}
         if state.h_carry is not None:
@@ -111,4 +112,5 @@ def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype) -> TrainStat
         epoch_rng_state=ck["epoch_rng_state"], dropout_rng_state=ck["dropout_rng_state"],
         h_carry=extra.get("h_carry"), best=float(best), best_epoch=ck["best_epoch"],
         bad_epochs=int(ck["bad_epochs"]), sums=EpochSums.from_dict(ck["acc"]),
+        plateau=PlateauState.from_dict(ck.get("plateau")),  # absent in checkpoints from before schedules
     )

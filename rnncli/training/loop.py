@@ -8,8 +8,6 @@ ends with weights bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,13 +22,14 @@ from rnncli.core.optim import clip_gradients
 from rnncli.data import Batch, DataBundle, iterate_batches, num_batches
 from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
-from rnncli.run_layout import CHECKPOINT, CONFIG
+from rnncli.run_layout import CONFIG
 from rnncli.threads import run_threads
 from rnncli.training.adaptive import describe_chosen
 from rnncli.training.build import load_checked, optimizer_from_config
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
 from rnncli.training.evaluation import compute_metrics, main_metric
+from rnncli.training.init_from import check_architecture, load_run_data, read_init_source, transfer_params
 from rnncli.training.resume import resume_changes
 from rnncli.training.rundir import (
     append_metrics,
@@ -45,35 +44,14 @@ from rnncli.training.rundir import (
     versions,
     write_run_json,
 )
+from rnncli.training.schedules import Schedule, plateau_update, schedule_from_config, scheduled_lr
 from rnncli.training.state import EpochSums, TrainState
+from rnncli.training.stopping import StopRequest, nonfinite_message
 
 __all__ = ["TrainCallbacks", "TrainState", "train"]
 
 
 SAVES_PER_RUN = 50  # epoch-end checkpoints of a run at most (plus Ctrl-C and train.checkpoint_every)
-
-
-class _StopRequest:
-    """SIGINT/SIGTERM/SIGHUP set a flag; the loop finishes its step, checkpoints and stops."""
-
-    def __init__(self):
-        self.signum = 0
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.signum:  # a second Ctrl-C: the user insists
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 @dataclass
@@ -88,9 +66,14 @@ class _Run:
     dropout_rng: np.random.Generator
     saver: RunSaver
     cb: TrainCallbacks
-    stop: _StopRequest | None  # set when the epochs start
+    stop: StopRequest | None  # set when the epochs start
     steps: int  # batches per epoch
     chosen: dict  # train keys chosen for the data (training/adaptive.py), shown at the start
+    schedule: Schedule | None = None
+
+    def lr(self, step: int, epoch: int) -> float:
+        """The lr of global step `step` (0-based) in epoch `epoch` (1-based)."""
+        return scheduled_lr(self.schedule, step, epoch - 1, self.state.plateau)
 
     @property
     def run_dir(self) -> Path:
@@ -98,8 +81,10 @@ class _Run:
 
 
 def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume: bool = False,
-          argv: list[str] | None = None, base_dir: Path | None = None) -> dict:
+          argv: list[str] | None = None, base_dir: Path | None = None, init_from: Path | None = None) -> dict:
     """Train from a validated Config into `run_dir`; returns the summary.
+
+    `init_from` (RUN_DIR or weights file) starts from that model's weights (see training/init_from.py).
 
     Raises NonFiniteError (exit 1) on a NaN/inf loss or gradient, Interrupted (exit 130) after
     SIGINT/SIGTERM, ConfigError/DataError (exit 2) for bad input, all after saving what there is.
@@ -107,14 +92,20 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     cb = callbacks or TrainCallbacks()
     changes = resume_changes(run_dir, cfg) if resume else {}  # refuses what the checkpoint cannot take
     dtype = np.dtype(cfg.train.dtype)
-    cfg, spec, data, chosen = load_checked(cfg, dtype, base_dir or Path.cwd())
+    source = read_init_source(init_from) if init_from is not None else None
+    def loader(c, base):
+        return load_run_data(c, run_dir, source, resume, base)
+
+    cfg, spec, data, chosen = load_checked(cfg, dtype, base_dir or Path.cwd(), loader=loader)
+    if source is not None:
+        check_architecture(source, spec)  # before the run directory is made
     threads = run_threads(cfg, spec, run_dir if resume else None)  # BLAS threads, before any product
     with hold_run_dir(run_dir, resume=resume):
         run, run_info = _begin(cfg, spec, data, run_dir, cb, argv, changes if resume else None, threads,
-                               chosen)
+                               chosen, source)
         try:
             # Overflow when training diverges is caught by the finiteness check, with a useful message.
-            with _StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 run.stop = stop
                 summary = _run_epochs(run)
         except BaseException as exc:
@@ -127,7 +118,8 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
 
 
 def _begin(cfg, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: TrainCallbacks,
-           argv: list[str] | None, changes: dict | None, threads, chosen: dict) -> tuple[_Run, dict]:
+           argv: list[str] | None, changes: dict | None, threads, chosen: dict, source=None
+           ) -> tuple[_Run, dict]:
     """The run's state (fresh, or from the checkpoint when resuming: `changes` not None) and its
     run.json, written as "running"."""
     dtype = np.dtype(cfg.train.dtype)
@@ -148,15 +140,18 @@ def _begin(cfg, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: TrainCallb
         atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
         params = init_params(spec, init_rng, init=cfg.model.init, recurrent_init=cfg.model.recurrent_init,
                              scale=cfg.model.init_scale, dtype=dtype)
+        if source is not None:
+            params = transfer_params(source, spec, params)
         state = TrainState(params, optimizer, epoch_rng_state=order_rng.bit_generator.state,
                            dropout_rng_state=dropout_rng.bit_generator.state)
-        run_info = {"argv": argv_list(argv), "versions": versions(), "seed": cfg.seed, "start": now()}
+        run_info = {"argv": argv_list(argv), "versions": versions(), "seed": cfg.seed, "start": now(),
+                    **({"init_from": source.to_dict()} if source is not None else {})}
     run_info.update(status="running", end=None, threads=threads)
     write_run_json(run_dir, run_info)
     steps = num_batches(data.train, cfg.train.batch_size, cfg.train.drop_last)
     saver = RunSaver(run_dir, cfg, spec, data.task)
     return _Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, None, steps,
-                chosen), run_info
+                chosen, schedule_from_config(cfg.train, steps)), run_info
 
 
 def _run_epochs(run: _Run) -> dict:
@@ -164,6 +159,8 @@ def _run_epochs(run: _Run) -> dict:
     tc, state, task = run.cfg.train, run.state, run.data.task
     run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
                            "chosen": describe_chosen(run.chosen, tc.min_steps),
+                           "lr": run.lr(state.global_step, state.epoch + 1),
+                           "init_from": read_run_json(run.run_dir).get("init_from"),
                            "spec": run.spec.to_dict(), "task": task.to_dict(), "run_dir": str(run.run_dir),
                            "config": config_to_dict(run.cfg)})
     stopped_early = False
@@ -222,6 +219,7 @@ def _train_epoch(run: _Run, epoch: int) -> None:
 def _train_batch(run: _Run, epoch: int, step: int, batch: Batch) -> None:
     """One batch: its truncated-BPTT windows in order, the hidden state carried between them."""
     state, stateful = run.state, run.data.train.stateful
+    state.optimizer.lr = run.lr(state.global_step, epoch)  # every window of the batch uses it
     h = state.h_carry if stateful else None
     if h is not None and h.shape[1] != batch.x.shape[0]:
         h = None  # a shorter last batch starts fresh streams
@@ -249,15 +247,16 @@ def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, st
     """Forward, backward, clip and update over one window; returns the state it hands on (no gradient)."""
     x, y, lengths, has_loss = window
     tc, state, spec = run.cfg.train, run.state, run.spec
-    dropout = run.cfg.model.dropout
-    rng = run.dropout_rng if dropout > 0 else None
+    mc = run.cfg.model
+    drop = {"dropout": mc.dropout, "recurrent_dropout": mc.recurrent_dropout,
+            "rng": run.dropout_rng if mc.dropout > 0 or mc.recurrent_dropout > 0 else None}
     if not has_loss:  # forward only: carry the state into the next window
-        _, h, _ = forward(state.params, spec, x, lengths, h, dropout=dropout, rng=rng)
+        _, h, _ = forward(state.params, spec, x, lengths, h, **drop)
         return h
     # -- forward / backward over the window
     t0 = time.perf_counter()
     loss, grads, aux = loss_and_grads(state.params, spec, x, y, loss=run.data.task.loss, lengths=lengths,
-                                      h0=h, dropout=dropout, rng=rng)
+                                      h0=h, **drop)
     state.sums.fb_seconds += time.perf_counter() - t0
     # -- clip, check, update
     norm = clip_gradients(grads, tc.clip_norm, tc.clip_value)
@@ -265,7 +264,7 @@ def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, st
         if tc.on_nonfinite == "skip":
             state.sums.skipped += 1
             return None
-        raise NonFiniteError(_nonfinite_message(epoch, step + 1, loss, norm, tc, run.run_dir))
+        raise NonFiniteError(nonfinite_message(epoch, step + 1, loss, norm, tc, run.run_dir))
     state.optimizer.step(state.params, grads)
     state.sums.add_step(loss, norm, aux["dh_norms"])
     return aux["h_final"]
@@ -277,9 +276,12 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
     t_val = time.perf_counter()
     val = compute_metrics(state.params, run.spec, data.task, data.val, batch_size=tc.batch_size,
                    dtype=np.dtype(tc.dtype)) if data.val is not None and len(data.val) else {}
-    record = state.sums.record(epoch, state.global_step, val, tc.lr, time.perf_counter() - t_val)
+    lr = run.lr(state.global_step - 1, epoch)  # of the epoch's last batch
+    record = state.sums.record(epoch, state.global_step, val, lr, time.perf_counter() - t_val)
     append_metrics(run.run_dir, record)
     score = record["val_loss"] if record["val_loss"] is not None else record["loss"]
+    if run.schedule.name == "plateau":  # the only schedule with memory
+        state.plateau = plateau_update(state.plateau, score, run.schedule.plateau_patience)
     state.epoch, state.step_in_epoch, state.h_carry = epoch, 0, None
     state.epoch_rng_state = run.order_rng.bit_generator.state
     state.sums = EpochSums()
@@ -301,17 +303,3 @@ def _save_progress(run: _Run, t_epoch: float | None) -> None:
     elapsed = 0.0 if t_epoch is None else time.perf_counter() - t_epoch
     run.state.dropout_rng_state = run.dropout_rng.bit_generator.state
     run.saver.progress(run.state, replace(run.state.sums, seconds=run.state.sums.seconds + elapsed))
-
-
-def _nonfinite_message(epoch: int, step: int, loss: float, norm: float, tc, run_dir: Path) -> str:
-    """One line: where it happened, what went non-finite, what to try, what was kept."""
-    what = f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {norm}"
-    hints = [f"a lower train.lr (now {tc.lr:g})"]
-    if tc.clip_norm is None:
-        hints.append("gradient clipping (train.clip_norm: 1.0)")
-    hints.append("a smaller model.init_scale or model.init: xavier")
-    ckpt = Path(run_dir) / CHECKPOINT
-    kept = (f"the last good checkpoint {ckpt} is kept (continue with rnn train --resume {run_dir} "
-            "--set train.lr=...)" if ckpt.is_file() else "no checkpoint had been written yet")
-    return (f"epoch {epoch} step {step}: {what}; try {', '.join(hints)}, or train.on_nonfinite: skip; "
-            f"{kept}")

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from rnncli.training.schedules import PlateauState
+
 
 @dataclass
 class EpochSums:
@@ -81,3 +83,4 @@ class TrainState:
     best_epoch: int = 0
     bad_epochs: int = 0
     sums: EpochSums = field(default_factory=EpochSums)  # the epoch in progress
+    plateau: PlateauState = field(default_factory=PlateauState)  # lr_schedule plateau's memory
