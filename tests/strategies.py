@@ -15,6 +15,8 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from rnncli.training.callbacks import TrainCallbacks
+
 if TYPE_CHECKING:
     from rnncli.core.model import ModelSpec
 
@@ -119,16 +121,12 @@ def cases(draw, dtype=np.float64, max_layers: int = 3) -> Case:
     )
 
 
-class InterruptAfter:
+class InterruptAfter(TrainCallbacks):
     """Training callbacks that send this process SIGINT after its n-th step, as Ctrl-C would: the loop
     finishes the step, checkpoints and raises Interrupted (the handler is the loop's own)."""
 
     def __init__(self, n: int):
         self.n, self.done = n, 0
-
-    def on_train_start(self, info): ...
-    def on_epoch_end(self, record): ...
-    def on_train_end(self, summary): ...
 
     def on_step_end(self, epoch, step, steps, loss):
         self.done += 1

@@ -76,10 +76,10 @@ def load_data_for(source: InitSource, data_cfg, *, seed: int, dtype, base_dir: P
         if data.task.scaler or source.task.scaler:
             source.notes.append("standardisation statistics fitted on the new data (the outputs differ)")
         return data
-    standardize = data_cfg.standardize
-    if standardize is not None and bool(standardize) != bool(source.task.scaler):
-        raise ConfigError(f"{where}: data.standardize is {str(bool(standardize)).lower()} but the source "
-                          f"model was trained {'with' if source.task.scaler else 'without'} "
+    asked = "standardize" in data_cfg.model_fields_set  # (else the source's scaling is simply reused)
+    if asked and bool(data.task.scaler) != bool(source.task.scaler):
+        raise ConfigError(f"{where}: data.standardize is {str(bool(data_cfg.standardize)).lower()} but the "
+                          f"source model was trained {'with' if source.task.scaler else 'without'} "
                           "standardisation; leave data.standardize unset to reuse the source's")
     if source.task.scaler:
         source.notes.append("inputs and targets standardised with the source model's statistics")
