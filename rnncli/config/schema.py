@@ -154,34 +154,20 @@ class TrainConfig(_Section):
     )
     lr: float = Field(1e-3, gt=0, description="Learning rate; 1e-3 is Adam's usual default.")
     lr_schedule: Literal["constant", "step", "exponential", "cosine", "plateau"] = Field(
-        "constant",
-        description="How the lr changes: constant; step (times lr_gamma every lr_step_epochs epochs); "
-        "exponential (times lr_gamma every epoch); cosine (annealed per batch to lr_min at the end of the "
-        "run); plateau (times plateau_factor after more than plateau_patience epochs without a better "
-        "val_loss, floor lr_min). As torch's StepLR, ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau.",
-    )
-    warmup_steps: int = Field(
-        0, ge=0, description="Raise the lr linearly over the first this many batches, "
-        "lr * (s + 1) / (warmup_steps + 1) at batch s, before any schedule; 0 = off.",
-    )
-    lr_step_epochs: int = Field(
-        10, ge=1, description="lr_schedule step: epochs between two decays (torch's step_size)."
-    )
-    lr_gamma: float | None = Field(
-        None, gt=0.0, le=1.0, description="lr_schedule step / exponential: the decay factor; "
-        "null = 0.1 for step (torch's default), 0.95 per epoch for exponential.",
-    )
-    lr_min: float = Field(
-        0.0, ge=0.0, description="lr_schedule cosine: the final lr (eta_min); plateau: the lowest lr."
-    )
-    plateau_factor: float = Field(
-        0.5, gt=0.0, lt=1.0, description="lr_schedule plateau: multiply the lr by this on a plateau "
-        "(torch's default is 0.1; halving suits runs of tens of epochs).",
-    )
-    plateau_patience: int = Field(
-        2, ge=0, description="lr_schedule plateau: epochs without a better val_loss (relative 1e-4) "
-        "tolerated before the lr drops (torch's default is 10, for runs of hundreds of epochs).",
-    )
+        "constant", description="constant; step (times lr_gamma every lr_step_epochs epochs); exponential "
+        "(times lr_gamma per epoch); cosine (per batch, to lr_min at the end); plateau (times plateau_factor "
+        "after plateau_patience epochs without a better val_loss). As torch's StepLR, ExponentialLR, "
+        "CosineAnnealingLR, ReduceLROnPlateau.")
+    warmup_steps: int = Field(0, ge=0, description="Batches over which the lr rises linearly before any "
+                              "schedule: lr * (s + 1) / (warmup_steps + 1) at batch s; 0 = off.")
+    lr_step_epochs: int = Field(10, ge=1, description="lr_schedule step: epochs between decays (step_size).")
+    lr_gamma: float | None = Field(None, gt=0.0, le=1.0, description="step / exponential: the decay factor; "
+                                   "null = 0.1 for step (torch's default), 0.95 per epoch for exponential.")
+    lr_min: float = Field(0.0, ge=0.0, description="cosine: the final lr (eta_min); plateau: the lowest lr.")
+    plateau_factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: multiply the lr by this "
+                                  "(torch's default is 0.1; halving suits runs of tens of epochs).")
+    plateau_patience: int = Field(2, ge=0, description="plateau: epochs without a better val_loss (relative "
+                                  "1e-4) tolerated before the lr drops (torch's default 10 suits long runs).")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="Momentum coefficient (optimizer 'momentum').")
     nesterov: bool = Field(False, description="Nesterov look-ahead for optimizer 'momentum'.")
     beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam: decay of the gradient mean.")
