@@ -40,18 +40,15 @@ def _config(paths: list[str], sets: list[str]):
 def _torch_model(cfg, spec, params):
     import torch
 
+    from rnncli.use.torch_layout import torch_state_dicts
+
     m = cfg.model
     rnn = torch.nn.RNN(spec.input_size, spec.hidden_size, spec.num_layers, nonlinearity=spec.nonlinearity,
                        batch_first=True, dropout=m.dropout)
     head = torch.nn.Linear(spec.hidden_size, spec.output_size)
-    with torch.no_grad():
-        for l in range(spec.num_layers):
-            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh"]))
-            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh"]))
-            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h"]))
-            getattr(rnn, f"bias_hh_l{l}").zero_()
-        head.weight.copy_(torch.from_numpy(params["head.W_hy"]))
-        head.bias.copy_(torch.from_numpy(params["head.b_y"]))
+    rnn_state, head_state = torch_state_dicts(params, spec)
+    rnn.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in rnn_state.items()})
+    head.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in head_state.items()})
     return rnn, head
 
 

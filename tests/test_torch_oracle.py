@@ -13,8 +13,13 @@ torch = pytest.importorskip("torch")
 
 from rnncli.core.init import init_params  # noqa: E402
 from rnncli.core.model import ModelSpec, loss_and_grads  # noqa: E402
+from rnncli.use.torch_layout import torch_state_dicts  # noqa: E402
 
 TOL = 1e-10
+
+
+def tensors(state: dict[str, np.ndarray]) -> dict:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
 
 
 def torch_loss_and_grads(params, spec, x, y, loss, lengths, h0):
@@ -26,14 +31,9 @@ def torch_loss_and_grads(params, spec, x, y, loss, lengths, h0):
     head = torch.nn.Linear(spec.head_input_size, spec.output_size, dtype=torch.float64)
     # torch names the reverse direction's tensors with the same suffix as ours.
     names = [(l, s) for l in range(spec.num_layers) for s in ("", "_reverse")[: spec.directions]]
-    with torch.no_grad():
-        for l, s in names:
-            getattr(rnn, f"weight_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh{s}"]))
-            getattr(rnn, f"weight_hh_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh{s}"]))
-            getattr(rnn, f"bias_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h{s}"]))
-            getattr(rnn, f"bias_hh_l{l}{s}").zero_()
-        head.weight.copy_(torch.from_numpy(params["head.W_hy"]))
-        head.bias.copy_(torch.from_numpy(params["head.b_y"]))
+    rnn_state, head_state = torch_state_dicts(params, spec)
+    rnn.load_state_dict(tensors(rnn_state))
+    head.load_state_dict(tensors(head_state))
     xt = torch.tensor(x, requires_grad=True)
     h0t = torch.tensor(h0, requires_grad=True)
     batch, steps, _ = x.shape
@@ -142,16 +142,10 @@ def test_embedding_and_tied_head_match_torch(tie, bidirectional):
     emb = torch.nn.Embedding(V, E, dtype=torch.float64)
     head = torch.nn.Linear(spec.head_input_size, V, dtype=torch.float64)
     names = [(l, s) for l in range(2) for s in ("", "_reverse")[: spec.directions]]
-    with torch.no_grad():
-        emb.weight.copy_(torch.from_numpy(params["embed.W"]))
-        for l, s in names:
-            getattr(rnn, f"weight_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh{s}"]))
-            getattr(rnn, f"weight_hh_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh{s}"]))
-            getattr(rnn, f"bias_ih_l{l}{s}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h{s}"]))
-            getattr(rnn, f"bias_hh_l{l}{s}").zero_()
-        head.bias.copy_(torch.from_numpy(params["head.b_y"]))
-        if not tie:
-            head.weight.copy_(torch.from_numpy(params["head.W_hy"]))
+    rnn_state, head_state = torch_state_dicts(params, spec)
+    rnn.load_state_dict(tensors(rnn_state))
+    emb.load_state_dict(tensors({"weight": params["embed.W"]}))
+    head.load_state_dict(tensors(head_state))
     if tie:
         head.weight = emb.weight
     packed = torch.nn.utils.rnn.pack_padded_sequence(

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from rnncli.core.bidirectional import DIRECTIONS
 from rnncli.errors import RunFailure, UsageError
 from rnncli.fsutil import atomic_write_bytes, atomic_writer
 from rnncli.use.export_check import reference_and_feeds
 from rnncli.use.export_onnx import build_onnx
 from rnncli.use.model_io import LoadedModel
+from rnncli.use.torch_layout import torch_state_dicts
 
 __all__ = ["EXPORT_FORMATS", "export_model", "format_for", "torch_checkpoint"]
 
@@ -56,23 +56,10 @@ def _need(module: str, extra: str):
         raise UsageError(f"{module} is not installed: pip install 'rnncli[{extra}]'") from None
 
 
-def _torch_names(model: LoadedModel) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(torch.nn.RNN state dict, torch.nn.Linear state dict) as NumPy arrays of the model's dtype."""
-    p, H = model.params, model.spec.hidden_size
-    rnn: dict[str, np.ndarray] = {}
-    for l in range(model.spec.num_layers):
-        for s in DIRECTIONS[: model.spec.directions]:  # torch's suffix for the reverse direction too
-            rnn[f"weight_ih_l{l}{s}"] = p[f"rnn.{l}.W_xh{s}"]
-            rnn[f"weight_hh_l{l}{s}"] = p[f"rnn.{l}.W_hh{s}"]
-            rnn[f"bias_ih_l{l}{s}"] = p[f"rnn.{l}.b_h{s}"]
-            rnn[f"bias_hh_l{l}{s}"] = np.zeros(H, dtype=p[f"rnn.{l}.b_h{s}"].dtype)
-    return rnn, {"weight": p[model.spec.head_weight], "bias": p["head.b_y"]}
-
-
 def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
     """The dict `rnn export -f torch` saves (tensors as NumPy arrays; the caller converts)."""
     spec, task = model.spec, model.task
-    rnn, head = _torch_names(model)
+    rnn, head = torch_state_dicts(model.params, spec)
     scaler = None
     if task.scaler:
         scaler = {k: np.asarray(v, dtype=model.dtype) for k, v in task.scaler.items()}
