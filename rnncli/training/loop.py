@@ -168,7 +168,7 @@ def _run_epochs(run: _Run) -> dict:
         _train_epoch(run, epoch)
         record = _end_epoch(run, epoch)
         run.cb.on_epoch_end(record)
-        if (tc.patience is not None and state.bad_epochs >= tc.patience) or run.cb.stop_requested():
+        if _out_of_patience(run) or run.cb.stop_requested():
             stopped_early = True
             break
     records = read_metrics(run.run_dir)  # the last epoch's metrics, also after a resume
@@ -275,7 +275,7 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
     tc, state, data = run.cfg.train, run.state, run.data
     t_val = time.perf_counter()
     val = compute_metrics(state.params, run.spec, data.task, data.val, batch_size=tc.batch_size,
-                   dtype=np.dtype(tc.dtype)) if data.val is not None and len(data.val) else {}
+                          dtype=np.dtype(tc.dtype)) if data.val is not None and len(data.val) else {}
     lr = run.lr(state.global_step - 1, epoch)  # of the epoch's last batch
     record = state.sums.record(epoch, state.global_step, val, lr, time.perf_counter() - t_val)
     append_metrics(run.run_dir, record)
@@ -293,9 +293,15 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
     # Runs of many short epochs (small datasets trained for train.min_steps) save every k-th epoch:
     # an fsync'd checkpoint per epoch took 20x the training time. A resume replays from the last one.
     every = math.ceil(tc.epochs / SAVES_PER_RUN)
-    if epoch % every == 0 or epoch == tc.epochs or (tc.patience and state.bad_epochs >= tc.patience):
+    if epoch % every == 0 or epoch == tc.epochs or _out_of_patience(run):
         _save_progress(run, None)
     return record
+
+
+def _out_of_patience(run: _Run) -> bool:
+    """Early stopping: train.patience epochs in a row without a better score."""
+    patience = run.cfg.train.patience
+    return patience is not None and run.state.bad_epochs >= patience
 
 
 def _save_progress(run: _Run, t_epoch: float | None) -> None:
