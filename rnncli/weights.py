@@ -286,7 +286,9 @@ def _load_arrays(
         arr = read_member(zf, members[name])
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise WeightsError(f"{p}: {name} contains NaN or infinite values")
-        arrays[name] = arr
+        # C order for every reader: another tool's W.T is stored Fortran-ordered, and code that
+        # reshapes a tensor to reach its entries would otherwise work on a copy.
+        arrays[name] = np.ascontiguousarray(arr)
     params = {n: arrays[n] for n in shapes}
     extra = {n: a for n, a in arrays.items() if n not in shapes}
     return params, meta, extra

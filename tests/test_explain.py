@@ -175,7 +175,8 @@ def test_cli_json_has_exactly_the_documented_keys_and_matches_the_core():
     step_keys = {"t", "dh", "dh_from_output", "dh_from_next", "da", "dW_xh", "dW_hh", "db_h"}
     assert step_keys <= set(d["backward"][0])
     assert d["backward"][0]["t"] == 2
-    assert set(d["numerical"]["rnn.0.W_hh"]) == {"values", "max_abs_diff", "checked"}
+    assert set(d["numerical"]["rnn.0.W_hh"]) == {"values", "max_abs_diff", "rel_error", "passed", "checked",
+                                                 "kinks"}
     cfg = load_config([], ["data.source=random", "data.input_size=2", "data.output_size=1",
                            "data.seq_len=3", "data.num_samples=10", "model.hidden_size=3"])
     from rnncli.tools.explain_input import explain_config

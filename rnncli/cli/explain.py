@@ -10,7 +10,8 @@ import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
 from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
-from rnncli.errors import UsageError
+from rnncli.core.gradcheck import DEFAULT_TOL
+from rnncli.errors import GradcheckFailed, UsageError
 
 JSON_KEYS = ("forward", "output", "loss", "backward", "grads", "numerical")
 
@@ -92,6 +93,19 @@ def explain(
         sys.stdout.write(_markdown(done))
     elif html is None or not quiet:
         _print(console, done)
+    _fail_on_disagreement(done.result["numerical"])
+
+
+def _fail_on_disagreement(numerical: dict) -> None:
+    """Exit 1 with one line when a centred difference disagrees with backprop: the page is shown
+    (it is how one sees where), but a checker never passes a check it failed."""
+    failed = {name: c for name, c in numerical.items() if not c["passed"]}
+    if failed:
+        name, worst = max(failed.items(), key=lambda item: item[1]["rel_error"])
+        raise GradcheckFailed(
+            f"gradient check failed for {', '.join(failed)} (worst: {name} relative error "
+            f"{worst['rel_error']:.2e}, max |difference| {worst['max_abs_diff']:.2e}, "
+            f"tolerance {DEFAULT_TOL:.0e})")
 
 
 def _header(done) -> str:
@@ -118,10 +132,11 @@ def _print(console, done) -> None:
         console.print(Rule(title, align="left", style="dim") if console.width <= 200 else Text(f"-- {title}"))
         for line in lines:
             console.print(line, markup=False, highlight=False)
-    worst = max(c["max_abs_diff"] for c in done.result["numerical"].values())
+    checks = done.result["numerical"].values()
+    worst = max(c["max_abs_diff"] for c in checks)
     console.print(Text.assemble(("gradient check: ", "bold"), (
         f"max |backprop - centred difference| = {worst:.2g}",
-        "green" if worst < 1e-6 else "yellow")))
+        "green" if all(c["passed"] for c in checks) else "red")))
 
 
 def _markdown(done) -> str:

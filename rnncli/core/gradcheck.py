@@ -141,19 +141,21 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
         del tensors["x"]
     report = GradcheckReport(tol=tol, atol=atol, nudged=nudged)
     for name, arr in tensors.items():
-        flat = arr.reshape(-1)  # a view: perturbing it perturbs the tensor f() reads
-        idx = np.arange(flat.size)
-        if sample is not None and sample < flat.size:
-            idx = np.sort(rng.choice(flat.size, size=sample, replace=False))
+        idx = np.arange(arr.size)  # C-order flat indices, whatever the array's memory layout
+        if sample is not None and sample < arr.size:
+            idx = np.sort(rng.choice(arr.size, size=sample, replace=False))
         numeric = np.empty(idx.size)
         smooth = np.ones(idx.size, dtype=bool)
         for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + eps
+            # Index the tensor itself: reshape(-1) of a Fortran-ordered array is a copy, and
+            # perturbing a copy perturbs nothing f() reads (a check that compares with zeros).
+            at = np.unravel_index(i, arr.shape)
+            old = arr[at]
+            arr[at] = old + eps
             plus, active_plus = f()
-            flat[i] = old - eps
+            arr[at] = old - eps
             minus, active_minus = f()
-            flat[i] = old
+            arr[at] = old
             numeric[j] = (plus - minus) / (2 * eps)
             if relu and not np.array_equal(active_plus, active_minus):
                 smooth[j] = False  # the difference straddles relu's kink: no derivative to compare

@@ -16,12 +16,14 @@ import numpy as np
 from rnncli.core.model import ModelSpec
 from rnncli.data import SequenceData, TaskInfo, encode_text, load_dataset, one_hot
 from rnncli.data.scaling import scale_inputs, scale_targets
+from rnncli.data.words import encode_words, tokenize
 from rnncli.errors import UsageError
 from rnncli.tools.explain import explain_sequence, numerical_gradients
 from rnncli.tools.probe import first_batch, initial_params
 from rnncli.training.build import build_spec
 from rnncli.use.model_io import load_model
 from rnncli.use.predict import load_data_for_model
+from rnncli.wording import plural
 
 __all__ = ["TINY_OVERRIDES", "Explained", "explain_config", "explain_weights", "parse_sequence",
            "tiny_overrides"]
@@ -33,10 +35,12 @@ TINY_OVERRIDES = ("data.source=random", "data.input_size=2", "data.output_size=1
 
 
 def tiny_overrides(user: list[str] | tuple[str, ...]) -> list[str]:
-    """TINY_OVERRIDES then the user's --set items; a class count replaces the single output."""
+    """TINY_OVERRIDES then the user's --set items; a class count replaces the single output, a
+    data.source of the user's replaces the random data's keys (a file carries its own sizes)."""
     keys = {item.split("=", 1)[0].strip() for item in user}
-    labels = "data.num_classes" in keys
-    keep = [o for o in TINY_OVERRIDES if not (labels and o.startswith("data.output_size"))]
+    labels, source = "data.num_classes" in keys, "data.source" in keys
+    keep = [o for o in TINY_OVERRIDES if not (labels and o.startswith("data.output_size"))
+            and not (source and o.startswith("data."))]
     return [*keep, *user]
 
 
@@ -73,6 +77,22 @@ def _json_value(text: str, option: str):
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"{option}: not valid JSON ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise UsageError(f"{option}: the JSON is nested too deeply for a sequence") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise UsageError(f"{option}: not valid JSON ({str(e)[:80]})") from None
+
+
+def _numbers(value, option: str, text: str) -> np.ndarray:
+    """A JSON value as a float64 array; anything that is not finite numbers is a UsageError."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        arr = None
+    if arr is None or not np.all(np.isfinite(arr)):
+        raise UsageError(f"{option}: expected finite numbers (not NaN, infinite or beyond "
+                         f"float64), got {text[:40]}")
+    return arr
 
 
 def parse_sequence(x_text: str, y_text: str | None, spec: ModelSpec, task: TaskInfo
@@ -85,13 +105,10 @@ def parse_sequence(x_text: str, y_text: str | None, spec: ModelSpec, task: TaskI
     raw = _json_value(x_text, "--x")
     if task.kind == "text" and isinstance(raw, str):
         return _text_sequence(raw, y_text, spec, task)
-    try:
-        x = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        x = np.empty(0)
+    x = _numbers(raw, "--x", x_text)
     if x.ndim == 1 and spec.input_size == 1:
         x = x[:, None]
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != spec.input_size or not np.all(np.isfinite(x)):
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != spec.input_size:
         raise UsageError(f"--x: expected a JSON list of steps, each a list of {spec.input_size} numbers "
                          f"(shape (T, {spec.input_size})), got {x_text[:60]}")
     x = scale_inputs(x, task.scaler)
@@ -104,10 +121,10 @@ def _target(y_text: str | None, spec: ModelSpec, task: TaskInfo, T: int) -> np.n
     shape = ((T,) if seq else ()) if classes else ((T, spec.output_size) if seq else (spec.output_size,))
     if y_text is None:
         return np.zeros(shape, dtype=np.int64 if classes else np.float64)
+    y = _numbers(_json_value(y_text, "--y"), "--y", y_text)
     try:
-        y = np.asarray(_json_value(y_text, "--y"), dtype=np.float64)
         y = y.reshape(shape)
-    except (TypeError, ValueError):
+    except ValueError:
         raise UsageError(f"--y: expected {'class ids' if classes else 'numbers'} of shape {shape}, "
                          f"got {y_text[:60]}") from None
     if classes:
@@ -117,17 +134,28 @@ def _target(y_text: str | None, spec: ModelSpec, task: TaskInfo, T: int) -> np.n
     return scale_targets(y, task.scaler)
 
 
+def _encode(text: str, task: TaskInfo, option: str) -> tuple[np.ndarray, str]:
+    """The ids of `text` as the model's tokens (characters or words), and what one token is called."""
+    if task.tokens == "word":
+        return encode_words(tokenize(text), task.vocab), "word"
+    return encode_text(text, task.vocab, name=option), "character"
+
+
 def _text_sequence(text: str, y_text: str | None, spec: ModelSpec, task: TaskInfo):
-    if not text:
+    ids, unit = _encode(text, task, "--x")
+    if not len(ids):
         raise UsageError("--x: the text is empty")
-    ids = encode_text(text, task.vocab, name="--x")
     x = one_hot(ids, spec.input_size, np.float64)
-    if y_text is None:  # the next characters, as a text model is trained: the last one predicts itself
+    if y_text is None:  # the next tokens, as a text model is trained: the last one predicts itself
         nxt = np.append(ids[1:], ids[-1])
         return x, nxt if spec.output == "sequence" else np.asarray(nxt[-1])
     y_raw = _json_value(y_text, "--y")
     if isinstance(y_raw, str):
-        y_ids = encode_text(y_raw, task.vocab, name="--y")
+        y_ids, _ = _encode(y_raw, task, "--y")
+        want = len(ids) if spec.output == "sequence" else 1
+        if len(y_ids) != want:  # a shorter target would be broadcast: the loss of another sequence
+            raise UsageError(f"--y: this model predicts {plural(want, unit)} for the "
+                             f"{plural(len(ids), unit)} of --x, got {len(y_ids)}")
         return x, y_ids if spec.output == "sequence" else np.asarray(y_ids[-1])
     return x, _target(y_text, spec, task, len(ids))
 
