@@ -89,6 +89,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     Raises NonFiniteError (exit 1) on a NaN/inf loss or gradient, Interrupted (exit 130) after
     SIGINT/SIGTERM, ConfigError/DataError (exit 2) for bad input, all after saving what there is.
     """
+    t_start = time.perf_counter()  # the summary's wall-clock seconds: data, epochs and saves
     cb = callbacks or TrainCallbacks()
     changes = resume_changes(run_dir, cfg) if resume else {}  # refuses what the checkpoint cannot take
     dtype = np.dtype(cfg.train.dtype)
@@ -111,6 +112,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
         except BaseException as exc:
             record_ending(run_dir, run_info, exc)
             raise
+        summary["seconds"] = time.perf_counter() - t_start
         run_info.update(status="completed", end=now(), summary=summary)
         write_run_json(run_dir, run_info)
     cb.on_train_end(summary)
