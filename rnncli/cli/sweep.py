@@ -15,6 +15,9 @@ from rnncli.errors import UsageError
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "none")
 DEFAULT_TRIALS = 20
+# Each worker is a Python process with NumPy (~100 MB) training one trial; far more than any machine
+# this runs on has cores, and 100,000 of them would take the machine down before the first trial.
+MAX_WORKERS = 256
 
 
 def sweep(
@@ -36,7 +39,9 @@ def sweep(
                      help=f"Finished trials the study should have, over all workers and machines "
                      f"(default {DEFAULT_TRIALS}; grid: the grid's size)."),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes here.")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, max=MAX_WORKERS, help="Worker processes here.")
+    ] = 1,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", metavar="DIR",
@@ -101,9 +106,46 @@ def sweep(
     if summary is not None:
         _show_summary(console, summary, storage, study, json_)
         return
-    spec = _spec(config or [], set_ or [], param or [], space, trials, out, sampler, metric, direction,
-                 prune, storage, study, seed, threads)
-    _run(console, spec, workers, json_)
+    out_dir = Path(out) if out is not None else None
+    created = out_dir is not None and not out_dir.exists()
+    try:
+        spec = _spec(config or [], set_ or [], param or [], space, trials, out, sampler, metric, direction,
+                     prune, storage, study, seed, threads)
+        created = created or not Path(spec.out).exists()
+        study_obj = _open(spec, storage is None)
+    except BaseException:
+        if created:  # a refused sweep leaves no directory behind (the default one included)
+            _remove_new_out(Path(spec.out) if "spec" in locals() else out_dir)
+        raise
+    _run(console, spec, study_obj, workers, json_)
+
+
+def _remove_new_out(out: Path | None) -> None:
+    """Remove the --out this command created, and only what a sweep puts there before its workers."""
+    import shutil
+
+    if out is not None and out.is_dir() and {p.name for p in out.iterdir()} <= {"study.db", ".claims"}:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _open(spec, default_storage: bool):
+    """The study (created or joined), the grid queued; one study per sweep directory."""
+    from rnncli.tools.sweep import open_sweep, queue_grid
+    from rnncli.tools.sweep_study import check_storage_url, import_optuna, open_storage
+
+    check_storage_url(spec.storage)
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if default_storage:  # trial-NNNN directories are numbered per study: two would share them
+        names = import_optuna().get_all_study_names(storage=open_storage(spec.storage))
+        others = [n for n in names if n != spec.study]
+        if others:
+            raise UsageError(f"--out {out}: holds study {others[0]!r}; one study per directory: "
+                             f"choose another --out (or --study {others[0]} to continue it)")
+    study, _ = open_sweep(spec)
+    if spec.sampler == "grid":
+        queue_grid(study, spec.space())
+    return study
 
 
 def _spec(configs, overrides, params, space, trials, out, sampler, metric, direction, prune, storage,
@@ -130,7 +172,7 @@ def _spec(configs, overrides, params, space, trials, out, sampler, metric, direc
             size *= len(values)
         trials = min(trials or size, size)
     out = Path(out) if out is not None else Path("sweeps") / (cfg.name or "default")
-    _check_out(out, storage)
+    _check_out(out, storage)  # made by _open, after every check
     return SweepSpec(
         out=str(out.resolve()), storage=storage or default_storage(out), study=study or out.resolve().name,
         params=[{"key": p.key, "kind": p.kind, "values": list(p.values), "origin": p.origin}
@@ -146,19 +188,14 @@ def _check_out(out: Path, storage: str | None) -> None:
         raise UsageError(f"--out {out}: exists and is not a directory")
     if storage is None and out.is_dir() and any(out.iterdir()) and not (out / "study.db").exists():
         raise UsageError(f"--out {out}: not empty and holds no study.db; choose a new directory")
-    out.mkdir(parents=True, exist_ok=True)
 
 
-def _run(console, spec, workers: int, json_: bool) -> None:
+def _run(console, spec, study, workers: int, json_: bool) -> None:
     """Start the workers, show each finished trial, then the summary."""
     from rnncli.errors import Interrupted
-    from rnncli.tools.sweep import open_sweep, queue_grid
     from rnncli.tools.sweep_pool import WorkerPool, watch
     from rnncli.tools.sweep_study import finished, redact
 
-    study, _ = open_sweep(spec)
-    if spec.sampler == "grid":
-        queue_grid(study, spec.space())
     done = len(finished(study.get_trials(deepcopy=False)))
     console.print(f"sweep {spec.out}: study {spec.study!r} in {redact(spec.storage)}; {spec.trials} trials "
                   f"({done} finished before), {workers} worker{'s' * (workers > 1)}, {spec.sampler} sampler, "
@@ -171,9 +208,29 @@ def _run(console, spec, workers: int, json_: bool) -> None:
         raise Interrupted(f"sweep interrupted; running trials were stopped and will be retried: rerun the "
                           f"same command to continue ({len(finished(study.get_trials()))} of {spec.trials} "
                           "trials finished)")
-    if any(codes):  # the worker printed why; a usage error (2) stopped the others (130)
-        raise typer.Exit(2 if 2 in codes else max(c for c in codes if c))
-    _show(console, study, Path(spec.out), json_)
+    _worker_failures(codes, pool)
+    _show(console, study, Path(spec.out), json_, write_best=True)
+
+
+def _worker_failures(codes: list[int | None], pool) -> None:
+    """A worker killed by a signal is one line naming it (it printed nothing); one that exited with
+    an error printed its own line, and its code is the sweep's (a usage error, 2, stopped the rest)."""
+    import signal as signals
+
+    from rnncli.errors import RunFailure
+
+    killed = [(i, -c) for i, c in enumerate(codes) if c is not None and c < 0]
+    if killed and not pool.interrupted:
+        i, signum = killed[0]
+        try:
+            name = signals.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        raise RunFailure(f"sweep worker {i} (pid {pool.procs[i].pid}) was killed by {name}"
+                         f"{' (out of memory?)' if signum == signals.SIGKILL else ''}; its trial is retried "
+                         "when the sweep is run again")
+    if any(c for c in codes if c and c > 0):
+        raise typer.Exit(2 if 2 in codes else max(c for c in codes if c and c > 0))
 
 
 def _trial_line(r: dict, metric: str) -> str:
@@ -193,16 +250,20 @@ def _show_summary(console, out: Path, storage: str | None, study: str | None, js
     if storage is None and not (Path(out) / "study.db").is_file():
         raise UsageError(f"--summary {out}: no study.db there (give --storage URL for a shared study)")
     s = load_study(open_storage(storage or default_storage(out)), study)
-    _show(console, s, Path(out), json_)
+    _show(console, s, Path(out), json_, write_best=False)
 
 
-def _show(console, study, out: Path, json_: bool) -> None:
-    """The best trials (table), importances, best.yaml on stderr; the summary object with --json."""
+def _show(console, study, out: Path, json_: bool, *, write_best: bool) -> None:
+    """The best trials (table), importances, best.yaml on stderr; the summary object with --json.
+    best.yaml is written when the sweep ends; --summary only reads (a read-only directory works)."""
     from rnncli.cli.tables import print_table
     from rnncli.tools.sweep_study import summarize, write_best_yaml
 
     result = summarize(study)
-    best_yaml = write_best_yaml(result, out)
+    if write_best:
+        best_yaml = write_best_yaml(result, out)
+    else:
+        best_yaml = out / "best.yaml" if (out / "best.yaml").is_file() and result["best"] else None
     for item in _summary_renderables(result, best_yaml):
         if isinstance(item, str):
             console.print(item, markup=False, highlight=False)

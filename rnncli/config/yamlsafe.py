@@ -9,11 +9,16 @@ depth are computed on that graph, and only a document within the bounds is const
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["MAX_CONFIG_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_VALUES", "load_yaml_bounded", "yaml_problem"]
+from rnncli.errors import RnnError
+from rnncli.fsutil import check_readable_file
+
+__all__ = ["MAX_CONFIG_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_VALUES", "load_yaml_bounded", "read_yaml_file",
+           "yaml_problem"]
 
 # A config holds a few hundred values in a few levels; anything far beyond is not a config (an alias
 # "billion laughs" expands 500 bytes into billions of values) and is refused before it is built.
@@ -102,3 +107,27 @@ def yaml_problem(e: yaml.YAMLError) -> tuple[tuple[int, int] | None, str]:
             text = f"{e.problem} ({e.context})"
         return pos, " ".join(str(text).split())
     return None, " ".join(str(e).split())
+
+
+def read_yaml_file(path: Path, label: str, error: type[RnnError]) -> Any:
+    """The value of the YAML file `path`, read within the config limits (size, values, depth).
+
+    Every problem is one `error` line starting with `label` (e.g. "--space FILE") and, for syntax,
+    the line and column: a YAML file the tool reads for anything but a config goes through here.
+    """
+    check_readable_file(path, label, error)
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise error(f"{label}: larger than {MAX_CONFIG_BYTES >> 20} MiB; not a settings file")
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise error(f"{label}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{label}: not a UTF-8 text file (byte {e.start})") from None
+    try:
+        return load_yaml_bounded(text)[1]
+    except yaml.YAMLError as e:
+        pos, problem = yaml_problem(e)
+        where = f"{label}:{pos[0]}:{pos[1]}" if pos else label
+        raise error(f"{where}: invalid YAML: {problem}") from None
+

@@ -8,10 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rnncli.config.dump import flatten
-from rnncli.config.yamlsafe import load_yaml_bounded
+from rnncli.config.yamlsafe import read_yaml_file
 from rnncli.errors import UsageError
 from rnncli.training.rundir import read_metrics, read_run_json
 
@@ -23,12 +21,9 @@ _METRICS = (("bpc", "min"), ("accuracy", "max"), ("mse", "min"))
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "config.yaml"
-    try:
-        raw = load_yaml_bounded(path.read_text(encoding="utf-8"))[1]
-    except (OSError, UnicodeDecodeError):
+    if not path.exists():
         return {}
-    except yaml.YAMLError as e:
-        raise UsageError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    raw = read_yaml_file(path, str(path), UsageError)
     return flatten(raw) if isinstance(raw, dict) else {}
 
 

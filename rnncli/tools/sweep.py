@@ -13,6 +13,8 @@ import contextlib
 import itertools
 import json
 import math
+import os
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -100,8 +102,10 @@ def open_sweep(spec: SweepSpec, worker: int = 0):
 def queue_grid(study, space: list[Param]) -> int:
     """Queue every point of a grid search once, in order, when the study is new; returns the grid size.
 
-    Queued trials are handed out one per ask(), atomically, so workers on any number of machines
-    never run a point twice (Optuna's GridSampler picks points per worker and can repeat one).
+    Each queued trial is claimed by exactly one worker (`_claim_queued`), so workers never run a point
+    twice (Optuna's GridSampler picks points per worker and can repeat one, and its own queue is not
+    atomic on SQLite). The claim files live in DIR: workers on other machines sharing a --storage
+    need a server database (PostgreSQL, MySQL), whose row locks make Optuna's queue atomic.
     """
     grid = grid_space(space)
     points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
@@ -165,15 +169,45 @@ def _heartbeat(storage, trial_id: int) -> Iterator[None]:
         thread.join()
 
 
-def _next_trial(study, budget: int):
-    """A new trial, or None once the study has its `budget` finished (or running) trials."""
+def claims_dir(spec: SweepSpec) -> Path:
+    """DIR/.claims/<study>: one empty file per queued trial a worker on this machine took."""
+    return Path(spec.out) / ".claims" / re.sub(r"[^\w.-]", "_", spec.study)
+
+
+def _claim_queued(study, claims: Path):
+    """A queued (WAITING) trial this worker alone runs, or None when the queue is empty.
+
+    Optuna pops queued trials with a SELECT then an UPDATE, not atomic on SQLite (optuna#4621): two
+    workers could run one grid point and lose another. The claim is an O_EXCL file per trial number,
+    which exactly one process creates; only then is the trial set RUNNING.
+    """
+    from optuna.trial import Trial, TrialState
+
+    claims.mkdir(parents=True, exist_ok=True)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            os.close(os.open(claims / f"{t.number:06d}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            continue
+        if study._storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):  # noqa: SLF001
+            return Trial(study, t._trial_id)
+    return None
+
+
+def _next_trial(study, budget: int, claims: Path | None = None):
+    """A new trial, or None once the study has its `budget` finished (or running) trials.
+
+    With `claims` (grid search: every point queued up front) only queued trials are run, each
+    claimed atomically; otherwise Optuna's sampler asks for a new one."""
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
     fail_stale_trials(study)
     if not budget_left(study.get_trials(deepcopy=False), budget):
         return None
-    trial = study.ask()
+    trial = _claim_queued(study, claims) if claims is not None else study.ask()
+    if trial is None:
+        return None
     if not budget_left(study.get_trials(deepcopy=False), budget, trial.number):
         trial.set_user_attr("status", "skipped")  # another worker asked at the same moment
         study.tell(trial, state=TrialState.FAIL)
@@ -190,8 +224,9 @@ def run_worker(spec: SweepSpec, stop: threading.Event, worker: int = 0) -> int:
     study, storage = open_sweep(spec, worker)
     space = spec.space()
     ran = 0
+    claims = claims_dir(spec) if spec.sampler == "grid" else None
     while not stop.is_set():
-        trial = _next_trial(study, spec.trials)
+        trial = _next_trial(study, spec.trials, claims)
         if trial is None:
             break
         with _heartbeat(storage, trial._trial_id):  # Optuna has no public id for a trial
@@ -206,6 +241,10 @@ def _run_trial(study, trial, spec: SweepSpec, space: list[Param], stop: threadin
 
     values = {p.key: p.suggest(trial) for p in space}
     run_dir = Path(spec.out).resolve() / f"trial-{trial.number:04d}"
+    if run_dir.exists():  # never a trial of this study (numbers are new): not ours to write into
+        trial.set_user_attr("error", f"{run_dir} exists and belongs to another study")
+        study.tell(trial, state=TrialState.FAIL)
+        return
     trial.set_user_attr("run_dir", str(run_dir))
     trial.set_user_attr("host", host())
     cb = _TrialCallbacks(trial, spec.metric, spec.direction, spec.prune != "none", stop)

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from rnncli.config import load_config
+from rnncli.config.yamlsafe import load_yaml_bounded, read_yaml_file, yaml_problem
 from rnncli.errors import ConfigError, UsageError
 
 KINDS = ("choice", "int", "uniform", "loguniform")
@@ -52,9 +53,13 @@ def _yaml_scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
-def _choice(text: str) -> Any:
+def _choice(text: str, origin: str) -> Any:
     """A YAML scalar, except that 1e-3 (a string to YAML 1.1) is the number it looks like."""
-    value = yaml.safe_load(text) if text.strip() else None
+    try:
+        value = load_yaml_bounded(text)[1] if text.strip() else None
+    except yaml.YAMLError as e:
+        raise UsageError(f"{origin}: choice {text[:40]!r} is not a YAML scalar "
+                         f"({yaml_problem(e)[1][:80]})") from None
     if isinstance(value, str):
         try:
             number = float(value)
@@ -74,10 +79,18 @@ def _number(text: str, origin: str, integer: bool) -> float | int:
     return value
 
 
+def _choices(key: str, values: tuple, origin: str) -> Param:
+    if any(isinstance(v, (list, dict)) for v in values):  # also a nested list in a --space file
+        raise UsageError(f"{origin}: choices must be scalars (numbers, words, true/false, null)")
+    if len(set(map(repr, values))) < len(values):
+        raise UsageError(f"{origin}: a choice is listed twice")
+    return Param(key, "choice", values, origin)
+
+
 def parse_spec(key: str, spec: Any, origin: str) -> Param:
     """A Param from a SPEC string (or a YAML list = choices); UsageError naming `origin` if malformed."""
     if isinstance(spec, list):
-        spec = "choice:" + ",".join(_yaml_scalar(v) for v in spec)
+        spec = "choice:" + ",".join(_yaml_scalar(v) for v in _choices(key, tuple(spec), origin).values)
     if not isinstance(spec, str) or ":" not in spec:
         raise UsageError(f"{origin}: expected KIND:..., one of choice:a,b int:LO:HI uniform:LO:HI "
                          "loguniform:LO:HI")
@@ -85,12 +98,7 @@ def parse_spec(key: str, spec: Any, origin: str) -> Param:
     if kind not in KINDS:
         raise UsageError(f"{origin}: unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
     if kind == "choice":
-        values = tuple(_choice(v) for v in rest.split(","))
-        if len(set(map(repr, values))) < len(values):
-            raise UsageError(f"{origin}: a choice is listed twice")
-        if any(isinstance(v, (list, dict)) for v in values):
-            raise UsageError(f"{origin}: choices must be scalars (numbers, words, true/false, null)")
-        return Param(key, kind, values, origin)
+        return _choices(key, tuple(_choice(v, origin) for v in rest.split(",")), origin)
     bounds = rest.split(":")
     if len(bounds) != 2:
         raise UsageError(f"{origin}: expected {kind}:LO:HI")
@@ -112,13 +120,9 @@ def parse_param(item: str) -> Param:
 
 
 def load_space(path: Path) -> list[Param]:
-    """Params from a YAML file mapping dotted keys to SPEC strings or lists of choices."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(f"--space {path}: cannot read ({e.strerror})") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise UsageError(f"--space {path}: not a YAML file ({' '.join(str(e).split())})") from None
+    """Params from a YAML file mapping dotted keys to SPEC strings or lists of choices (read with
+    the config files' limits: config/yamlsafe.read_yaml_file)."""
+    data = read_yaml_file(Path(path), f"--space {path}", UsageError)
     if not isinstance(data, dict) or not data:
         raise UsageError(f"--space {path}: expected a mapping of config keys to specs, "
                          "e.g. train.lr: loguniform:1e-4:1e-2")

@@ -48,12 +48,33 @@ def default_storage(out: Path) -> str:
     return f"sqlite:///{Path(out).resolve() / 'study.db'}"
 
 
+def check_storage_url(url: str) -> None:
+    """UsageError (exit 2) for a --storage that is no database URL or one no worker can share.
+
+    Every worker is a process of its own: an in-memory SQLite database would be a different,
+    empty database in each, and the command would watch none of their trials.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as e:
+        raise UsageError(f"--storage {redact(url)}: not a database URL such as sqlite:///study.db or "
+                         f"postgresql://host/db ({_one_line(e)[:80]})") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise UsageError(f"--storage {redact(url)}: an in-memory database is private to one process; "
+                         "the workers need a file (sqlite:///DIR/study.db) or a server")
+
+
 def open_storage(url: str, attempts: int = 3):
     """An RDBStorage with heartbeats (lost trials are queued again once); RunFailure if unreachable.
 
     Retried briefly: processes that start together may race to create the same tables.
     """
     optuna = import_optuna()
+    check_storage_url(url)
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     for attempt in range(attempts):
         try:
@@ -80,9 +101,12 @@ def create_study(storage, name: str, settings: dict, sampler, pruner):
     old = study.user_attrs.get(SETTINGS)
     if old is None:
         study.set_user_attr(SETTINGS, settings)
-    elif (old["metric"], old["direction"]) != (settings["metric"], settings["direction"]):
-        raise UsageError(f"study {name!r} optimises {old['metric']} ({old['direction']}); this sweep asks "
-                         f"for {settings['metric']} ({settings['direction']}): use another --study or --out")
+        return study
+    old = study_settings(study)
+    if (old.get("metric"), old.get("direction")) != (settings["metric"], settings["direction"]):
+        raise UsageError(f"study {name!r} optimises {old.get('metric')} ({old.get('direction')}); this "
+                         f"sweep asks for {settings['metric']} ({settings['direction']}): use another "
+                         "--study or --out")
     return study
 
 
@@ -139,9 +163,29 @@ def trial_record(t) -> dict:
             "epochs": t.user_attrs.get("epochs"), "seconds": seconds, "error": t.user_attrs.get("error")}
 
 
+def study_settings(study) -> dict:
+    """The settings `rnn sweep` stored on the study, checked: a study written by something else, or
+    edited, is a UsageError naming what is wrong, never an internal error later."""
+    settings = study.user_attrs.get(SETTINGS, {})
+    where = f"study {study.study_name!r}: its {SETTINGS} settings"
+    if not isinstance(settings, dict):
+        raise UsageError(f"{where} are a {type(settings).__name__}, not a mapping (not made by rnn sweep?)")
+    shapes = {"metric": str, "direction": str, "space": dict, "configs": list, "overrides": list}
+    for key, kind in shapes.items():
+        if key in settings and not isinstance(settings[key], kind):
+            raise UsageError(f"{where}: {key} is a {type(settings[key]).__name__}, expected a "
+                             f"{kind.__name__}")
+    if settings.get("direction", "minimize") not in ("minimize", "maximize"):
+        raise UsageError(f"{where}: direction {str(settings['direction'])[:40]!r} is not minimize/maximize")
+    for key in ("configs", "overrides"):
+        if not all(isinstance(v, str) for v in settings.get(key, [])):
+            raise UsageError(f"{where}: {key} must be a list of strings")
+    return settings
+
+
 def summarize(study) -> dict:
     """Best trial, every counted trial, parameter importances and the study's settings."""
-    settings = study.user_attrs.get(SETTINGS, {})
+    settings = study_settings(study)
     records = [trial_record(t) for t in study.get_trials(deepcopy=False) if state_of(t)]
     done = [r for r in records if r["state"] == "complete" and r["value"] is not None]
     sign = -1 if settings.get("direction") == "maximize" else 1
