@@ -46,9 +46,14 @@ class GradcheckFailed(RunFailure):
 
 
 class Interrupted(RnnError):
-    """Training stopped by SIGINT/SIGTERM after writing a checkpoint."""
+    """Training stopped by SIGINT/SIGTERM/SIGHUP after writing a checkpoint: exit 128 + the signal
+    (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the shell's convention for a command a signal ended."""
 
     exit_code = 130
+
+    def __init__(self, message: str = "", signum: int = 2):  # 2 = SIGINT
+        super().__init__(message)
+        self.exit_code = 128 + (signum or 2)
 
 
 class Terminated(KeyboardInterrupt):

@@ -207,7 +207,7 @@ def _run(console, spec, study, workers: int, json_: bool) -> None:
     if pool.interrupted:
         raise Interrupted(f"sweep interrupted; running trials were stopped and will be retried: rerun the "
                           f"same command to continue ({len(finished(study.get_trials()))} of {spec.trials} "
-                          "trials finished)")
+                          "trials finished)", pool.interrupted)
     _worker_failures(codes, pool)
     _show(console, study, Path(spec.out), json_, write_best=True)
 

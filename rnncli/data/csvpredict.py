@@ -88,6 +88,9 @@ def csv_windows(lines: Iterator[str], task: TaskInfo, name: str,
     """(window (W, I), index of the step it forecasts) for every full window, lazily."""
     names, rows = _rows(lines, name)
     if is_long_format(names):
+        if context:
+            raise DataError(f"{name}: --context continues a series; this is a long-format panel "
+                            "(sample,t,...) whose sequences stand alone")
         yield from _long_sequences(names, rows, task, name)
         return
     w = task.seq_len

@@ -210,6 +210,27 @@ def _with_val_source(cfg: DataConfig, load, fitted: TaskInfo | None) -> DataBund
     return DataBundle(train.train, val.train, task)
 
 
+def _check_context(context: str | None, kind: str, fitted: TaskInfo | None) -> None:
+    """--context continues a csv series: refused for any other data or model (never ignored)."""
+    if context is not None and (kind != "csv" or (fitted is not None and not fitted.columns)):
+        what = f"not {kind} data" if kind != "csv" else "and models trained on one; this one was not"
+        raise DataError(f"{context}: --context applies to csv series {what}")
+
+
+def _csv_bundle(cfg: DataConfig, seed, dtype, base_dir, fitted, split: bool, stdin, context) -> DataBundle:
+    """A csv source: a long-format panel (sample,t,...) or a series cut into windows."""
+    stdin = _rereadable(cfg, stdin)
+    if _long_csv(cfg, base_dir, stdin):
+        if context is not None:
+            raise DataError(f"{context}: --context continues a series; {cfg.source} is a "
+                            "long-format panel (sample,t,...)")
+        frac = cfg.val_fraction if split else 0.0
+        bundle = _load_file(cfg, seed, base_dir, fitted, frac, stdin)
+        return DataBundle(_cast(bundle.train, dtype), _cast(bundle.val, dtype), bundle.task)
+    return load_csv_dataset(cfg, dtype=dtype, base_dir=base_dir, fitted=fitted, split=split,
+                            stdin=stdin, context=context)
+
+
 def load_dataset(
     cfg: DataConfig,
     *,
@@ -239,6 +260,7 @@ def load_dataset(
     """
     dtype = np.dtype(dtype)
     kind = cfg.kind
+    _check_context(context, kind, fitted)
     if cfg.val_source is not None and split:
         def load(c: DataConfig, f: TaskInfo | None, s: bool) -> DataBundle:
             return load_dataset(c, seed=seed, dtype=dtype, base_dir=base_dir, fitted=f, split=s,
@@ -249,15 +271,7 @@ def load_dataset(
         return load_text_corpus(src, cfg, base_dir=base_dir, fitted=fitted, split=split,
                                 stdin=stdin if stdin is not None else sys.stdin)
     if kind == "csv":
-        stdin = _rereadable(cfg, stdin)
-        if _long_csv(cfg, base_dir, stdin):
-            frac = cfg.val_fraction if split else 0.0
-            bundle = _load_file(cfg, seed, base_dir, fitted, frac, stdin)
-            return DataBundle(_cast(bundle.train, dtype), _cast(bundle.val, dtype), bundle.task)
-        return load_csv_dataset(cfg, dtype=dtype, base_dir=base_dir, fitted=fitted, split=split,
-                                stdin=stdin, context=context)
-    if context is not None:
-        raise DataError(f"{context}: --context applies to csv series, not {kind} data")
+        return _csv_bundle(cfg, seed, dtype, base_dir, fitted, split, stdin, context)
     if kind == "npy":
         raise DataError(
             f"{cfg.source}: an .npy holds inputs only; training and eval need targets: use an "

@@ -204,7 +204,7 @@ def _train_epoch(run: _Run, epoch: int) -> None:
         if run.stop.signum:
             _save_progress(run, t_epoch)
             raise Interrupted(f"interrupted at epoch {epoch} step {step + 1}; checkpoint saved, "
-                              f"continue with: rnn train --resume {run.run_dir}")
+                              f"continue with: rnn train --resume {run.run_dir}", run.stop.signum)
         if tc.checkpoint_every and state.global_step % tc.checkpoint_every == 0:
             _save_progress(run, t_epoch)
     sums = state.sums
