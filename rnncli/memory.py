@@ -42,12 +42,13 @@ def human_bytes(n: float) -> str:
 
 
 def step_memory_bytes(spec: ModelSpec, batch_size: int, steps: int, dtype) -> int:
-    """Bytes a training step holds at its peak: per layer the (T, B, H) states and their gradient
-    buffer (plus a dropout mask), the input copy and its gradient, outputs, and parameters with
-    gradients and two optimizer slots."""
+    """Bytes a training step holds at its peak: per layer the (T, B, H)-sized buffers its cell keeps
+    (Elman: states, their gradient, a dropout mask; gated cells add their gates and the gates'
+    gradients: core/cells/, TRAIN_BUFFERS), the input copy and its gradient, outputs, and parameters
+    with gradients and two optimizer slots."""
     item = np.dtype(dtype).itemsize
     T, B, H = steps, batch_size, spec.hidden_size
-    per_layer = 3 * T * B * H
+    per_layer = spec.cell_module.TRAIN_BUFFERS * T * B * H
     inputs = 2 * T * B * (spec.embedding_size or spec.input_size)  # one-hot, or embedded vectors
     outputs = 3 * T * B * spec.output_size
     # A bidirectional layer holds both directions plus the reversed and concatenated copies.
@@ -56,10 +57,12 @@ def step_memory_bytes(spec: ModelSpec, batch_size: int, steps: int, dtype) -> in
 
 
 def forward_memory_bytes(spec: ModelSpec, batch_size: int, steps: int, dtype) -> int:
-    """Bytes a forward pass (predict, eval, sample) holds: states per layer, input, outputs, params."""
+    """Bytes a forward pass (predict, eval, sample) holds: the cell's buffers per layer (FORWARD_BUFFERS
+    (T, B, H) arrays: states, gates), input, outputs, params."""
     item = np.dtype(dtype).itemsize
     T, B = steps, batch_size
-    return item * (T * B * (spec.num_layers * 2 * spec.hidden_size + spec.input_size
+    per_layer = spec.cell_module.FORWARD_BUFFERS * spec.hidden_size
+    return item * (T * B * (spec.num_layers * per_layer + spec.input_size
                             + 2 * spec.output_size) + num_params(spec))
 
 

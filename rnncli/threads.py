@@ -1,7 +1,8 @@
 """How many BLAS threads NumPy's products use: `auto` from the model's sizes, or a count.
 
-A vanilla RNN multiplies small matrices T times in a row: per step a (B, H) state times the
-(H, H) W_hh, forward and backward. BLAS starts one thread per core for each product; below a
+A recurrent layer multiplies small matrices T times in a row: per step a (B, H) state times the
+(H, G*H) recurrent matrix (G gates: 1 Elman, 3 GRU, 4 LSTM), forward and backward. BLAS starts
+one thread per core for each product; below a
 size the threads cost more to wake and join than they save, and on a machine where other
 processes run, a product waits for its slowest thread, so a small training ran 30x slower with
 two threads than with one. `auto` therefore picks one thread unless the per-step products are
@@ -33,7 +34,7 @@ from rnncli.run_layout import RUN_JSON
 __all__ = ["AUTO_MIN_STEP_WORK", "apply_threads", "auto_threads", "blas_threads", "parse_threads",
            "physical_cores", "resolve_threads", "run_threads", "set_threads"]
 
-# Per-step work B*H*(I+H) from which `auto` uses all physical cores (B=32, I=H=512 reaches it; see above).
+# Per-step work B*G*H*(I+H) from which `auto` uses all physical cores (B=32, I=H=512 reaches it; see above).
 AUTO_MIN_STEP_WORK = 16_000_000
 
 
@@ -54,15 +55,16 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
-def auto_threads(batch: int, hidden: int, input_size: int | None = None) -> int:
+def auto_threads(batch: int, hidden: int, input_size: int | None = None, gates: int = 1) -> int:
     """The `auto` count for one step's products: 1 below AUTO_MIN_STEP_WORK, else all physical cores.
 
     Args:
         batch: sequences per step B.
         hidden: hidden units H (the widest layer).
         input_size: input features I of the first layer; None = H (the products above it).
+        gates: G of the cell (1 Elman, 3 GRU, 4 LSTM): its products are G*H wide.
     """
-    work = batch * hidden * ((hidden if input_size is None else input_size) + hidden)
+    work = batch * gates * hidden * ((hidden if input_size is None else input_size) + hidden)
     return 1 if work < AUTO_MIN_STEP_WORK else physical_cores()
 
 
@@ -78,17 +80,18 @@ def parse_threads(value: object, where: str = "--threads") -> int | str:
 
 
 def resolve_threads(setting: int | str | None, *, batch: int, hidden: int,
-                    input_size: int | None = None) -> int:
+                    input_size: int | None = None, gates: int = 1) -> int:
     """The count to use: an integer setting as given, `auto` (or None) from the sizes."""
     if setting is None or setting == "auto":
-        return auto_threads(batch, hidden, input_size)
+        return auto_threads(batch, hidden, input_size, gates)
     return int(setting)
 
 
 def set_threads(setting: int | str | None, *, batch: int, hidden: int,
-                input_size: int | None = None) -> int:
+                input_size: int | None = None, gates: int = 1) -> int:
     """Resolve (see `resolve_threads`) and apply the count for a command; returns it."""
-    return apply_threads(resolve_threads(setting, batch=batch, hidden=hidden, input_size=input_size))
+    return apply_threads(resolve_threads(setting, batch=batch, hidden=hidden, input_size=input_size,
+                                         gates=gates))
 
 
 def apply_threads(count: int) -> int:
@@ -128,4 +131,4 @@ def run_threads(cfg, spec, run_dir: Path | None = None) -> int:
     if isinstance(recorded, int) and recorded >= 1:
         return apply_threads(recorded)
     return set_threads(cfg.train.threads, batch=cfg.train.batch_size, hidden=spec.hidden_size,
-                       input_size=spec.input_size)
+                       input_size=spec.input_size, gates=spec.gates)

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from rnncli.core.cells import CELLS
 from rnncli.core.model import ModelSpec, param_shapes
 from rnncli.errors import WeightsError
 from rnncli.fsutil import atomic_writer, check_path_text, check_readable_file
@@ -100,11 +101,14 @@ def expected_shapes(model: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     for key, v in opts.items():
         if not isinstance(v, bool):
             raise ValueError(f"model.{key} must be true or false (got {_short(v)})")
+    cell = model.get("cell", "rnn")  # absent in files saved before cells existed: the Elman cell
+    if not isinstance(cell, str) or cell not in CELLS:
+        raise ValueError(f"model.cell must be one of {', '.join(CELLS)} (got {_short(cell)})")
     E = model.get("embedding_size")
     if E is not None and (isinstance(E, bool) or not isinstance(E, int) or not 1 <= E <= MAX_SIZE):
         raise ValueError(f"model.embedding_size must be null or a positive integer up to {MAX_SIZE} "
                          f"(got {_short(E)})")
-    return param_shapes(ModelSpec(**sizes, **opts, embedding_size=E))
+    return param_shapes(ModelSpec(**sizes, **opts, embedding_size=E, cell=cell))
 
 
 def _jsonable(obj: Any) -> Any:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from strategies import build_case
 
+import rnncli.core.cells.elman as elman_module
 import rnncli.core.gradcheck as gradcheck_module
 import rnncli.core.rnn as rnn_module
 from rnncli.core.gradcheck import gradcheck, relative_error
@@ -229,7 +230,7 @@ def test_wrong_tanh_derivative_fails_the_check(monkeypatch, output):
     case = build_case(spec, loss="mse", batch=3, steps=4, seed=100)
     good = gradcheck(case.params, spec, case.x, case.y, loss="mse")
     assert good.passed, describe(good)
-    monkeypatch.setattr(rnn_module, "tanh_grad_from_output", lambda h: 1 - np.tanh(h) ** 2)
+    monkeypatch.setattr(elman_module, "tanh_grad_from_output", lambda h: 1 - np.tanh(h) ** 2)
     bad = gradcheck(case.params, spec, case.x, case.y, loss="mse")
     assert not bad.passed
     failed = {r.name for r in bad.results if not r.passed}

@@ -37,7 +37,7 @@ def test_spec_is_frozen_and_round_trips_through_a_dict():
     assert d == {
         "input_size": 3, "hidden_size": 5, "output_size": 2,
         "num_layers": 2, "nonlinearity": "relu", "output": "sequence", "bidirectional": False,
-        "embedding_size": None, "tie_weights": False,
+        "embedding_size": None, "tie_weights": False, "cell": "rnn",
     }
     assert ModelSpec.from_dict(d) == spec
     # a dict written before a field existed (older weights' meta) gets the field's default

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import PROPERTY_SETTINGS, make_lengths, nonlinearities, seeds
 
-from rnncli.core.rnn import rnn_backward, rnn_forward, tanh_grad_from_output
+from rnncli.core.cells.elman import tanh_grad_from_output
+from rnncli.core.rnn import rnn_backward, rnn_forward
 
 
 def rnn_params(rng, num_layers, input_size, hidden_size, dtype=np.float64, scale=0.5):

@@ -83,7 +83,7 @@ def test_train_applies_and_records_the_count(tmp_path, setting, expected):
 def test_resume_uses_the_recorded_count_for_auto(tmp_path):
     cfg = load_config([], TINY)
     (tmp_path / "run.json").write_text(json.dumps({"threads": 2}))
-    spec = type("Spec", (), {"hidden_size": 4, "input_size": 1})()
+    spec = type("Spec", (), {"hidden_size": 4, "input_size": 1, "gates": 1})()
     assert run_threads(cfg, spec, tmp_path) == 2 and blas_threads() == 2
     cfg.train.threads = 1  # an explicit count wins over the record
     assert run_threads(cfg, spec, tmp_path) == 1 and blas_threads() == 1

@@ -17,7 +17,8 @@ def _use_threads(threads: int | str | None, model, batch_size: int) -> None:
     """Apply --threads (auto: from the model's sizes and the batch) before the first product."""
     from rnncli.threads import set_threads
 
-    set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size)
+    set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size,
+                gates=model.spec.gates)
 
 
 def _say_weights(weights: Path, model) -> None:

@@ -141,7 +141,8 @@ def states(
     if to_stdout and binary and sys.stdout.isatty():
         raise UsageError(f"refusing to write binary .{fmt} to a terminal; use -o FILE or a pipe")
     model = load_model(weights)
-    set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size)
+    set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size,
+                gates=model.spec.gates)
     if input_ == "-" and input_format is None:
         input_format = "txt" if model.task.kind == "text" else "jsonl"
     batches = iter_predict_inputs(input_, task=model.task, fmt=input_format, batch_size=batch_size,

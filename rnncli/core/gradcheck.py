@@ -82,7 +82,8 @@ def _nudge_zero_biases(p64: dict[str, np.ndarray]) -> bool:
     """Move exactly-zero recurrent biases (reverse twins too) off relu's kink; True if any moved."""
     nudged = False
     nudge_rng = np.random.default_rng(12345)
-    for b in (p64[k] for k in p64 if k.split(".")[-1].startswith("b_h")):
+    # every cell names its biases b_*: b_h (Elman), b_ih / b_hh (GRU, LSTM)
+    for b in (p64[k] for k in p64 if k.startswith("rnn.") and k.split(".")[-1].startswith("b_")):
         zero = b == 0
         if zero.any():
             offsets = nudge_rng.uniform(0.01, 0.1, b.shape) * nudge_rng.choice([-1.0, 1.0], b.shape)

@@ -20,6 +20,7 @@ from rnncli.core.optim import clip_gradients, make_optimizer
 from rnncli.core.rnn import rnn_backward, rnn_forward
 from rnncli.data import iterate_batches
 from rnncli.data.types import SequenceData, TaskInfo
+from rnncli.use.torch_layout import torch_args, torch_class, torch_state_dicts
 
 CLIP_NORM = 5.0  # the config's default train.clip_norm: a real step clips
 
@@ -58,14 +59,12 @@ def numpy_step(params, x, dhs, layers) -> Callable[[], tuple]:
 
 
 def _torch_rnn(torch, params, input_size, hidden, layers, dtype):
-    """torch.nn.RNN holding the same weights (b_hh = 0, since ours has one bias)."""
-    rnn = torch.nn.RNN(input_size, hidden, num_layers=layers, dtype=getattr(torch, dtype))
-    with torch.no_grad():
-        for l in range(layers):
-            getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_xh"]))
-            getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.W_hh"]))
-            getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(params[f"rnn.{l}.b_h"]))
-            getattr(rnn, f"bias_hh_l{l}").zero_()
+    """The torch.nn module of the same cell holding the same weights (use/torch_layout.py), time-major."""
+    spec = ModelSpec(input_size, hidden, input_size, layers)
+    args = {**torch_args(spec), "batch_first": False}
+    rnn = getattr(torch.nn, torch_class(spec))(**args, dtype=getattr(torch, dtype))
+    state, _ = torch_state_dicts(params, spec)
+    rnn.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
     return rnn
 
 

@@ -49,16 +49,23 @@ VANISHING_RATIO = 1e-2
 EXPLODING_RATIO = 1e2
 
 
-def _recurrent_stats(params: dict[str, np.ndarray], num_layers: int) -> list[dict]:
+def _recurrent_stats(params: dict[str, np.ndarray], spec: ModelSpec) -> list[dict]:
+    """Per layer: spectral radius and largest singular value of the cell's recurrent matrix; a gated
+    cell's (G*H, H) matrix is G square blocks, one per gate: the largest of each is reported, and
+    every gate's under "gates"."""
+    cell, H = spec.cell_module, spec.hidden_size
     stats = []
-    for l in range(num_layers):
-        W = np.asarray(params[f"rnn.{l}.W_hh"], dtype=np.float64)
+    for l in range(spec.num_layers):
+        W = np.asarray(params[f"rnn.{l}.{cell.RECURRENT}"], dtype=np.float64)
         finite = bool(np.all(np.isfinite(W)))
-        stats.append({
-            "layer": l,
-            "spectral_radius": float(np.max(np.abs(np.linalg.eigvals(W)))) if finite else math.nan,
-            "max_singular": float(np.linalg.norm(W, 2)) if finite else math.nan,
-        })
+        blocks = W.reshape(len(cell.GATES), H, H)
+        radii = [float(np.max(np.abs(np.linalg.eigvals(b)))) if finite else math.nan for b in blocks]
+        sings = [float(np.linalg.norm(b, 2)) if finite else math.nan for b in blocks]
+        rec = {"layer": l, "spectral_radius": max(radii), "max_singular": max(sings)}
+        if len(cell.GATES) > 1:
+            rec["gates"] = {g: {"spectral_radius": r, "max_singular": s}
+                            for g, r, s in zip(cell.GATES, radii, sings, strict=True)}
+        stats.append(rec)
     return stats
 
 
@@ -153,7 +160,7 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
     for l in range(spec.num_layers):
         first, last = float(probe[l, 0]), float(probe[l, -1])
         ratios.append(first / last if last > 0 else (math.inf if first > 0 else 0.0))
-    recurrent = _recurrent_stats(params, spec.num_layers)
+    recurrent = _recurrent_stats(params, spec)
     word, why = verdict(ratios, T, recurrent)
     if isinstance(optimizer, str):
         opt = make_optimizer(optimizer, lr, **(optimizer_options or {}))

@@ -36,6 +36,8 @@ MAX_CHECKED = 256
 DIRECTIONS = (("forward", ""), ("reverse", "_reverse"))  # name and parameter-name suffix
 
 
+EXPLAINED_CELLS = ("rnn",)  # the equations below are the Elman cell's (core/cells/elman.py)
+
 def _act(a: np.ndarray, nonlinearity: str) -> np.ndarray:
     return np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0.0)
 
@@ -189,6 +191,9 @@ def explain_sequence(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarr
     """
     if spec.embedding_size:
         raise UsageError("rnn explain does not support embedding models yet")
+    if spec.cell not in EXPLAINED_CELLS:
+        raise UsageError(f"rnn explain does not support model.cell {spec.cell} yet (only "
+                         f"{', '.join(EXPLAINED_CELLS)})")
     p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     x = np.asarray(x, dtype=np.float64)
     fwd, inputs, states = _stack_forward(p, spec, x)

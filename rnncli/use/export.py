@@ -27,10 +27,11 @@ from rnncli.fsutil import atomic_write_bytes, atomic_writer
 from rnncli.use.export_check import reference_and_feeds
 from rnncli.use.export_onnx import build_onnx
 from rnncli.use.model_io import LoadedModel
-from rnncli.use.torch_layout import torch_state_dicts
+from rnncli.use.torch_layout import torch_args, torch_state_dicts
 
 __all__ = ["EXPORT_FORMATS", "export_model", "format_for", "torch_checkpoint"]
 
+EXPORTABLE_CELLS = ("rnn",)  # the gated cells' ONNX/.pt layouts are not written yet
 EXPORT_FORMATS = {".onnx": "onnx", ".pt": "torch", ".safetensors": "safetensors"}
 VERIFY_TOL = 1e-5  # float32 graph against the model's own forward pass, relative to |y| + 1
 
@@ -65,9 +66,7 @@ def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
         scaler = {k: np.asarray(v, dtype=model.dtype) for k, v in task.scaler.items()}
     return {
         "rnn": rnn,
-        "rnn_args": {"input_size": spec.embedding_size or spec.input_size, "hidden_size": spec.hidden_size,
-                     "num_layers": spec.num_layers, "nonlinearity": spec.nonlinearity,
-                     "bias": True, "batch_first": True, "bidirectional": spec.bidirectional},
+        "rnn_args": torch_args(spec),
         "head": head,
         "head_args": {"in_features": spec.head_input_size, "out_features": spec.output_size},
         "embedding": {"weight": model.params["embed.W"]} if spec.embedding_size else None,
@@ -148,6 +147,9 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
         RunFailure: the ONNX graph does not reproduce the model.
     """
     path = Path(path)
+    if model.spec.cell not in EXPORTABLE_CELLS:
+        raise UsageError(f"model.cell {model.spec.cell}: export supports only "
+                         f"{', '.join(EXPORTABLE_CELLS)} models so far")
     if fmt != "onnx" and (lengths or state):
         raise UsageError(f"--lengths and --state apply to onnx; the format is {fmt}")
     if not path.parent.is_dir():

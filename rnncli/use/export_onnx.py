@@ -30,6 +30,7 @@ import numpy as np
 from rnncli.core.bidirectional import DIRECTIONS
 from rnncli.errors import UsageError
 from rnncli.use.model_io import LoadedModel
+from rnncli.use.torch_layout import torch_state_dicts
 
 __all__ = ["OPSET", "build_onnx", "onnx_inputs", "takes_tokens"]
 
@@ -97,13 +98,17 @@ def _inputs_to_steps(g: _Graph, model: LoadedModel) -> str:
     return g.op1("Transpose", [x], perm=[1, 0, 2])
 
 
-def _layer_weights(g: _Graph, p: dict, l: int, D: int, H: int) -> tuple[str, str, str]:
-    """W (D, H, in), R (D, H, H), B (D, 2H) of layer l: direction 0 forward, 1 reverse."""
+def _layer_weights(g: _Graph, torch_rnn: dict, l: int, D: int) -> tuple[str, str, str]:
+    """W (D, H, in), R (D, H, H), B (D, 2H) of layer l: direction 0 forward, 1 reverse.
+
+    ONNX's RNN takes torch.nn.RNN's tensors as they are (use/torch_layout.py): W = weight_ih,
+    R = weight_hh, B = [bias_ih ; bias_hh].
+    """
     suffixes = DIRECTIONS[:D]
-    W = np.stack([_f32(p[f"rnn.{l}.W_xh{s}"]) for s in suffixes])
-    R = np.stack([_f32(p[f"rnn.{l}.W_hh{s}"]) for s in suffixes])
-    # ONNX adds two biases (Wb, Rb) like torch; ours is Wb with Rb = 0.
-    B = np.stack([np.concatenate([_f32(p[f"rnn.{l}.b_h{s}"]), np.zeros(H, np.float32)]) for s in suffixes])
+    W = np.stack([_f32(torch_rnn[f"weight_ih_l{l}{s}"]) for s in suffixes])
+    R = np.stack([_f32(torch_rnn[f"weight_hh_l{l}{s}"]) for s in suffixes])
+    B = np.stack([np.concatenate([_f32(torch_rnn[f"bias_ih_l{l}{s}"]), _f32(torch_rnn[f"bias_hh_l{l}{s}"])])
+                  for s in suffixes])
     return g.const(f"rnn.{l}.W", W), g.const(f"rnn.{l}.R", R), g.const(f"rnn.{l}.B", B)
 
 
@@ -123,8 +128,9 @@ def _layers(g: _Graph, model: LoadedModel, steps: str, *, lengths: bool, state: 
     # h0 (L*D, B, H) is numbered as torch's h_n: layer l's directions are rows l*D .. l*D + D-1
     h0s = g.op("Split", ["h0"], n_out=L, axis=0) if state and L > 1 else ["h0"] * L
     finals = []
+    torch_rnn, _ = torch_state_dicts(p, spec)
     for l in range(L):
-        W, R, B = _layer_weights(g, p, l, D, H)
+        W, R, B = _layer_weights(g, torch_rnn, l, D)
         ins = [steps, W, R, B, "lengths" if lengths else "", h0s[l] if state else ""]
         while ins[-1] == "":
             ins.pop()  # trailing optional inputs are left out, not named empty
