@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 import yaml
-from typer.testing import CliRunner
+from conftest import rnn
 
-from rnncli.cli import app
 from rnncli.config import load_config, uses_builtin_demo
 from rnncli.data import load_dataset, num_batches
 from rnncli.training.adaptive import adapt_to_data
@@ -50,15 +49,14 @@ def test_unset_epochs_reach_min_steps_and_set_keys_are_honoured(tmp_path):
 
 def test_train_records_the_chosen_values_and_the_demo_says_so(tmp_path):
     path = _npz(tmp_path, n=20)
-    res = CliRunner().invoke(app, ["train", "--set", f"data.source={path}", "--set",
-                                   "train.min_steps=6", "--set", "model.hidden_size=4",
-                                   "--out", str(tmp_path / "r")])
+    res = rnn("train", "--set", f"data.source={path}", "--set", "train.min_steps=6",
+              "--set", "model.hidden_size=4", "--out", str(tmp_path / "r"))
     assert res.exit_code == 0, res.stderr
     saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
     assert saved["train"]["epochs"] == 20 and saved["train"]["patience"] == 10
     assert "20 epochs (at least 6 steps, stop after 10 without a better val_loss" in res.stderr
-    demo = CliRunner().invoke(app, ["train", "--set", "train.epochs=1", "--set",
-                                    "data.num_samples=40", "--out", str(tmp_path / "demo")])
+    demo = rnn("train", "--set", "train.epochs=1", "--set", "data.num_samples=40",
+               "--out", str(tmp_path / "demo"))
     assert demo.exit_code == 0, demo.stderr
     assert demo.stderr.splitlines()[0].startswith("no data named: training the built-in demo task")
 

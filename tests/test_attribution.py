@@ -9,11 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_tasks import one_blas_thread
-from typer.testing import CliRunner
+from conftest import one_blas_thread, rnn
 
 import rnncli.tools.attribution as attribution_module
-from rnncli.cli import app
 from rnncli.config import load_config
 from rnncli.core.init import init_params
 from rnncli.core.losses import LOSSES
@@ -24,6 +22,9 @@ from rnncli.tools.diagnose import diagnose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 B, T, I, O = 3, 5, 2, 3
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # a second each instead of 30 on a busy machine
 
 
 def _case(output: str, layers: int = 2, nonlinearity: str = "tanh", seed: int = 0):
@@ -135,20 +136,15 @@ def test_the_readme_long_adding_example_contrasts_tanh_and_the_irnn():
     assert np.asarray(tanh["map"]["dh"]).shape == (1, 1, 400)
 
 
-def run(*args: str):
-    with one_blas_thread():
-        return CliRunner().invoke(app, list(args))
-
-
 def test_cli_map_json_and_terminal_grid():
     args = ["diagnose", "--map", "--set", "data.output=sequence", "--set", "data.seq_len=6",
             "--set", "data.num_samples=20", "-b", "4"]
-    r = run(*args, "--json")
+    r = rnn(*args, "--json")
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["map"]["targets"] == list(range(6))
     assert np.asarray(d["map"]["dh"], dtype=float).shape == (1, 6, 6) and d["map"]["dh"][0][0][1] is None
-    r = run(*args)
+    r = rnn(*args)
     assert r.exit_code == 0 and r.stdout == ""
     assert "|dL_t/dh_s|: gradient of the loss at t reaching the state at s" in r.stderr
     assert "5 |███" in r.stderr and "tanh units: |h| > 0.99 in" in r.stderr
@@ -157,12 +153,12 @@ def test_cli_map_json_and_terminal_grid():
 
 
 def test_cli_map_png_and_usage(tmp_path):
-    r = run("diagnose", "-o", str(tmp_path / "m.png"))
+    r = rnn("diagnose", "-o", str(tmp_path / "m.png"))
     assert r.exit_code == 2
     assert r.stderr.strip() == "rnn: error: -o/--out draws the attribution map: add --map"
     pytest.importorskip("matplotlib")
     out = tmp_path / "m.png"
-    r = run("diagnose", "--map", "-o", str(out), "--set", "data.seq_len=8", "--set", "data.num_samples=20")
+    r = rnn("diagnose", "--map", "-o", str(out), "--set", "data.seq_len=8", "--set", "data.num_samples=20")
     assert r.exit_code == 0, r.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {out}" in r.stderr
     assert "|dL_t/dh_s|: gradient" not in r.stderr  # the PNG replaces the grids

@@ -9,15 +9,12 @@ import json
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
+from conftest import assert_error, rnn
 
 import rnncli.tools.bench as bench_lib
-from rnncli.cli.bench import bench
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, loss_and_grads
 from rnncli.core.rnn import rnn_backward, rnn_forward
-from rnncli.errors import UsageError
 from rnncli.tools.bench import activation_memory, run_bench, step_flops
 
 # float32 against float64 on the same weights and data: every output and gradient within this
@@ -26,15 +23,12 @@ F32_REL_TOL = 1e-5
 
 
 @pytest.fixture
-def app(monkeypatch):
+def tiny_peak(monkeypatch):
     monkeypatch.setattr(bench_lib, "PEAK_SIZES", (32, 64))  # a tiny peak run keeps the test fast
     monkeypatch.setattr(bench_lib, "SETTLE_S", 0.0)
-    app = typer.Typer()
-    app.command()(bench)
-    return app
 
 
-TINY = ["--batch", "2", "--seq-len", "8", "--input", "3", "--hidden", "5", "--repeats", "2",
+TINY = ["bench", "--batch", "2", "--seq-len", "8", "--input", "3", "--hidden", "5", "--repeats", "2",
         "--warmup", "0", "--threads", "1"]
 
 
@@ -43,8 +37,8 @@ def test_step_flops_counts_six_bthih_per_layer():
     assert step_flops(2, 3, 4, 5, layers=3) == 6 * 2 * 3 * 5 * (4 + 5) + 2 * 6 * 2 * 3 * 5 * (5 + 5)
 
 
-def test_bench_json_has_every_field_consistent_with_the_sizes(app):
-    result = CliRunner().invoke(app, TINY + ["--json", "--no-torch", "--scaling", "--memory-window", "2"])
+def test_bench_json_has_every_field_consistent_with_the_sizes(tiny_peak):
+    result = rnn(*TINY, "--json", "--no-torch", "--scaling", "--memory-window", "2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1  # stdout holds the JSON object only; the table went to stderr
@@ -73,9 +67,9 @@ def test_bench_json_has_every_field_consistent_with_the_sizes(app):
     assert "rnn bench: B=2 T=8 I=3 H=5 L=1 float32, 1 thread\n" in result.stderr
 
 
-def test_bench_compares_with_torch_on_the_same_weights(app):
+def test_bench_compares_with_torch_on_the_same_weights(tiny_peak):
     pytest.importorskip("torch")
-    result = CliRunner().invoke(app, TINY + ["--json", "--dtype", "float64", "--no-train-step"])
+    result = rnn(*TINY, "--json", "--dtype", "float64", "--no-train-step")
     assert result.exit_code == 0, result.output
     r = json.loads(result.stdout)
     assert r["environment"]["torch"] is not None
@@ -89,10 +83,8 @@ def test_bench_compares_with_torch_on_the_same_weights(app):
     [(["--dtype", "float16"], "--dtype: 'float16' is not one of float32, float64"),
      (["--set", "train.lr=0.1"], "--set needs --config")],
 )
-def test_bench_rejects_bad_usage_naming_the_option(app, args, message):
-    result = CliRunner().invoke(app, TINY + args)
-    assert isinstance(result.exception, UsageError)
-    assert message in str(result.exception)
+def test_bench_rejects_bad_usage_naming_the_option(tiny_peak, args, message):
+    assert_error(rnn(*TINY, *args), 2, message)
 
 
 def test_truncated_bptt_memory_does_not_grow_with_the_sequence():

@@ -10,7 +10,8 @@ import json
 
 import numpy as np
 import pytest
-from test_cli import SEQ_CLASSIFIER, assert_user_error, run
+from conftest import assert_error, rnn
+from test_cli import SEQ_CLASSIFIER
 
 from rnncli.core.bidirectional import reverse_index, reverse_time
 from rnncli.core.init import init_params
@@ -57,17 +58,17 @@ def test_the_reverse_direction_sees_the_future():
 
 def test_cli_trains_predicts_and_describes_a_bidirectional_model(tmp_path):
     run_dir = tmp_path / "bidi"
-    result = run("train", *SEQ_CLASSIFIER, "--set", "model.bidirectional=true", "--set",
+    result = rnn("train", *SEQ_CLASSIFIER, "--set", "model.bidirectional=true", "--set",
                  "model.num_layers=2", "--out", str(run_dir), "-q")
     assert result.exit_code == 0, result.stderr
-    info = json.loads(run("info", str(run_dir), "--json").stdout)
+    info = json.loads(rnn("info", str(run_dir), "--json").stdout)
     assert info["model"]["bidirectional"] is True
     # 2 layers x 2 directions of (W_xh, W_hh, b_h) with H=5, I=3: layer 1 reads 2H = 10
     assert info["parameters"] == 2 * (5 * 3 + 25 + 5) + 2 * (5 * 10 + 25 + 5) + 3 * 10 + 3
     seqs = [np.ones((4, 3)), np.arange(6.0).reshape(2, 3)]
     text = "".join(json.dumps({"x": s.tolist()}) + "\n" for s in seqs)
-    together = run("predict", str(run_dir), "-", "-f", "jsonl", "--proba", input=text)
-    alone = run("predict", str(run_dir), "-", "-f", "jsonl", "--proba",
+    together = rnn("predict", str(run_dir), "-", "-f", "jsonl", "--proba", input=text)
+    alone = rnn("predict", str(run_dir), "-", "-f", "jsonl", "--proba",
                 input=text.splitlines()[1] + "\n")
     assert together.exit_code == 0 and alone.exit_code == 0, together.stderr + alone.stderr
     rows = [json.loads(line) for line in together.stdout.splitlines()]
@@ -75,15 +76,15 @@ def test_cli_trains_predicts_and_describes_a_bidirectional_model(tmp_path):
     second = [r["proba"] for r in rows if r["seq"] == 1]
     np.testing.assert_allclose(second, [json.loads(x)["proba"] for x in alone.stdout.splitlines()],
                                rtol=1e-5)
-    assert_user_error(run("diagnose", str(run_dir)), 2, "does not support bidirectional")
+    assert_error(rnn("diagnose", str(run_dir)), 2, "does not support bidirectional")
 
 
 def test_bidirectional_refuses_bptt_and_text(tmp_path):
-    assert_user_error(run("config", "show", "--set", "model.bidirectional=true", "--set", "train.bptt=4"),
+    assert_error(rnn("config", "show", "--set", "model.bidirectional=true", "--set", "train.bptt=4"),
                       2, "--set train.bptt=4: train.bptt cannot be used with model.bidirectional")
     corpus = tmp_path / "c.txt"
     corpus.write_text("hello world, hello there\n" * 20)
-    assert_user_error(run("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
+    assert_error(rnn("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
                           "--set", "data.seq_len=30", "--set", "model.bidirectional=true",
                           "--out", str(tmp_path / "r")),
                       2, "model.bidirectional cannot be used for text")

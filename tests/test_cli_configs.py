@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
-from rnncli.cli import app
+from conftest import rnn
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 GENERATORS_WITH_SAMPLES = {"random", "sine", "adding", "copy", "parity", "frequency"}
@@ -37,24 +35,20 @@ def test_there_are_configs():
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_config_trains_one_epoch(config, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(
-        app, ["train", "-c", str(config), *tiny_overrides(config), "--out", str(out), "--json"]
-    )
+    result = rnn("train", "-c", str(config), *tiny_overrides(config), "--out", str(out), "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "completed" and summary["epochs"] == 1
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(records) == 1 and math.isfinite(records[0]["loss"])
-    info = json.loads(CliRunner().invoke(app, ["info", str(out), "--json"]).stdout)
+    info = json.loads(rnn("info", str(out), "--json").stdout)
     assert info["model"]["hidden_size"] == 4
     assert info["epoch"] == 1
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_config_gradcheck(config):
-    result = CliRunner().invoke(
-        app, ["gradcheck", "-c", str(config), *tiny_overrides(config), "--steps", "4",
-              "--batch-size", "2", "--json"],
-    )
+    result = rnn("gradcheck", "-c", str(config), *tiny_overrides(config), "--steps", "4",
+                 "--batch-size", "2", "--json")
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert json.loads(result.stdout)["passed"] is True

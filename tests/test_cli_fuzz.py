@@ -5,33 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import assert_clean, rnn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
-
-from rnncli.cli import app
 
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
-def check_clean(result, allowed=(0, 2)) -> None:
-    # SystemExit is how every exit, 0 included, leaves a Click app; anything else escaped us.
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code in allowed, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr
-    if result.exit_code != 0:
-        assert result.stderr.startswith("rnn: error: ") or "Usage:" in result.stderr
-
-
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("fuzz") / "run"
-    result = CliRunner().invoke(app, [
-        "train", "-q", "--set", "train.epochs=1", "--set", "data.num_samples=32",
-        "--set", "data.seq_len=5", "--set", "model.hidden_size=4", "--out", str(out),
-    ])
+    result = rnn("train", "-q", "--set", "train.epochs=1", "--set", "data.num_samples=32",
+                 "--set", "data.seq_len=5", "--set", "model.hidden_size=4", "--out", str(out))
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -53,8 +40,8 @@ json_values = st.recursive(
     min_size=0, max_size=4,
 ))
 def test_predict_on_arbitrary_stdin(run_dir, lines):
-    result = CliRunner().invoke(app, ["predict", str(run_dir), "-"], input="\n".join(lines))
-    check_clean(result)
+    result = rnn("predict", str(run_dir), "-", input="\n".join(lines))
+    assert_clean(result, (0, 2), alone=True)
 
 
 @FUZZ
@@ -62,7 +49,7 @@ def test_predict_on_arbitrary_stdin(run_dir, lines):
 def test_config_validate_on_arbitrary_yaml(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("cfg") / "c.yaml"
     path.write_text(text, encoding="utf-8")
-    check_clean(CliRunner().invoke(app, ["config", "validate", str(path)]))
+    assert_clean(rnn("config", "validate", str(path)), (0, 2), alone=True)
 
 
 @FUZZ
@@ -70,4 +57,4 @@ def test_config_validate_on_arbitrary_yaml(tmp_path_factory, text):
                             "model.nonlinearity", "data.source", "seed", "train.bptt"]),
        value=st.text(max_size=12).filter(lambda s: "\n" not in s))
 def test_config_show_with_arbitrary_override(key, value):
-    check_clean(CliRunner().invoke(app, ["config", "show", "--set", f"{key}={value}"]))
+    assert_clean(rnn("config", "show", "--set", f"{key}={value}"), (0, 2), alone=True)

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from rnncli.cli import app
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    # The package may not be installed (running from a checkout): import it from the repo.
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.pop("RNN_DEBUG", None)
-    return env
+from conftest import proc_env, rnn
 
 
 def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -34,17 +21,15 @@ def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
         'rc=0; for s in "${ps[@]}"; do [ "$s" -ne 0 ] && rc=$s; done; exit $rc\n'
     )
     return subprocess.run(
-        ["bash", "-c", full], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=120
+        ["bash", "-c", full], cwd=cwd, env=proc_env(), capture_output=True, text=True, timeout=120
     )
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pipe") / "sine-1"
-    result = CliRunner().invoke(app, [
-        "train", "-q", "--set", "train.epochs=1", "--set", "data.num_samples=64",
-        "--set", "data.seq_len=10", "--set", "model.hidden_size=8", "--out", str(out),
-    ])
+    result = rnn("train", "-q", "--set", "train.epochs=1", "--set", "data.num_samples=64",
+                 "--set", "data.seq_len=10", "--set", "model.hidden_size=8", "--out", str(out))
     assert result.exit_code == 0, result.stderr
     return out
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_diagnose import run
+from conftest import rnn
 
 from rnncli.errors import UsageError
 from rnncli.tools.compare import compare_runs, flatten
@@ -65,13 +65,13 @@ def test_not_a_run_dir(tmp_path):
 def test_cli(tmp_path):
     a = _fake_run(tmp_path / "a", 0.001, [0.5, 0.9, 0.8])
     b = _fake_run(tmp_path / "b", 0.01, [0.6, 0.7, 0.95])
-    res = run("compare", str(a), str(b), "--json")
+    res = rnn("compare", str(a), str(b), "--json")
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["differences"] == ["train.lr"]
-    res = run("compare", str(a), str(b))
+    res = rnn("compare", str(a), str(b))
     assert res.exit_code == 0 and res.stdout == ""
     assert "best val accuracy" in res.stderr and "0.95" in res.stderr
-    res = run("compare", str(tmp_path / "nope"))
+    res = rnn("compare", str(tmp_path / "nope"))
     assert res.exit_code == 2 and "rnn: error:" in res.stderr
 
 

@@ -8,19 +8,14 @@ import json
 
 import numpy as np
 import pytest
+from conftest import rnn
 from saved_models import TEXT_VOCAB, write_model
-from typer.testing import CliRunner
 
-from rnncli.cli import app
 from rnncli.use.decoding import Decoding, beam_search, choose_next, filtered_distribution
 from rnncli.use.model_io import load_model
 from rnncli.use.sample import _stepper, sample_text
 
 LOGITS = np.log(np.array([0.05, 0.5, 0.15, 0.3]))
-
-
-def run(*args, input: str | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +72,7 @@ def test_beam_search_finds_the_most_likely_continuation(text_model):
 
 def test_sample_cli_strategies_are_reproducible(text_model):
     def sample(*opts):
-        result = run("sample", text_model, "--prime", "ab", "-n", "40", *opts)
+        result = rnn("sample", text_model, "--prime", "ab", "-n", "40", *opts)
         assert result.exit_code == 0, result.stderr
         assert result.stdout.startswith("ab") and len(result.stdout) == 2 + 40 + 1
         return result.stdout
@@ -102,7 +97,7 @@ def test_sample_cli_strategies_are_reproducible(text_model):
     (["--temperature", "0"], "--temperature must be > 0, got 0.0"),
 ])
 def test_sample_invalid_combinations_are_one_line_errors(text_model, opts, message):
-    result = run("sample", text_model, *opts)
+    result = rnn("sample", text_model, *opts)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith(f"rnn: error: {message}") and len(result.stderr.splitlines()) == 1
 
@@ -110,8 +105,8 @@ def test_sample_invalid_combinations_are_one_line_errors(text_model, opts, messa
 def test_predict_next_prints_one_token_per_input(text_model, tmp_path):
     lines = ["abc d", "e", "dead beef"[:4]]
     (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
-    every = run("predict", text_model, tmp_path / "in.txt", "--proba", "-f", "jsonl")
-    nxt = run("predict", text_model, tmp_path / "in.txt", "--next", "--proba", "-f", "jsonl")
+    every = rnn("predict", text_model, tmp_path / "in.txt", "--proba", "-f", "jsonl")
+    nxt = rnn("predict", text_model, tmp_path / "in.txt", "--next", "--proba", "-f", "jsonl")
     assert every.exit_code == 0 and nxt.exit_code == 0, (every.stderr, nxt.stderr)
     rows = [json.loads(r) for r in every.stdout.splitlines()]
     last = [[r for r in rows if r["seq"] == i][-1] for i in range(len(lines))]
@@ -119,13 +114,13 @@ def test_predict_next_prints_one_token_per_input(text_model, tmp_path):
     assert [g["label"] for g in got] == [r["label"] for r in last]
     assert [g["proba"] for g in got] == [r["proba"] for r in last]
     assert all("step" not in g for g in got)
-    plain = run("predict", text_model, "-", "--next", "--no-header", input="abc d\n")
+    plain = rnn("predict", text_model, "-", "--next", "--no-header", input="abc d\n")
     assert plain.exit_code == 0 and plain.stdout == f"{last[0]['label']}\n"
 
 
 def test_predict_next_needs_a_sequence_model(tmp_path):
     weights = write_model(tmp_path / "m.npz", output="last")
     np.save(tmp_path / "x.npy", np.zeros((2, 4, 3), np.float32))
-    result = run("predict", weights, tmp_path / "x.npy", "--next")
+    result = rnn("predict", weights, tmp_path / "x.npy", "--next")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("rnn: error: --next applies to models with an output per step")

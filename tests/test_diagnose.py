@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_tasks import one_blas_thread
-from typer.testing import CliRunner
+from conftest import one_blas_thread, rnn
 
-from rnncli.cli import app
 from rnncli.config import load_config
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, loss_and_grads
@@ -23,23 +21,6 @@ from rnncli.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 H, T, B = 12, 20, 4
-
-
-def _cli():
-    """The real app, with our commands registered if the lead has not done it yet."""
-    from rnncli.cli.compare import compare
-    from rnncli.cli.diagnose import diagnose as diagnose_cmd
-    from rnncli.cli.plot import plot
-
-    names = {c.name for c in app.registered_commands}
-    for name, fn in (("diagnose", diagnose_cmd), ("plot", plot), ("compare", compare)):
-        if name not in names:
-            app.command(name)(fn)
-    return app
-
-
-def run(*args: str):
-    return CliRunner().invoke(_cli(), list(args))
 
 
 def _setup(nonlinearity: str, W_hh: np.ndarray, output: str = "last", seed: int = 0):
@@ -174,19 +155,19 @@ def test_diagnose_weights_of_a_run_uses_its_best_weights_and_checkpoint(tiny_run
 def test_cli_json_is_the_report_and_text_goes_to_stderr():
     args = ["diagnose", "-c", str(ROOT / "configs/adding.yaml"), "--set", "data.num_samples=20",
             "--set", "data.seq_len=60", "--set", "model.hidden_size=8", "-b", "4"]
-    res = run(*args, "--json")
+    res = rnn(*args, "--json")
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["T"] == 60 and len(report["probe_dh_norms"][0]) == 60
-    res = run(*args)
+    res = rnn(*args)
     assert res.exit_code == 0 and res.stdout == ""
     assert "gradients: " + report["verdict"] in res.stderr
     assert "spectral radius" in res.stderr and "rnn.0.W_hh" in res.stderr
 
 
 def test_cli_refuses_weights_and_config_together(tiny_run):
-    res = run("diagnose", str(tiny_run), "-c", str(ROOT / "configs/sine.yaml"))
+    res = rnn("diagnose", str(tiny_run), "-c", str(ROOT / "configs/sine.yaml"))
     assert res.exit_code == 2
     assert "rnn: error: give either WEIGHTS or --config, not both" in res.stderr
-    res = run("diagnose", str(tiny_run), "--set", "train.lr=1")
+    res = rnn("diagnose", str(tiny_run), "--set", "train.lr=1")
     assert res.exit_code == 2 and "--set and --seed apply to --config" in res.stderr

@@ -71,7 +71,7 @@ def test_integer_token_ids_in_npz_and_jsonl_train_with_an_embedding(tmp_path):
     them the same way, and ids beyond the model's vocabulary are refused."""
     import json
 
-    from test_cli import assert_user_error, run
+    from conftest import assert_error, rnn
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 9, (60, 7))
@@ -80,18 +80,18 @@ def test_integer_token_ids_in_npz_and_jsonl_train_with_an_embedding(tmp_path):
     lines = "".join(json.dumps({"x": X[i, : 3 + i % 5].tolist(), "y": int(y[i])}) + "\n" for i in range(20))
     (tmp_path / "tok.jsonl").write_text(lines)
     run_dir = tmp_path / "tok"
-    result = run("train", "--set", f"data.source={tmp_path / 'tok.npz'}", "--set", "data.token_ids=true",
+    result = rnn("train", "--set", f"data.source={tmp_path / 'tok.npz'}", "--set", "data.token_ids=true",
                  "--set", "model.embedding_size=4", "--set", "model.hidden_size=6", "--set",
                  "train.epochs=1", "--out", str(run_dir), "-q")
     assert result.exit_code == 0, result.stderr
-    info = json.loads(run("info", str(run_dir), "--json").stdout)
+    info = json.loads(rnn("info", str(run_dir), "--json").stdout)
     assert info["model"]["input_size"] == 9 and info["model"]["embedding_size"] == 4
-    ev = run("eval", str(run_dir), "--data", str(tmp_path / "tok.jsonl"), "--json")
+    ev = rnn("eval", str(run_dir), "--data", str(tmp_path / "tok.jsonl"), "--json")
     assert ev.exit_code == 0, ev.stderr
     assert json.loads(ev.stdout)["samples"] == 20
-    pred = run("predict", str(run_dir), str(tmp_path / "tok.jsonl"), "-f", "jsonl")
+    pred = rnn("predict", str(run_dir), str(tmp_path / "tok.jsonl"), "-f", "jsonl")
     assert pred.exit_code == 0 and len(pred.stdout.splitlines()) == 20, pred.stderr
-    assert_user_error(run("predict", str(run_dir), "-", "--input-format", "jsonl", input='{"x": [1, 9]}\n'),
+    assert_error(rnn("predict", str(run_dir), "-", "--input-format", "jsonl", input='{"x": [1, 9]}\n'),
                       2, "token id 9 is outside [0, 9)")
     with np.load(run_dir / "model.npz", allow_pickle=False) as z:  # ids are never standardised
         assert json.loads(str(z["meta"]))["task"]["scaler"] is None

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_tasks import one_blas_thread
-from typer.testing import CliRunner
+from conftest import one_blas_thread, rnn
 
 import rnncli.tools.explain as explain_module
-from rnncli.cli import app
 from rnncli.config import load_config
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, loss_and_grads
@@ -25,6 +23,9 @@ from rnncli.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 I, H, O, T = 2, 3, 3, 4
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # a second each instead of 30 on a busy machine
 
 
 def _case(num_layers: int, nonlinearity: str, output: str, loss: str, seed: int = 3, bidirectional=False):
@@ -160,13 +161,8 @@ def test_json_sequences_are_scaled_like_training_data():
     assert x1.shape == (2, 1)
 
 
-def run(*args: str):
-    with one_blas_thread():
-        return CliRunner().invoke(app, list(args))
-
-
 def test_cli_json_has_exactly_the_documented_keys_and_matches_the_core():
-    r = run("explain", "--json")
+    r = rnn("explain", "--json")
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert list(d) == ["forward", "output", "loss", "backward", "grads", "numerical"]
@@ -195,18 +191,18 @@ def test_cli_terminal_layout_fits_80_columns_and_stdout_stays_empty():
     for extra in ([], ["--set", "model.num_layers=2", "--set", "data.output=sequence"],
                   ["--set", "data.num_classes=3", "--set", "model.nonlinearity=relu"],
                   ["--set", "model.bidirectional=true", "--set", "model.num_layers=2"]):
-        r = run("explain", *extra)
+        r = rnn("explain", *extra)
         assert r.exit_code == 0, r.output
         assert r.stdout == ""
         lines = r.stderr.splitlines()
         assert max(len(line) for line in lines) <= 80, max(lines, key=len)
         text = r.stderr
         assert "dh from t+1" in text and "max |backprop - centred difference|" in text
-    assert "layer 1: a_t = W_xh^(1) h^(0)_t" in run("explain", "--set", "model.num_layers=2").stderr
+    assert "layer 1: a_t = W_xh^(1) h^(0)_t" in rnn("explain", "--set", "model.num_layers=2").stderr
 
 
 def test_cli_markdown_notes_on_stdout():
-    r = run("explain", "--markdown", "--x", "[[1, 0], [0, 1]]", "--y", "[0.5]")
+    r = rnn("explain", "--markdown", "--x", "[[1, 0], [0, 1]]", "--y", "[0.5]")
     assert r.exit_code == 0, r.output
     md = r.stdout
     assert md.startswith("# One pass of backpropagation through time")
@@ -225,7 +221,7 @@ def test_cli_markdown_notes_on_stdout():
     (["--json", "--markdown"], "rnn: error: give either --json or --markdown, not both"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(args, message):
-    r = run("explain", *args)
+    r = rnn("explain", *args)
     assert r.exit_code == 2
     assert r.stderr.strip() == message and r.stdout == ""
 
@@ -241,13 +237,13 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 def test_cli_explains_saved_weights_on_their_data_and_on_a_given_sequence(tiny_run):
-    r = run("explain", str(tiny_run), "--steps", "4", "--index", "2", "--json")
+    r = rnn("explain", str(tiny_run), "--steps", "4", "--index", "2", "--json")
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert len(d["forward"]) == 4 and len(d["forward"][0]["h"]) == 4
     assert max(c["max_abs_diff"] for c in d["numerical"].values()) < 1e-7
-    r = run("explain", str(tiny_run / "model.npz"), "--x", "[0.1, 0.2, 0.3]", "--y", "[0.4]")
+    r = rnn("explain", str(tiny_run / "model.npz"), "--x", "[0.1, 0.2, 0.3]", "--y", "[0.4]")
     assert r.exit_code == 0, r.output
     assert "the sequence given with --x" in r.stderr and "T=3" in r.stderr
-    r = run("explain", str(tiny_run), "--set", "model.hidden_size=3")
+    r = rnn("explain", str(tiny_run), "--set", "model.hidden_size=3")
     assert r.exit_code == 2 and "--set and --seed apply to --config" in r.stderr

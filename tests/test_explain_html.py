@@ -15,10 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_tasks import one_blas_thread
-from typer.testing import CliRunner
-
-from rnncli.cli import app
+from conftest import one_blas_thread, rnn
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 RED = (214, 39, 40)  # the backward arrows (#d62728)
@@ -27,7 +24,7 @@ RED = (214, 39, 40)  # the backward arrows (#d62728)
 def _page(tmp_path: Path, *args: str) -> Path:
     out = tmp_path / "bptt.html"
     with one_blas_thread():
-        r = CliRunner().invoke(app, ["explain", "-q", "--html", str(out), *args])
+        r = rnn("explain", "-q", "--html", str(out), *args)
     assert r.exit_code == 0, r.output
     assert r.stdout == ""
     return out

@@ -9,20 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import rnn
 from saved_models import TEXT_VOCAB, write_model
-from typer.testing import CliRunner
-
-from rnncli.cli import app
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TOL = 1e-5
-
-
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
 
 def session(path: Path):
@@ -32,7 +26,7 @@ def session(path: Path):
 
 
 def export(weights: Path, out: Path, *extra: str) -> Path:
-    result = run("export", weights, "-o", out, *extra)
+    result = rnn("export", weights, "-o", out, *extra)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert f"wrote {out} (" in result.stderr
@@ -41,7 +35,7 @@ def export(weights: Path, out: Path, *extra: str) -> Path:
 
 def predict_npy(weights: Path, inputs: Path, tmp_path: Path, *extra: str) -> np.ndarray:
     out = tmp_path / "pred.npy"
-    result = run("predict", weights, inputs, "-f", "npy", "-o", out, *extra)
+    result = rnn("predict", weights, inputs, "-f", "npy", "-o", out, *extra)
     assert result.exit_code == 0, result.stderr
     return np.load(out)
 
@@ -180,7 +174,7 @@ def test_safetensors_names_and_metadata(tmp_path):
     assert got["format"] == "rnn-weights" and got["format_version"] == "1"
     assert json.loads(got["model"]) == meta["model"] and json.loads(got["task"]) == meta["task"]
     assert json.loads(got["epoch"]) == 3
-    result = run("export", weights, "-o", tmp_path / "again.st", "-f", "safetensors", "--json")
+    result = rnn("export", weights, "-o", tmp_path / "again.st", "-f", "safetensors", "--json")
     assert result.exit_code == 0 and result.stderr == ""
     assert json.loads(result.stdout) == {"format": "safetensors", "path": str(tmp_path / "again.st"),
                                          "bytes": out.stat().st_size, "verified_max_diff": None}
@@ -198,7 +192,7 @@ def test_export_errors_are_one_line(tmp_path, monkeypatch):
     cases.append((["-o", tmp_path / "m.safetensors"],
                   "safetensors is not installed: pip install 'rnncli[export]'"))
     for args, message in cases:
-        result = run("export", weights, *args)
+        result = rnn("export", weights, *args)
         assert result.exit_code == 2, (args, result.stderr)
         assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("rnn: error: ")
         assert message in result.stderr and result.stdout == ""
@@ -216,7 +210,7 @@ def test_onnx_graph_that_disagrees_is_not_written(tmp_path, monkeypatch):
         return [r + 1e-3 for r in ref], feeds
 
     monkeypatch.setattr(export_lib, "reference_and_feeds", off_by_a_bit)
-    result = run("export", weights, "-o", tmp_path / "m.onnx")
+    result = rnn("export", weights, "-o", tmp_path / "m.onnx")
     assert result.exit_code == 1
     assert "the ONNX graph differs from the model by" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
@@ -232,11 +226,11 @@ def _readme_python_block(needle: str) -> str:
 def test_readme_onnx_text_generation_equals_rnn_sample_greedy(tmp_path, monkeypatch, capsys):
     repo = README.parent
     run_dir = tmp_path / "text-1"
-    trained = run("train", "-c", repo / "configs" / "text.yaml", "--set", "train.epochs=1",
+    trained = rnn("train", "-c", repo / "configs" / "text.yaml", "--set", "train.epochs=1",
                   "--set", "model.hidden_size=16", "--out", run_dir, "-q")
     assert trained.exit_code == 0, trained.stderr
     export(run_dir, tmp_path / "text.onnx", "--state")
-    greedy = run("sample", run_dir, "--prime", "The ", "--length", "60", "--greedy")
+    greedy = rnn("sample", run_dir, "--prime", "The ", "--length", "60", "--greedy")
     assert greedy.exit_code == 0, greedy.stderr
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()

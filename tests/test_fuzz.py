@@ -17,38 +17,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import assert_clean, rnn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
-
-from rnncli.cli import app
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 TINY_MODEL = ["--set", "model.hidden_size=4", "--set", "train.epochs=1"]
 
 
-def invoke(*args: str, input: str | None = None):
-    return CliRunner().invoke(app, list(args), input=input)
-
-
-def assert_clean(result, codes=(0, 1, 2)) -> None:
-    """An allowed exit code, no traceback; a failure says so in `rnn: error:` lines only."""
-    text = result.stdout + result.stderr
-    assert result.exit_code in codes, (result.exit_code, result.stderr, repr(result.exception))
-    assert "Traceback" not in text and "internal error" not in text, result.stderr
-    if result.exit_code in (1, 2) and not result.stderr.startswith("Usage:"):
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith("rnn: error: ")]
-        assert errors, result.stderr
-        # progress lines may precede a runtime failure, never follow the error
-        assert lines[-len(errors):] == errors, result.stderr
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("fuzz") / "sine"
-    result = invoke("train", "--set", "data.num_samples=40", "--set", "data.seq_len=6", *TINY_MODEL,
+    result = rnn("train", "--set", "data.num_samples=40", "--set", "data.seq_len=6", *TINY_MODEL,
                     "-o", str(run_dir), "-q")
     assert result.exit_code == 0, result.stderr
     return run_dir
@@ -112,9 +93,9 @@ def config_texts(draw) -> str:
 def test_fuzzed_config_files_never_traceback(text):
     with Scratch() as d:
         (d / "c.yaml").write_text(text)
-        show = invoke("config", "show", "-c", str(d / "c.yaml"))
+        show = rnn("config", "show", "-c", str(d / "c.yaml"))
         assert_clean(show, codes=(0, 2))
-        result = invoke("train", "-c", str(d / "c.yaml"), "-o", str(d / "run"), "-q")
+        result = rnn("train", "-c", str(d / "c.yaml"), "-o", str(d / "run"), "-q")
         assert_clean(result)
         if show.exit_code == 2:  # an invalid config never starts a run...
             assert result.exit_code == 2
@@ -127,7 +108,7 @@ def test_fuzzed_config_files_never_traceback(text):
 def test_arbitrary_bytes_as_config_never_traceback(data):
     with Scratch() as d:
         (d / "c.yaml").write_bytes(data)
-        result = invoke("train", "-c", str(d / "c.yaml"), "-o", str(d / "run"), "-q")
+        result = rnn("train", "-c", str(d / "c.yaml"), "-o", str(d / "run"), "-q")
         assert_clean(result)
         if result.exit_code:
             assert not (d / "run").exists()
@@ -136,7 +117,7 @@ def test_arbitrary_bytes_as_config_never_traceback(data):
 @FUZZ
 @given(key=st.text(alphabet="abcdelmnoprstuz._=[]{}- ", max_size=20), value=st.text(max_size=12))
 def test_fuzzed_set_overrides_never_traceback(key, value):
-    result = invoke("config", "show", "--set", f"{key}={value}")
+    result = rnn("config", "show", "--set", f"{key}={value}")
     assert_clean(result, codes=(0, 2))
 
 
@@ -185,12 +166,12 @@ def csv_texts(draw) -> str:
 def test_fuzzed_jsonl_for_train_and_predict_never_traceback(text, trained):
     with Scratch() as d:
         (d / "data.jsonl").write_text(text)
-        result = invoke("train", "--set", f"data.source={d / 'data.jsonl'}", *TINY_MODEL,
+        result = rnn("train", "--set", f"data.source={d / 'data.jsonl'}", *TINY_MODEL,
                         "-o", str(d / "run"), "-q")
         assert_clean(result)
         if result.exit_code == 2:
             assert not (d / "run").exists()
-        result = invoke("predict", str(trained), str(d / "data.jsonl"), "-o", str(d / "out.csv"))
+        result = rnn("predict", str(trained), str(d / "data.jsonl"), "-o", str(d / "out.csv"))
         assert_clean(result, codes=(0, 2))
         assert (d / "out.csv").exists() == (result.exit_code == 0)
         assert not list(d.glob(".*.tmp"))
@@ -201,12 +182,12 @@ def test_fuzzed_jsonl_for_train_and_predict_never_traceback(text, trained):
 def test_fuzzed_csv_for_train_and_predict_never_traceback(text, seq_len, trained):
     with Scratch() as d:
         (d / "s.csv").write_text(text)
-        result = invoke("train", "--set", f"data.source={d / 's.csv'}", "--set", f"data.seq_len={seq_len}",
+        result = rnn("train", "--set", f"data.source={d / 's.csv'}", "--set", f"data.seq_len={seq_len}",
                         *TINY_MODEL, "-o", str(d / "run"), "-q")
         assert_clean(result)
         if result.exit_code == 2:
             assert not (d / "run").exists()
-        result = invoke("predict", str(trained), str(d / "s.csv"), "-o", str(d / "out.csv"))
+        result = rnn("predict", str(trained), str(d / "s.csv"), "-o", str(d / "out.csv"))
         assert_clean(result, codes=(0, 2))
         assert (d / "out.csv").exists() == (result.exit_code == 0)
 
@@ -217,9 +198,9 @@ def test_arbitrary_bytes_as_data_never_traceback(data, stdin, trained):
     with Scratch() as d:
         (d / "b.jsonl").write_bytes(data)
         if stdin:
-            result = invoke("predict", str(trained), "-", input=data.decode("latin-1"))
+            result = rnn("predict", str(trained), "-", input=data.decode("latin-1"))
         else:
-            result = invoke("predict", str(trained), str(d / "b.jsonl"), "-o", str(d / "out.csv"))
+            result = rnn("predict", str(trained), str(d / "b.jsonl"), "-o", str(d / "out.csv"))
             assert (d / "out.csv").exists() == (result.exit_code == 0)
         assert_clean(result, codes=(0, 2))
 
@@ -251,10 +232,10 @@ def _npz_variants(draw) -> bytes:
 def test_fuzzed_npz_data_never_traceback(data, trained):
     with Scratch() as d:
         (d / "d.npz").write_bytes(_npz_variants(data.draw))
-        result = invoke("train", "--set", f"data.source={d / 'd.npz'}", *TINY_MODEL,
+        result = rnn("train", "--set", f"data.source={d / 'd.npz'}", *TINY_MODEL,
                         "-o", str(d / "run"), "-q")
         assert_clean(result)
         if result.exit_code == 2:
             assert not (d / "run").exists()
-        result = invoke("predict", str(trained), str(d / "d.npz"), "-o", str(d / "out.csv"))
+        result = rnn("predict", str(trained), str(d / "d.npz"), "-o", str(d / "out.csv"))
         assert_clean(result, codes=(0, 2))

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from battery import TINY, check, check_result, materialise, run, run_proc, tree, weights_with, with_model_meta
+from battery import BOMB_LIMIT, TINY, materialise, weights_with, with_model_meta
+from conftest import Tree, assert_error, rnn
 
 BUDGET = {"RNN_MAX_BYTES": str(1 << 30)}
 
@@ -161,26 +162,25 @@ def _params(trained: Path) -> dict:
 def test_bomb_is_refused_up_front(name, tmp_path, trained, text_model):
     argv, files, needles = BOMBS[name]
     materialise(tmp_path, files, trained)
-    before = tree(tmp_path)
+    before = Tree.of(tmp_path)
     args = [a.replace("{w}", str(trained)) if a != "text" else str(text_model) for a in argv]
-    proc = run_proc(args, cwd=tmp_path, stdin=b'{"x": [[1.0]]}\n', extra_env=BUDGET)
-    check(proc.returncode, proc.stdout, proc.stderr, 2, needles)
+    proc = rnn(*args, proc=True, cwd=tmp_path, input=b'{"x": [[1.0]]}\n', env=BUDGET, limit=BOMB_LIMIT,
+               timeout=60)
+    assert_error(proc, 2, *needles, unchanged=before)
     assert len(proc.stderr) < 1200  # no message ever echoes the expanded value
-    assert tree(tmp_path) == before
 
 
 def test_no_message_serialises_an_unbounded_value(tmp_path):
     """A 100 000-character value in an override is quoted in a few dozen characters."""
-    result = run("config", "show", "--set", "model.hidden_size=" + "a" * 100_000)
-    line = check_result(result, 2, ("--set model.hidden_size=aaa",
-                                                                    "model.hidden_size"))
+    result = rnn("config", "show", "--set", "model.hidden_size=" + "a" * 100_000)
+    line = assert_error(result, 2, "--set model.hidden_size=aaa", "model.hidden_size")
     assert len(line) < 300
 
 
 def test_a_sane_config_with_aliases_still_loads(tmp_path):
     (tmp_path / "c.yaml").write_text("defaults: &d {hidden_size: 8}\nmodel: *d\n")
-    result = run("config", "show", "-c", str(tmp_path / "c.yaml"))
+    result = rnn("config", "show", "-c", str(tmp_path / "c.yaml"))
     assert result.exit_code == 2 and "defaults" in result.stderr  # unknown key, not a bomb
     (tmp_path / "c.yaml").write_text("model: &m {hidden_size: 8}\n")
-    result = run("config", "show", "-c", str(tmp_path / "c.yaml"), *TINY[:2])
+    result = rnn("config", "show", "-c", str(tmp_path / "c.yaml"), *TINY[:2])
     assert result.exit_code == 0, result.stderr

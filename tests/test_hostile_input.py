@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from battery import FILE_TINY, TINY, Case, check_result, run, run_case, weights_with, with_model_meta
+from battery import FILE_TINY, TINY, Case, run_case, weights_with, with_model_meta
+from conftest import assert_error, rnn
 
 
 def _task(**changes) -> callable:
@@ -209,8 +210,8 @@ def test_resume_that_does_not_fit(name, tmp_path, trained):
         _break_checkpoint(run_dir, breaker)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     args = ["train", "--resume", str(run_dir), "-q"] + [x for s in sets for x in ("--set", s)]
-    result = run(*args)
-    check_result(result, code, needles)
+    result = rnn(*args)
+    assert_error(result, code, *needles)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # the run is untouched
 
 
@@ -224,10 +225,10 @@ def test_resume_survives_damaged_side_files(damage, tmp_path, trained):
         "metrics-deep": ("metrics.jsonl", b'{"epoch": 1}\n' + b"[" * 100_000 + b"\n"),
     }[damage]
     (run_dir / path).write_bytes(content)
-    result = run("train", "--resume", str(run_dir), "--set", "train.epochs=3", "-q")
+    result = rnn("train", "--resume", str(run_dir), "--set", "train.epochs=3", "-q")
     assert result.exit_code == 0, result.stderr
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
-    plot = run("plot", str(run_dir), "--json", "--terminal", "-q")
+    plot = rnn("plot", str(run_dir), "--json", "--terminal", "-q")
     assert plot.exit_code == 0 and "Traceback" not in plot.stderr, plot.stderr
 
 
@@ -235,14 +236,14 @@ def test_resume_without_its_config_names_it(tmp_path, trained):
 
     run_dir = _copy_run(trained, tmp_path)
     (run_dir / "config.yaml").unlink()
-    result = run("train", "--resume", str(run_dir))
-    check_result(result, 2, ("config.yaml", "not found"))
+    result = rnn("train", "--resume", str(run_dir))
+    assert_error(result, 2, "config.yaml", "not found")
 
 
 # -- sampling temperatures -------------------------------------------------------------------------
 @pytest.mark.parametrize("t", ["1e-320", "5e-324", "1e-30", "1e300"])
 def test_extreme_but_valid_temperatures_sample(t, text_model):
-    result = run("sample", str(text_model / "model.npz"), "-n", "30", "--temperature", t, "--seed", "1")
+    result = rnn("sample", str(text_model / "model.npz"), "-n", "30", "--temperature", t, "--seed", "1")
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout) == 31 and result.stderr == ""  # 30 characters and a newline, no warning
     assert result.warnings == []
@@ -251,13 +252,13 @@ def test_extreme_but_valid_temperatures_sample(t, text_model):
 @pytest.mark.parametrize("t", ["0", "-1", "inf", "nan"])
 def test_bad_temperatures_are_one_line(t, text_model):
 
-    result = run("sample", str(text_model), "-n", "5", "--temperature", t)
-    check_result(result, 2, ("--temperature",))
+    result = rnn("sample", str(text_model), "-n", "5", "--temperature", t)
+    assert_error(result, 2, "--temperature")
 
 
 def test_binary_bytes_to_a_text_model(text_model):
 
-    result = run("predict", str(text_model), "-", input=bytes(range(256)))
-    check_result(result, 2, ("<stdin>", "line 1"))
-    result = run("predict", str(text_model), "-", input=b"ok line\n\xff\xfe\x80 bad\n")
-    check_result(result, 2, ("<stdin>", "line 2", "not valid UTF-8"))
+    result = rnn("predict", str(text_model), "-", input=bytes(range(256)))
+    assert_error(result, 2, "<stdin>", "line 1")
+    result = rnn("predict", str(text_model), "-", input=b"ok line\n\xff\xfe\x80 bad\n")
+    assert_error(result, 2, "<stdin>", "line 2", "not valid UTF-8")

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from battery import check_result, run, tree
+from conftest import Tree, assert_error, rnn
 
 ROOT = os.geteuid() == 0
 SEQ = '{"x": [[0.5], [0.6]]}\n'
@@ -82,7 +82,7 @@ def test_non_regular_targets_are_written_through_never_replaced(command, target,
     mode_before = keep.lstat().st_mode if keep.exists() else None
     link_before = os.readlink(path) if path.is_symlink() else None
     args, stdin = _command(command, str(path), trained)
-    result = run(*args, input=stdin)
+    result = rnn(*args, input=stdin)
     assert result.exit_code == 0, result.stderr
     assert "Traceback" not in result.stderr
     if mode_before is not None:
@@ -105,7 +105,7 @@ def test_plain_file_target_is_replaced_atomically(command, tmp_path, trained):
     out = tmp_path / ("p.png" if command == "plot" else "p.out")
     out.write_text("old\n")
     args, stdin = _command(command, str(out), trained)
-    result = run(*args, input=stdin)
+    result = rnn(*args, input=stdin)
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes() != b"old\n" and out.stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
@@ -142,21 +142,20 @@ UNUSABLE = [(c, k) for c in ("predict", "data", "plot") for k in BAD_TARGETS
 @pytest.mark.parametrize(("command", "kind"), UNUSABLE)
 def test_unusable_output_path_is_exit_2_naming_it(command, kind, tmp_path, trained):
     target, needle = _bad_target(tmp_path, kind, ".png" if command == "plot" else ".out")
-    before = tree(tmp_path)
+    before = Tree.of(tmp_path)
     args, stdin = _command(command, target, trained)
-    result = run(*args, input=stdin)
-    line = check_result(result, 2, (needle,))
+    result = rnn(*args, input=stdin)
+    line = assert_error(result, 2, needle, unchanged=before)
     shown = target.replace("\x00", "\\0")
     assert shown[:60] in line or Path(target).name[:60] in line, line
-    assert tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("command", ["predict", "data"])
 def test_disk_full_is_exit_1_naming_the_target(command, tmp_path, trained):
     full = device(tmp_path, "full")
     args, stdin = _command(command, str(full), trained)
-    result = run(*args, input=stdin)
-    check_result(result, 1, (f"{full}: cannot write", "No space left"))
+    result = rnn(*args, input=stdin)
+    assert_error(result, 1, f"{full}: cannot write", "No space left")
     assert stat.S_ISCHR(full.stat().st_mode)
 
 
@@ -183,8 +182,8 @@ def test_os_faults_name_the_target_not_the_temp_file(command, fault, tmp_path, t
     target = fsutil.tempfile if where == "mkstemp" else fsutil.os
     monkeypatch.setattr(target, where, fail)
     args, stdin = _command(command, str(out), trained)
-    result = run(*args, input=stdin)
-    line = check_result(result, exit_code, (f"{out}: cannot write", words))
+    result = rnn(*args, input=stdin)
+    line = assert_error(result, exit_code, f"{out}: cannot write", words)
     assert ".tmp" not in line
     monkeypatch.undo()
-    assert tree(tmp_path) == []
+    assert Tree.of(tmp_path).paths == []

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from battery import TINY, check, check_result, env, run, tree
+from battery import TINY
+from conftest import RNN, Ran, Tree, assert_error, proc_env, rnn
 
 from rnncli.errors import ConfigError, Terminated
 from rnncli.run_layout import LOCK
@@ -46,12 +47,11 @@ def test_a_live_lock_refuses_a_second_process(resume, tmp_path, trained):
     before = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()}
     args = ["train", "--resume", str(run_dir)] if resume else ["train", *TINY, "-o", str(run_dir)]
     try:
-        result = run(*args, "-q")
+        result = rnn(*args, "-q")
     finally:
         other.kill()
         other.wait()
-    check_result(result, 2,
-          (str(run_dir), f"in use by process {other.pid}", str(run_dir / LOCK)))
+    assert_error(result, 2, str(run_dir), f"in use by process {other.pid}", str(run_dir / LOCK))
     assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before  # nothing touched
 
 
@@ -62,7 +62,7 @@ def test_a_stale_lock_of_a_dead_process_is_explained_and_taken_over(tmp_path, tr
     shutil.copytree(trained, run_dir)
     dead = _dead_pid()
     (run_dir / LOCK).write_text(f"{dead} {platform.node()}\n")
-    result = run("train", "--resume", str(run_dir), "--set", "train.epochs=3")
+    result = rnn("train", "--resume", str(run_dir), "--set", "train.epochs=3")
     assert result.exit_code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("rnn: warning: ")]
     assert len(warnings) == 1 and f"stale lock of process {dead}" in warnings[0], result.stderr
@@ -81,7 +81,7 @@ def test_the_lock_is_held_for_the_whole_run_and_released(tmp_path, monkeypatch):
         return real(self, record)
 
     monkeypatch.setattr(ProgressReporter, "on_epoch_end", spy)
-    assert run("train", *TINY, "-o", str(tmp_path / "run"), "-q").exit_code == 0
+    assert rnn("train", *TINY, "-o", str(tmp_path / "run"), "-q").exit_code == 0
     assert seen == [str(os.getpid())] * 2
     assert not (tmp_path / "run" / LOCK).exists()
 
@@ -90,14 +90,14 @@ def test_two_trainings_into_one_directory_one_wins(tmp_path):
     """Started together: exactly one trains; the other is refused and touches nothing."""
     run_dir = tmp_path / "same"
     slow = [*TINY, "--set", "train.epochs=4", "--set", "data.num_samples=400", "-q"]
-    procs = [subprocess.Popen([sys.executable, "-m", "rnncli", "train", *slow, "-o", str(run_dir)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    procs = [subprocess.Popen([*RNN, "train", *slow, "-o", str(run_dir)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=proc_env(), cwd=tmp_path)
              for _ in range(2)]
     outs = [(p.returncode, err.decode()) for p in procs for _, err in [p.communicate(timeout=120)]]
     codes = sorted(code for code, _ in outs)
     assert codes == [0, 2], outs
     loser = next(err for code, err in outs if code == 2)
-    check(2, "", loser, 2, (str(run_dir),))
+    assert_error(Ran(2, "", loser), 2, str(run_dir))
     assert "in use by" in loser or "not empty" in loser
     epochs = [json.loads(x)["epoch"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert epochs == [1, 2, 3, 4]  # one run's records, not two interleaved
@@ -132,7 +132,7 @@ def test_run_json_status_is_accurate_on_every_ending(ending, tmp_path, monkeypat
     exc, code, status, line = ENDINGS[ending]
     _raise_in_epoch_end(monkeypatch, exc)
     run_dir = tmp_path / "run"
-    result = run("train", *TINY, "-o", str(run_dir), "-q")
+    result = rnn("train", *TINY, "-o", str(run_dir), "-q")
     assert result.exit_code == code, result.stderr
     assert "Traceback" not in result.stderr
     assert [x for x in result.stderr.splitlines() if x.strip()] == ([line] if line else [])
@@ -149,14 +149,14 @@ def test_a_config_error_found_after_the_claim_leaves_nothing(tmp_path, monkeypat
 
     monkeypatch.setattr(loop, "init_params", refuse)
     monkeypatch.chdir(tmp_path)
-    result = run("train", *TINY, "-o", str(tmp_path / "a" / "b" / "run"))
-    check_result(result, 2, ("model.init: refused late",))
-    assert tree(tmp_path) == []  # the run directory and the parents it made are gone
+    result = rnn("train", *TINY, "-o", str(tmp_path / "a" / "b" / "run"))
+    assert_error(result, 2, "model.init: refused late")
+    assert Tree.of(tmp_path).paths == []  # the run directory and the parents it made are gone
 
 
 def test_a_long_run_name_makes_a_usable_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = run("train", *TINY, "--set", f"name={'n' * 300}", "-q")
+    result = rnn("train", *TINY, "--set", f"name={'n' * 300}", "-q")
     assert result.exit_code == 0, result.stderr
     (made,) = (tmp_path / "runs").iterdir()
     assert len(made.name) < 200 and _status(made)["status"] == "completed"
@@ -173,8 +173,8 @@ def _wait_for(pred, timeout=60.0) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_signal_during_predict_output_leaves_no_temp_file(sig, tmp_path, trained):
     out = tmp_path / "p.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "rnncli", "predict", str(trained), "-", "-o", str(out)],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    proc = subprocess.Popen([*RNN, "predict", str(trained), "-", "-o", str(out)],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=proc_env(), cwd=tmp_path)
     proc.stdin.write(b'{"x": [[0.5], [0.6]]}\n' * 2000)
     proc.stdin.flush()  # the pipe stays open: predict is mid-stream, its temp file exists
     _wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()))
@@ -187,8 +187,8 @@ def test_signal_during_predict_output_leaves_no_temp_file(sig, tmp_path, trained
 
 def test_sigint_while_importing_is_quiet(tmp_path):
     """The handler is installed before the heavy imports: Ctrl-C once NumPy is loading is one line."""
-    proc = subprocess.Popen([sys.executable, "-m", "rnncli", "config", "show"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env(), cwd=tmp_path)
+    proc = subprocess.Popen([*RNN, "config", "show"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=proc_env(), cwd=tmp_path)
     maps = Path(f"/proc/{proc.pid}/maps")
     _wait_for(lambda: proc.poll() is not None or "numpy" in maps.read_text(errors="ignore"), 30)
     proc.send_signal(signal.SIGINT)
@@ -213,16 +213,16 @@ def test_closed_standard_streams(case, tmp_path, trained):
     fd, args, code, needle = STREAMS[case]
     (tmp_path / "in.jsonl").write_text('{"x": [[0.5]]}\n')
     argv = [a.format(w=trained) for a in args]
-    proc = subprocess.run([sys.executable, "-m", "rnncli", *argv], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env(), cwd=tmp_path,
+    proc = subprocess.run([*RNN, *argv], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=proc_env(), cwd=tmp_path,
                           timeout=60, preexec_fn=lambda: os.close(fd))
-    check(proc.returncode, "", proc.stderr.decode(), code, (needle,))
+    assert_error(Ran(proc.returncode, "", proc.stderr.decode()), code, needle)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
 def test_closed_stdout_does_not_stop_a_command_that_does_not_use_it(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rnncli", "train", *TINY, "-q", "-o", "r"],
-                          stderr=subprocess.PIPE, env=env(), cwd=tmp_path, timeout=120,
+    proc = subprocess.run([*RNN, "train", *TINY, "-q", "-o", "r"],
+                          stderr=subprocess.PIPE, env=proc_env(), cwd=tmp_path, timeout=120,
                           preexec_fn=lambda: os.close(1))
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
     assert _status(tmp_path / "r")["status"] == "completed"
@@ -242,7 +242,7 @@ def test_unusable_run_directory_is_exit_2(case, tmp_path, monkeypatch):
     out, needles = OUT_DIRS[case]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("mine\n")
-    result = run("train", *TINY, "-o", out)
-    check_result(result, 2, needles)
+    result = rnn("train", *TINY, "-o", out)
+    assert_error(result, 2, *needles)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
     assert (tmp_path / "afile").read_text() == "mine\n"

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import rnn
 from strategies import InterruptAfter
-from typer.testing import CliRunner
 
-from rnncli.cli import app
 from rnncli.config import load_config
 from rnncli.errors import Interrupted
 from rnncli.training.loop import train
@@ -19,10 +18,6 @@ from rnncli.weights import load_weights
 
 CLS = ["data.source=random", "data.num_samples=40", "data.seq_len=6", "data.input_size=3",
        "model.hidden_size=5", "train.epochs=1", "train.batch_size=8"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def params(path: Path) -> dict[str, np.ndarray]:
@@ -50,7 +45,7 @@ def test_same_task_starts_from_the_source_weights(classifier, tmp_path):
 
 def test_other_classes_reinitialise_the_head_with_a_note(classifier, tmp_path):
     out = tmp_path / "ft"
-    result = run("train", *[a for kv in CLS for a in ("--set", kv)], "--set", "data.num_classes=2",
+    result = rnn("train", *[a for kv in CLS for a in ("--set", kv)], "--set", "data.num_classes=2",
                  "--set", "train.lr=1e-12", "--init-from", str(classifier), "-o", str(out))
     assert result.exit_code == 0, result.stderr
     assert f"initialised from {classifier}\nhead re-initialised: the source has 4 outputs, this data 2" \
@@ -61,20 +56,20 @@ def test_other_classes_reinitialise_the_head_with_a_note(classifier, tmp_path):
 
 
 def test_architecture_mismatch_names_the_first_tensor(classifier, tmp_path):
-    result = run("train", *[a for kv in CLS for a in ("--set", kv)], "--set", "model.num_layers=2",
+    result = rnn("train", *[a for kv in CLS for a in ("--set", kv)], "--set", "model.num_layers=2",
                  "--init-from", str(classifier / "model.npz"), "-o", str(tmp_path / "ft"))
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"rnn: error: --init-from {classifier / 'model.npz'}: the config's model needs rnn.1.W_xh (5, 5), "
         "the source has none; use the source's architecture (-c RUN_DIR/config.yaml)")
     assert result.stdout == "" and not (tmp_path / "ft").exists()
-    result = run("train", *[a for kv in CLS for a in ("--set", kv)], "--set", "model.nonlinearity=relu",
+    result = rnn("train", *[a for kv in CLS for a in ("--set", kv)], "--set", "model.nonlinearity=relu",
                  "--init-from", str(classifier), "-o", str(tmp_path / "ft"))
     assert result.exit_code == 2 and "model.nonlinearity is relu but the source's is tanh" in result.stderr
 
 
 def test_resume_and_init_from_together_is_a_usage_error(classifier):
-    result = run("train", "--resume", str(classifier), "--init-from", str(classifier))
+    result = rnn("train", "--resume", str(classifier), "--init-from", str(classifier))
     assert result.exit_code == 2
     assert "use one of them" in result.stderr
 
@@ -89,7 +84,7 @@ def test_regression_reuses_the_source_scaler_or_refuses_a_conflict(tmp_path):
     src_scaler = load_weights(tmp_path / "src" / "model.npz")[1]["task"]["scaler"]
     train(load_config([], [*base[1:], f"data.source={other}"]), tmp_path / "ft", init_from=tmp_path / "src")
     assert load_weights(tmp_path / "ft" / "model.npz")[1]["task"]["scaler"] == src_scaler
-    result = run("train", "--set", f"data.source={other}", "--set", "data.seq_len=8", "--set",
+    result = rnn("train", "--set", f"data.source={other}", "--set", "data.seq_len=8", "--set",
                  "model.hidden_size=4", "--set", "data.standardize=false", "--init-from",
                  str(tmp_path / "src"), "-o", str(tmp_path / "bad"))
     assert result.exit_code == 2
@@ -115,7 +110,7 @@ def test_text_keeps_the_vocabulary_refuses_new_characters_and_resumes_exactly(tm
     a, b = params(tmp_path / "ref" / "model.npz"), params(tmp_path / "run" / "model.npz")
     assert all(np.array_equal(a[k], b[k]) for k in a)
     args = [a for kv in [*text, f"data.path={tmp_path / 'c.txt'}"] for a in ("--set", kv)]
-    result = run("train", *args, "--init-from", str(tmp_path / "src"), "-o", str(tmp_path / "bad"))
+    result = rnn("train", *args, "--init-from", str(tmp_path / "src"), "-o", str(tmp_path / "bad"))
     assert result.exit_code == 2
     assert "character 'Z' is not in the model's vocabulary of" in result.stderr
     assert result.stderr.strip().endswith("fine-tuning keeps the source's vocabulary")

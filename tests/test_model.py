@@ -19,7 +19,7 @@ from rnncli.core.optim import make_optimizer
 from rnncli.core.rnn import rnn_forward
 
 
-def run(case: Case, **kwargs):
+def loss_of(case: Case, **kwargs):
     return loss_and_grads(
         case.params, case.spec, case.x, case.y, loss=case.loss, lengths=case.lengths, h0=case.h0,
         **kwargs,
@@ -89,7 +89,7 @@ def test_head_reads_the_top_layer_state(output):
 def test_loss_and_grads_returns_documented_aux_and_matching_outputs():
     case = build_case(ModelSpec(2, 3, 2, num_layers=2, output="sequence"), loss="mse",
                       batch=2, steps=4, seed=1, with_h0=True)
-    value, grads, aux = run(case)
+    value, grads, aux = loss_of(case)
     assert isinstance(value, float)
     assert set(grads) == set(case.params) == set(param_shapes(case.spec))
     for name, g in grads.items():
@@ -112,7 +112,7 @@ def test_padded_steps_change_no_output_no_loss_and_get_no_gradient(output, loss)
     spec = ModelSpec(2, 4, 3, num_layers=2, output=output)
     case = build_case(spec, loss=loss, batch=3, steps=6, seed=2)
     case.lengths = np.array([6, 2, 4])
-    value, grads, aux = run(case)
+    value, grads, aux = loss_of(case)
     garbage = case.x.copy()
     y_garbage = case.y.copy()
     for b, n in enumerate(case.lengths):
@@ -143,7 +143,7 @@ def test_padded_steps_change_no_output_no_loss_and_get_no_gradient(output, loss)
 def test_windows_chained_through_h_final_reproduce_the_full_forward(num_layers):
     spec = ModelSpec(2, 3, 2, num_layers=num_layers, output="sequence")
     case = build_case(spec, loss="mse", batch=2, steps=9, seed=3)
-    full = run(case)[2]
+    full = loss_of(case)[2]
     h, outs = None, []
     for start in range(0, 9, 4):  # windows of 4, 4, 1 steps
         window = slice(start, start + 4)
@@ -162,7 +162,7 @@ def test_loss_and_grads_modifies_none_of_its_inputs(output):
                       steps=3, seed=4, with_h0=True, ragged=True)
     before = {**{k: v.copy() for k, v in case.params.items()}, "x": case.x.copy(),
               "y": case.y.copy(), "h0": case.h0.copy(), "lengths": case.lengths.copy()}
-    _, grads, aux = run(case)
+    _, grads, aux = loss_of(case)
     for g in grads.values():  # the optimizer will update params in place next
         g += 1.0
     aux["h_final"] += 1.0  # the caller owns what it gets back (it becomes the next h0)
@@ -177,11 +177,11 @@ def test_loss_and_grads_modifies_none_of_its_inputs(output):
 def test_dropout_needs_an_rng_and_is_reproducible_with_a_seed():
     spec = ModelSpec(2, 8, 2, num_layers=3, output="sequence")
     case = build_case(spec, loss="mse", batch=4, steps=5, seed=5)
-    plain = run(case)[0]
-    assert run(case, dropout=0.5)[0] == plain  # no rng: evaluation, no dropout
-    assert run(case, dropout=0.0, rng=np.random.default_rng(0))[0] == plain
-    a = run(case, dropout=0.5, rng=np.random.default_rng(9))
-    b = run(case, dropout=0.5, rng=np.random.default_rng(9))
+    plain = loss_of(case)[0]
+    assert loss_of(case, dropout=0.5)[0] == plain  # no rng: evaluation, no dropout
+    assert loss_of(case, dropout=0.0, rng=np.random.default_rng(0))[0] == plain
+    a = loss_of(case, dropout=0.5, rng=np.random.default_rng(9))
+    b = loss_of(case, dropout=0.5, rng=np.random.default_rng(9))
     assert a[0] != plain
     assert a[0] == b[0]
     for name in a[1]:
@@ -254,7 +254,7 @@ def test_recurrent_dropout_is_one_mask_per_sequence_shared_over_time_and_off_wit
 @PROPERTY_SETTINGS
 @given(case=cases())
 def test_output_shapes_and_non_negative_loss(case):
-    value, grads, aux = run(case)
+    value, grads, aux = loss_of(case)
     spec, (batch, steps, _) = case.spec, case.x.shape
     expected = (batch, spec.output_size) if spec.output == "last" else (
         batch, steps, spec.output_size)
@@ -283,8 +283,8 @@ def test_same_seed_gives_bit_identical_params_outputs_and_grads(spec, seed, loss
     b = build_case(spec, loss=loss, batch=2, steps=4, seed=seed, ragged=ragged, with_h0=True)
     for name in a.params:
         np.testing.assert_array_equal(a.params[name], b.params[name])
-    va, ga, auxa = run(a)
-    vb, gb, auxb = run(b)
+    va, ga, auxa = loss_of(a)
+    vb, gb, auxb = loss_of(b)
     assert va == vb
     np.testing.assert_array_equal(auxa["outputs"], auxb["outputs"])
     for name in ga:
@@ -295,7 +295,7 @@ def test_same_seed_gives_bit_identical_params_outputs_and_grads(spec, seed, loss
 @given(case=cases(dtype=np.float32), opt=st.sampled_from(
     ["sgd", "momentum", "adagrad", "rmsprop", "adam"]))
 def test_float32_path_stays_float32(case, opt):
-    value, grads, aux = run(case)
+    value, grads, aux = loss_of(case)
     for key in ("outputs", "h_final", "dx"):
         assert aux[key].dtype == np.float32, key
     if case.h0 is not None:

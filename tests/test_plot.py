@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_diagnose import run
-from test_tasks import one_blas_thread
+from conftest import one_blas_thread, rnn
 
 from rnncli.config import load_config
 from rnncli.errors import UsageError
@@ -102,7 +101,7 @@ def test_plot_run_without_matplotlib_says_how_to_install(run_dir, tmp_path, monk
 
 def test_cli_png_by_default_when_matplotlib_is_there(run_dir, tmp_path):
     pytest.importorskip("matplotlib")
-    res = run("plot", str(run_dir), "-o", str(tmp_path / "x.png"))
+    res = rnn("plot", str(run_dir), "-o", str(tmp_path / "x.png"))
     assert res.exit_code == 0, res.stderr
     assert res.stdout == "" and f"wrote {tmp_path / 'x.png'}" in res.stderr
     _png_size((tmp_path / "x.png").read_bytes())
@@ -110,7 +109,7 @@ def test_cli_png_by_default_when_matplotlib_is_there(run_dir, tmp_path):
 
 def test_cli_falls_back_to_the_terminal(run_dir, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    res = run("plot", str(run_dir), "-o", str(tmp_path / "x.png"))
+    res = rnn("plot", str(run_dir), "-o", str(tmp_path / "x.png"))
     assert res.exit_code == 0, res.stderr
     assert "matplotlib is not installed" in res.stderr and "not written" in res.stderr
     assert "loss (log scale)" in res.stderr and res.stdout == ""
@@ -119,7 +118,7 @@ def test_cli_falls_back_to_the_terminal(run_dir, tmp_path, monkeypatch):
 
 def test_cli_without_matplotlib_says_so_in_one_line_then_charts(run_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    res = run("plot", str(run_dir))
+    res = rnn("plot", str(run_dir))
     assert res.exit_code == 0, res.stderr
     first, second = res.stderr.splitlines()[:2]
     assert first == ("rnn: warning: matplotlib is not installed (no figure; pip install 'rnncli[plot]'), "
@@ -131,7 +130,7 @@ def test_figure_format_follows_the_suffix(run_dir, tmp_path):
     pytest.importorskip("matplotlib")
     for name, magic in (("c.pdf", b"%PDF-"), ("c.svg", b"<?xml"), ("C.PNG", b"\x89PNG")):
         assert plot_run(run_dir, tmp_path / name).read_bytes().startswith(magic), name
-    res = run("plot", str(run_dir), "-o", str(tmp_path / "c.jpg"))
+    res = rnn("plot", str(run_dir), "-o", str(tmp_path / "c.jpg"))
     assert res.exit_code == 2 and res.stdout == ""
     assert res.stderr == (f"rnn: error: {tmp_path / 'c.jpg'}: cannot tell the figure format from the "
                           "suffix .jpg; use .png, .pdf or .svg\n")
@@ -148,13 +147,13 @@ def test_figure_marks_best_epoch_and_baselines(run_dir, tmp_path):
 
 
 def test_cli_terminal_flag_and_json(run_dir):
-    res = run("plot", str(run_dir), "--terminal")
+    res = rnn("plot", str(run_dir), "--terminal")
     assert res.exit_code == 0 and "validation accuracy" in res.stderr
-    res = run("plot", str(run_dir), "--terminal", "--json")
+    res = rnn("plot", str(run_dir), "--terminal", "--json")
     assert json.loads(res.stdout)["epoch"] == [1, 2, 3]
 
 
 def test_cli_bad_run_dir(tmp_path):
-    res = run("plot", str(tmp_path / "missing"))
+    res = rnn("plot", str(tmp_path / "missing"))
     assert res.exit_code == 2
     assert f"rnn: error: {tmp_path / 'missing'}: not a run directory" in res.stderr

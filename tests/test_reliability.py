@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from battery import FILE_TINY, REPO, TINY, Case, error_lines, materialise, run
+from battery import FILE_TINY, TINY, Case, run_case
 from battery import npz_bytes as _npz_bytes
 from battery import weights_with as _weights_with
+from conftest import RNN, error_lines, proc_env, rnn
 
 from rnncli.weights import load_weights
 
@@ -178,42 +178,19 @@ CASES = {
     "out-not-empty": Case(["train", *TINY, "-o", "{d}/full"], ("full", "not empty", "--resume"),
                           {"full/x.txt": "keep me\n"}),
     "out-is-a-file": Case(["train", *TINY, "-o", "{d}/file"], ("file", "not a directory"), {"file": "x"}),
-    "batch-size-zero": Case(["predict", "{w}", "-", "-b", "0"], ("-b",), stdin="", click=True),
-    "unknown-option": Case(["train", "--epochs", "3"], ("--epochs",), click=True),
+    "batch-size-zero": Case(["predict", "{w}", "-", "-b", "0"], ("-b",), stdin=""),
+    "unknown-option": Case(["train", "--epochs", "3"], ("--epochs",)),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name, tmp_path, trained, monkeypatch):
-    case = CASES[name]
-    materialise(tmp_path, case.files, trained)
-    monkeypatch.chdir(tmp_path)  # so a default runs/ directory would land (and be seen) here
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    args = [a.format(d=tmp_path, w=trained) for a in case.args]
-    result = run(*args, input=case.stdin)
-
-    assert result.warnings == []  # a Python warning would reach the user's stderr
-    assert result.exit_code == case.code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr + result.stdout
-    assert result.stdout == ""
-    if case.click:
-        assert all(n in result.stderr for n in case.needles), result.stderr
-    else:
-        lines = error_lines(result)
-        assert len(lines) == 1, result.stderr  # one problem, one line
-        for needle in case.needles:
-            assert needle in lines[0], (needle, lines[0])
-        # stderr holds nothing but the error (no progress before a refused start)
-        assert [line for line in result.stderr.splitlines() if line.strip()] == lines
-    for path in case.absent:
-        assert not (tmp_path / path).exists(), path
-    # nothing new at all: no run directory, no temp file, no partial output
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    run_case(CASES[name], tmp_path, trained, monkeypatch)
 
 
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "c.yaml").write_text("model:\n  hidden_sise: 3\n")
-    result = run("--debug", "train", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "out"))
+    result = rnn("--debug", "train", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "out"))
     assert result.exit_code == 2
     assert "Traceback" in result.stderr and "ConfigError" in result.stderr
     assert "did you mean hidden_size" in error_lines(result)[0]
@@ -222,7 +199,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_several_config_problems_one_line_each(tmp_path):
     (tmp_path / "c.yaml").write_text("model:\n  hidden_size: 0\ntrain:\n  lr: -1\n  epoch: 3\n")
-    result = run("train", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "out"))
+    result = rnn("train", "-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "out"))
     assert result.exit_code == 2
     lines = error_lines(result)
     assert len(lines) == 3, lines
@@ -244,7 +221,7 @@ def test_object_array_weights_are_never_unpickled(tmp_path, trained):
     (tmp_path / "evil.npz").write_bytes(data)
     for argv in (["info", str(tmp_path / "evil.npz")],
                  ["predict", str(tmp_path / "evil.npz"), "-", "-o", str(tmp_path / "out.csv")]):
-        result = run(*argv, input='{"x": [[1.0]]}\n')
+        result = rnn(*argv, input='{"x": [[1.0]]}\n')
         assert result.exit_code == 2
         assert "Python objects" in error_lines(result)[0]
     assert not marker.exists()
@@ -257,7 +234,7 @@ DIVERGE = ["--set", "train.lr=1e6", "--set", "train.clip_norm=null", "--set", "m
 
 def test_nonfinite_loss_exit_1_names_epoch_step_and_what_to_try(tmp_path):
     run_dir = tmp_path / "run"
-    result = run("train", *TINY, *DIVERGE, "-o", str(run_dir))
+    result = rnn("train", *TINY, *DIVERGE, "-o", str(run_dir))
     assert result.exit_code == 1, result.stderr
     assert "Traceback" not in result.stderr and "RuntimeWarning" not in result.stderr
     (line,) = error_lines(result)
@@ -273,11 +250,11 @@ def test_nonfinite_loss_exit_1_names_epoch_step_and_what_to_try(tmp_path):
 def test_nonfinite_keeps_the_last_good_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     relu = ["--set", "model.nonlinearity=relu", "--set", "train.clip_norm=null"]
-    first = run("train", *TINY, *relu, "--set", "train.epochs=1", "-o", str(run_dir), "-q")
+    first = rnn("train", *TINY, *relu, "--set", "train.epochs=1", "-o", str(run_dir), "-q")
     assert first.exit_code == 0, first.stderr
     good = {name: (run_dir / name).read_bytes() for name in ("checkpoint.npz", "model.npz", "best.npz")}
     # resume with a learning rate that blows up in epoch 2
-    result = run("train", "--resume", str(run_dir), "--set", "train.epochs=3", "--set", "train.lr=1e6", "-q")
+    result = rnn("train", "--resume", str(run_dir), "--set", "train.epochs=3", "--set", "train.lr=1e6", "-q")
     assert result.exit_code == 1, result.stderr
     (line,) = error_lines(result)
     assert line.startswith("rnn: error: epoch 2 step ") and "became nan" in line
@@ -307,7 +284,7 @@ def nan_on_third_step(monkeypatch):
 
 def test_on_nonfinite_skip_skips_the_bad_step_and_finishes(tmp_path, nan_on_third_step):
     run_dir = tmp_path / "run"
-    result = run("train", *TINY, "--set", "train.on_nonfinite=skip", "-o", str(run_dir), "-q")
+    result = rnn("train", *TINY, "--set", "train.on_nonfinite=skip", "-o", str(run_dir), "-q")
     assert result.exit_code == 0, result.stderr
     assert nan_on_third_step["n"] == 8  # 2 epochs x 4 steps: training went on after the fault
     records = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -318,14 +295,14 @@ def test_on_nonfinite_skip_skips_the_bad_step_and_finishes(tmp_path, nan_on_thir
 
 
 def test_on_nonfinite_stop_is_the_default(tmp_path, nan_on_third_step):
-    result = run("train", *TINY, "-o", str(tmp_path / "run"), "-q")
+    result = rnn("train", *TINY, "-o", str(tmp_path / "run"), "-q")
     assert result.exit_code == 1
     (line,) = error_lines(result)
     assert line.startswith("rnn: error: epoch 1 step 3: the loss became nan")
 
 
 def test_skip_fails_when_a_whole_epoch_is_non_finite(tmp_path):
-    result = run("train", *TINY, *DIVERGE, "--set", "train.on_nonfinite=skip", "-o", str(tmp_path / "r"))
+    result = rnn("train", *TINY, *DIVERGE, "--set", "train.on_nonfinite=skip", "-o", str(tmp_path / "r"))
     assert result.exit_code == 1
     (line,) = error_lines(result)
     assert line.startswith("rnn: error: epoch 2: all 4 steps had a non-finite loss or gradient")
@@ -333,18 +310,12 @@ def test_skip_fails_when_a_whole_epoch_is_non_finite(tmp_path):
 
 
 # -- pipes and streams ------------------------------------------------------------------------------
-def _env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")])
-    return e
-
-
 def test_closed_output_pipe_ends_predict_quietly(tmp_path, trained):
     big = tmp_path / "big.jsonl"
-    assert run("data", "sine", "-n", "20000", "--seq-len", "10", "-o", str(big)).exit_code == 0
+    assert rnn("data", "sine", "-n", "20000", "--seq-len", "10", "-o", str(big)).exit_code == 0
     # like `rnn predict RUN big.jsonl | head -1`: 20000 rows are far more than a pipe buffer
-    proc = subprocess.Popen([sys.executable, "-m", "rnncli", "predict", str(trained), str(big)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=tmp_path)
+    proc = subprocess.Popen([*RNN, "predict", str(trained), str(big)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=proc_env(), cwd=tmp_path)
     first = proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read().decode()
@@ -366,9 +337,9 @@ def test_predict_on_an_endless_stream_keeps_constant_memory(trained):
     """Feed ~tens of MB through stdin for a few seconds; RSS must stay flat while output flows."""
     import threading
 
-    proc = subprocess.Popen([sys.executable, "-m", "rnncli", "predict", str(trained), "-", "-b", "64"],
+    proc = subprocess.Popen([*RNN, "predict", str(trained), "-", "-b", "64"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=_env())
+                            env=proc_env())
     line = (json.dumps({"x": [[round(float(v), 4)] for v in np.sin(np.arange(50) / 7)]}) + "\n").encode()
     fed, read, stop = [0], [0], threading.Event()
 
@@ -415,18 +386,18 @@ def test_stale_temp_files_are_ignored_by_readers_and_removed_on_resume(tmp_path)
     """Decision: leftovers `.<name>.*.tmp` never shadow the real file (readers use final names only);
     a resumed run owns its directory and deletes the ones named after its run files, nothing else."""
     run_dir = tmp_path / "run"
-    assert run("train", *TINY, "--set", "train.epochs=1", "-o", str(run_dir), "-q").exit_code == 0
+    assert rnn("train", *TINY, "--set", "train.epochs=1", "-o", str(run_dir), "-q").exit_code == 0
     stale = [run_dir / ".model.npz.k1x9.tmp", run_dir / ".checkpoint.npz.a2b3.tmp",
              run_dir / ".run.json.zz.tmp"]
     for p in stale:
         p.write_bytes(b"PK\x03\x04 half a file")
     mine = run_dir / ".notes.tmp"
     mine.write_text("the user's own file")
-    info = run("info", str(run_dir), "--json")
+    info = rnn("info", str(run_dir), "--json")
     assert info.exit_code == 0, info.stderr
-    predict = run("predict", str(run_dir), "-", input='{"x": [[0.5], [0.6]]}\n')
+    predict = rnn("predict", str(run_dir), "-", input='{"x": [[0.5], [0.6]]}\n')
     assert predict.exit_code == 0 and predict.stdout.startswith("y0\n"), predict.stderr
-    resumed = run("train", "--resume", str(run_dir), "--set", "train.epochs=2", "-q")
+    resumed = rnn("train", "--resume", str(run_dir), "--set", "train.epochs=2", "-q")
     assert resumed.exit_code == 0, resumed.stderr
     assert not any(p.exists() for p in stale)
     assert mine.read_text() == "the user's own file"
@@ -441,7 +412,7 @@ def test_unreadable_files(what, tmp_path, trained):
     argv = {"config": ["train", "-c", str(path), "-o", str(tmp_path / "out")],
             "data": ["train", *FILE_TINY, "--set", f"data.source={path}", "-o", str(tmp_path / "out")],
             "weights": ["info", str(path)]}[what]
-    result = run(*argv)
+    result = rnn(*argv)
     assert result.exit_code == 2
     (line,) = error_lines(result)
     assert path.name in line and ("not readable" in line or "ermission" in line), line

@@ -14,7 +14,6 @@ the Nth checkpoint, flushes it, writes the marker and waits to be killed. The nu
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import proc_env, rnn
 
 from rnncli.weights import load_weights
-
-REPO = Path(__file__).resolve().parents[1]
 
 WRAPPER = r'''
 import io, os, sys, time
@@ -84,23 +82,12 @@ def text_args(tmp: Path) -> list[str]:
             "--set", "train.epochs=2", "--set", "train.lr=0.01"]
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")])
-    return e
-
-
-def rnn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnncli", *args], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=120)
-
-
 def start_wrapped(args: list[str], tmp: Path, mode: str, at: int) -> tuple[subprocess.Popen, Path]:
     script, marker = tmp / "wrapper.py", tmp / "marker"
     script.write_text(WRAPPER)
     marker.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, str(script), *args], cwd=tmp,
-                            env={**env(), "RNN_MARKER": str(marker), "RNN_MODE": mode, "RNN_AT": str(at)},
+                            env=proc_env(RNN_MARKER=str(marker), RNN_MODE=mode, RNN_AT=str(at)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -133,7 +120,7 @@ def assert_same_run(a: Path, b: Path) -> None:
 @pytest.fixture(scope="module")
 def sine_reference(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("ref")
-    result = rnn("train", *SINE, "-o", "ref", "-q", cwd=tmp)
+    result = rnn("train", *SINE, "-o", "ref", "-q", cwd=tmp, proc=True)
     assert result.returncode == 0, result.stderr
     return tmp / "ref"
 
@@ -156,7 +143,7 @@ def test_signal_mid_epoch_then_resume_is_bit_identical(sig, tmp_path, sine_refer
     assert ck["epoch"] == 1 and 0 < ck["step_in_epoch"] < 23, ck  # really mid-epoch
     assert [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [1]
 
-    resumed = rnn("train", "--resume", "run", "-q", cwd=tmp_path)
+    resumed = rnn("train", "--resume", "run", "-q", cwd=tmp_path, proc=True)
     assert resumed.returncode == 0, resumed.stderr
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "completed" and len(info["resumed"]) == 1
@@ -165,7 +152,7 @@ def test_signal_mid_epoch_then_resume_is_bit_identical(sig, tmp_path, sine_refer
 
 def test_sigterm_text_bptt_resume_is_bit_identical(tmp_path):
     args = text_args(tmp_path)
-    ref = rnn("train", *args, "-o", "ref", "-q", cwd=tmp_path)
+    ref = rnn("train", *args, "-o", "ref", "-q", cwd=tmp_path, proc=True)
     assert ref.returncode == 0, ref.stderr
     proc, _ = start_wrapped(["train", *args, "-o", "run"], tmp_path, "signal", at=25)
     proc.send_signal(signal.SIGTERM)
@@ -173,7 +160,7 @@ def test_sigterm_text_bptt_resume_is_bit_identical(tmp_path):
     assert proc.returncode == 143, err
     ck = load_weights(tmp_path / "run" / "checkpoint.npz")[1]["checkpoint"]
     assert ck["step_in_epoch"] > 0
-    resumed = rnn("train", "--resume", "run", "-q", cwd=tmp_path)
+    resumed = rnn("train", "--resume", "run", "-q", cwd=tmp_path, proc=True)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(tmp_path / "run", tmp_path / "ref")
 
@@ -197,9 +184,9 @@ def test_sigkill_while_writing_checkpoint(tmp_path, sine_reference):
     assert json.loads((run / "run.json").read_text())["status"] == "running"  # killed: no chance to update
 
     # `rnn info` reads the run despite the debris; resume tidies it and ends bit-identical
-    info = rnn("info", "run", "--json", cwd=tmp_path)
+    info = rnn("info", "run", "--json", cwd=tmp_path, proc=True)
     assert info.returncode == 0, info.stderr
-    resumed = rnn("train", "--resume", "run", "-q", cwd=tmp_path)
+    resumed = rnn("train", "--resume", "run", "-q", cwd=tmp_path, proc=True)
     assert resumed.returncode == 0, resumed.stderr
     assert not list(run.glob(".*.tmp"))
     assert json.loads((run / "run.json").read_text())["status"] == "completed"

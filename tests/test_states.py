@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_tasks import one_blas_thread
-from typer.testing import CliRunner
+from conftest import rnn
 
-from rnncli.cli import app
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, forward
 from rnncli.core.rnn import rnn_forward
@@ -21,6 +19,9 @@ from rnncli.use.states import hidden_states
 from rnncli.weights import save_weights
 
 I, H, O = 2, 3, 1
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # a second each instead of 30 on a busy machine
 
 
 def _model(layers: int = 2, bidirectional: bool = False, seed: int = 0) -> LoadedModel:
@@ -74,31 +75,26 @@ def saved(tmp_path) -> tuple[Path, Path, LoadedModel]:
     return path, data, model
 
 
-def run(*args: str):
-    with one_blas_thread():
-        return CliRunner().invoke(app, list(args))
-
-
 def test_cli_npy_npz_csv_jsonl(saved, tmp_path):
     path, data, model = saved
-    r = run("states", str(path), str(data), "-o", str(tmp_path / "s.npy"), "-b", "2")
+    r = rnn("states", str(path), str(data), "-o", str(tmp_path / "s.npy"), "-b", "2")
     assert r.exit_code == 0, r.output
     st = np.load(tmp_path / "s.npy", allow_pickle=False)
     assert st.shape == (2, 3, 4, H)  # (L, N, T longest, H), batches of 2 padded to one array
     x1 = np.array([json.loads(line)["x"] for line in data.read_text().splitlines()][1])
     np.testing.assert_allclose(st[:, 1, :2], hidden_states(model, Batch(x1[None], None, None))[:, 0])
     assert np.isnan(st[:, 1, 2:]).all() and not np.isnan(st[:, 0]).any()
-    run("states", str(path), str(data), "-o", str(tmp_path / "s.npz"))
+    rnn("states", str(path), str(data), "-o", str(tmp_path / "s.npz"))
     with np.load(tmp_path / "s.npz", allow_pickle=False) as z:
         np.testing.assert_array_equal(z["lengths"], [4, 2, 3])
         np.testing.assert_array_equal(z["states"], st)
-    r = run("states", str(path), str(data), "-f", "csv")
+    r = rnn("states", str(path), str(data), "-f", "csv")
     rows = r.stdout.splitlines()
     assert rows[0] == "seq,layer,step,h0,h1,h2" and len(rows) == 1 + 2 * (4 + 2 + 3)
     seq, layer, step, *h = rows[-1].split(",")
     assert (seq, layer, step) == ("2", "1", "2")
     np.testing.assert_allclose([float(v) for v in h], st[1, 2, 2], rtol=1e-12)
-    r = run("states", str(path), str(data), "-f", "jsonl")
+    r = rnn("states", str(path), str(data), "-f", "jsonl")
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [d["length"] for d in lines] == [4, 2, 3] and lines[1]["seq"] == 1
     np.testing.assert_allclose(lines[1]["states"], st[:, 1, :2], rtol=1e-12)
@@ -109,11 +105,11 @@ def test_cli_errors_leave_no_file(saved, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"x": [[1, 2, 3]]}\n')
     out = tmp_path / "s.npy"
-    r = run("states", str(path), str(bad), "-o", str(out))
+    r = rnn("states", str(path), str(bad), "-o", str(out))
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.startswith(f"rnn: error: {bad}: line 1: 3 features per step but the model expects 2")
     # no s.npy and no temporary file left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "in.jsonl", "m.npz"]
-    r = run("states", str(path), str(bad), "-f", "parquet")
+    r = rnn("states", str(path), str(bad), "-f", "parquet")
     assert r.exit_code == 2
     assert r.stderr.strip() == "rnn: error: --format must be one of npy, npz, csv, jsonl, got 'parquet'"

@@ -16,9 +16,8 @@ import pytest
 
 pytest.importorskip("optuna")
 
-from typer.testing import CliRunner  # noqa: E402
+from conftest import RNN, rnn  # noqa: E402
 
-from rnncli.cli import app  # noqa: E402
 from rnncli.config import load_config  # noqa: E402
 from rnncli.errors import UsageError  # noqa: E402
 from rnncli.tools.sweep import SweepSpec, open_sweep, run_worker  # noqa: E402
@@ -29,11 +28,6 @@ from rnncli.training.loop import train  # noqa: E402
 TINY = ["data.num_samples=48", "data.seq_len=6", "model.hidden_size=4", "train.epochs=2",
         "train.batch_size=16"]
 SETS = [arg for s in TINY for arg in ("--set", s)]
-
-
-def _rnn(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnncli", *args], capture_output=True, text=True,
-                          timeout=240, **kw)
 
 
 def _study(out: Path):
@@ -80,9 +74,9 @@ def test_space_keys_and_values_checked_against_the_schema():
 @pytest.mark.slow
 def test_two_workers_grid_failed_trials_recorded_best_yaml(tmp_path):
     out = tmp_path / "sw"
-    r = _rnn("sweep", *SETS, "--set", "train.beta1=0.8", "--param", "train.optimizer=choice:adam,sgd",
+    r = rnn("sweep", *SETS, "--set", "train.beta1=0.8", "--param", "train.optimizer=choice:adam,sgd",
              "--param", "model.hidden_size=choice:4,6", "--sampler", "grid", "--workers", "2",
-             "--out", str(out), "--json", "--seed", "3")
+             "--out", str(out), "--json", "--seed", "3", proc=True, timeout=240)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     states = {(t["params"]["train.optimizer"], t["state"]) for t in result["trials"]}
@@ -104,14 +98,14 @@ def test_two_workers_grid_failed_trials_recorded_best_yaml(tmp_path):
     with np.load(Path(best["run_dir"]) / "model.npz") as a, np.load(tmp_path / "again" / "model.npz") as b:
         assert all(np.array_equal(a[k], b[k]) for k in a.files if k != "meta")
     assert "best trials by val_loss" in r.stderr and "failed: " in r.stderr
-    again = CliRunner().invoke(app, ["sweep", "--summary", str(out), "--json"])
+    again = rnn("sweep", "--summary", str(out), "--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["best"] == result["best"]
 
 
 @pytest.mark.slow
 def test_two_processes_share_one_study_and_stop_at_n(tmp_path):
     out = tmp_path / "shared"
-    cmd = [sys.executable, "-m", "rnncli", "-q", "sweep", *SETS, "--param", "train.lr=loguniform:1e-3:1e-1",
+    cmd = [*RNN, "-q", "sweep", *SETS, "--param", "train.lr=loguniform:1e-3:1e-1",
            "--trials", "5", "--sampler", "random", "--out", str(out), "--prune", "none"]
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     errs = [p.communicate(timeout=240)[1] for p in procs]
@@ -132,7 +126,7 @@ def test_interrupted_sweep_continues_on_rerun(tmp_path):
                 "--param", "train.lr=loguniform:1e-3:1e-2", "--trials", "2", "--prune", "none",
                 "--out", str(out)]
 
-    proc = subprocess.Popen([sys.executable, "-m", "rnncli", *cmd(400)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*RNN, *cmd(400)], stderr=subprocess.PIPE, text=True)
     metrics = out / "trial-0000" / "metrics.jsonl"
     deadline = time.time() + 120
     while not (metrics.exists() and metrics.read_text().count("\n") >= 2) and time.time() < deadline:
@@ -144,7 +138,7 @@ def test_interrupted_sweep_continues_on_rerun(tmp_path):
     run = json.loads((out / "trial-0000" / "run.json").read_text())
     assert run["status"] == "interrupted" and run["sweep"]["state"] == "interrupted"
     lr = run["sweep"]["params"]["train.lr"]
-    r = _rnn(*cmd(2), "--json")  # fewer epochs only to keep the test short
+    r = rnn(*cmd(2), "--json", proc=True, timeout=240)  # fewer epochs only to keep the test short
     assert r.returncode == 0, r.stderr
     trials = json.loads(r.stdout)["trials"]
     assert [t["state"] for t in trials] == ["complete", "complete"]
@@ -188,16 +182,14 @@ def test_unknown_metric_stops_the_worker_with_the_keys_it_could_use(tmp_path):
 
 
 def test_usage_errors_and_missing_optuna(tmp_path, monkeypatch):
-    runner = CliRunner()
-    r = runner.invoke(app, ["sweep", "--out", str(tmp_path / "x")])
+    r = rnn("sweep", "--out", str(tmp_path / "x"))
     assert r.exit_code == 2 and r.stderr.startswith("rnn: error: nothing to search: give --param")
-    r = runner.invoke(app, ["sweep", "--param", "train.lr=uniform:0.1:0.2", "--sampler", "grid",
-                            "--out", str(tmp_path / "x")])
+    r = rnn("sweep", "--param", "train.lr=uniform:0.1:0.2", "--sampler", "grid", "--out", str(tmp_path / "x"))
     assert r.exit_code == 2
     assert r.stderr == ("rnn: error: --sampler grid searches choice: params only; --param "
                         "train.lr=uniform:0.1:0.2 is not one\n")
     monkeypatch.setitem(sys.modules, "optuna", None)
-    r = runner.invoke(app, ["sweep", "--param", "train.lr=uniform:0.1:0.2"])
+    r = rnn("sweep", "--param", "train.lr=uniform:0.1:0.2")
     assert r.exit_code == 2
     assert r.stderr == "rnn: error: rnn sweep needs optuna: pip install 'rnncli[sweep]'\n"
 
@@ -206,9 +198,9 @@ def test_usage_errors_and_missing_optuna(tmp_path, monkeypatch):
                     reason="set RNN_TEST_POSTGRES_URL=postgresql://... to test a shared PostgreSQL study")
 def test_postgres_two_workers(tmp_path):
     study = f"rnn-test-{os.getpid()}-{int(time.time())}"
-    r = _rnn("sweep", *SETS, "--param", "train.lr=loguniform:1e-3:1e-1", "--trials", "4", "--workers", "2",
+    r = rnn("sweep", *SETS, "--param", "train.lr=loguniform:1e-3:1e-1", "--trials", "4", "--workers", "2",
              "--storage", os.environ["RNN_TEST_POSTGRES_URL"], "--study", study,
-             "--out", str(tmp_path / "pg"), "--json")
+             "--out", str(tmp_path / "pg"), "--json", proc=True, timeout=240)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["counts"]["complete"] + result["counts"]["pruned"] == 4

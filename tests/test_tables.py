@@ -6,10 +6,9 @@ from __future__ import annotations
 import io
 
 import pytest
+from conftest import rnn
 from rich.console import Console
-from typer.testing import CliRunner
 
-from rnncli.cli import app
 from rnncli.cli.bench import _table as bench_table
 from rnncli.cli.compare import compare_table
 from rnncli.cli.diagnose import _render as diagnose_renderables
@@ -56,7 +55,7 @@ def runs(tmp_path_factory):
                         "--set", "train.patience=3", "--set", "model.init=xavier"],
     }
     for name, args in made.items():
-        result = CliRunner().invoke(app, ["-q", "train", *TINY, *args, "--out", str(root / name)])
+        result = rnn("-q", "train", *TINY, *args, "--out", str(root / name))
         assert result.exit_code == 0, result.stderr
     return root
 

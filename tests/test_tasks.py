@@ -3,10 +3,10 @@ version of its README target. The full targets are measured by scripts/results_t
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
+from conftest import one_blas_thread
 
 from rnncli.config import load_config
 from rnncli.training.loop import train
@@ -47,19 +47,6 @@ CASES = [
                           "train.batch_size=8", "train.warmup_steps=5"],
      "val_bpc", "min", lambda b: b["unigram_bits_per_char"] - 0.5),
 ]
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    # On a loaded 2-core machine OpenBLAS threads fighting over small matrices made these runs
-    # up to 30x slower (measured); one thread keeps each case at about a second.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.mark.parametrize("name, overrides, key, mode, target", CASES, ids=[c[0] for c in CASES])

@@ -6,10 +6,9 @@ import json
 import os
 
 import pytest
+from conftest import rnn
 from threadpoolctl import threadpool_limits
-from typer.testing import CliRunner
 
-from rnncli.cli import app
 from rnncli.config import load_config
 from rnncli.errors import ConfigError, UsageError
 from rnncli.threads import (
@@ -92,26 +91,24 @@ def test_resume_uses_the_recorded_count_for_auto(tmp_path):
 
 
 def test_cli_threads_option(tmp_path):
-    runner = CliRunner()
     out = tmp_path / "r"
     sets = [arg for s in TINY for arg in ("--set", s)]
-    r = runner.invoke(app, ["train", "--out", str(out), "--threads", "2", *sets])
+    r = rnn("train", "--out", str(out), "--threads", "2", *sets)
     assert r.exit_code == 0, r.output
     assert json.loads((out / "run.json").read_text())["threads"] == 2
     assert "threads: 2" in (out / "config.yaml").read_text()
-    r = runner.invoke(app, ["eval", str(out), "--threads", "0"])
+    r = rnn("eval", str(out), "--threads", "0")
     assert r.exit_code == 2
     assert r.stderr == "rnn: error: --threads: expected auto or a positive number of threads (got '0')\n"
-    r = runner.invoke(app, ["eval", str(out), "--threads", "1", "--json"])
+    r = rnn("eval", str(out), "--threads", "1", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["samples"] > 0
 
 
 def test_resume_with_another_thread_count_warns_and_records_it(tmp_path):
-    runner = CliRunner()
     out = tmp_path / "r"
     sets = [arg for s in TINY for arg in ("--set", s)]
-    assert runner.invoke(app, ["train", "--out", str(out), "--threads", "2", *sets]).exit_code == 0
-    r = runner.invoke(app, ["train", "--resume", str(out), "--set", "train.epochs=2", "--threads", "1"])
+    assert rnn("train", "--out", str(out), "--threads", "2", *sets).exit_code == 0
+    r = rnn("train", "--resume", str(out), "--set", "train.epochs=2", "--threads", "1")
     assert r.exit_code == 0, r.output
     assert (f"rnn: warning: {out} ran with 2 BLAS threads; resuming with 1 gives weights that differ "
             "from an uninterrupted run") in r.stderr

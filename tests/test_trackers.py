@@ -8,19 +8,14 @@ import struct
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import rnn
 
-from rnncli.cli import app
 from rnncli.errors import Interrupted
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.trackers import tracked
 
 TINY = ["--set", "train.epochs=3", "--set", "data.num_samples=48", "--set", "data.seq_len=8",
         "--set", "model.hidden_size=4", "--set", "train.batch_size=16"]
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def metrics(run_dir: Path) -> list[dict]:
@@ -46,7 +41,7 @@ def read_events(logdir: Path) -> list:
 def test_tensorboard_event_file_holds_every_epoch(tmp_path):
     pytest.importorskip("tensorboardX")
     run_dir = tmp_path / "run"
-    result = run("train", *TINY, "--log-to", "tensorboard", "--out", run_dir, "-q")
+    result = rnn("train", *TINY, "--log-to", "tensorboard", "--out", run_dir, "-q")
     assert result.exit_code == 0, result.stderr
     scalars: dict[str, dict[int, float]] = {}
     texts, plugins = [], set()
@@ -80,7 +75,7 @@ def mlflow_store(tmp_path, monkeypatch):
 
 def test_mlflow_run_holds_config_metrics_and_weights(tmp_path, mlflow_store):
     run_dir = tmp_path / "run"
-    result = run("train", *TINY, "--set", "train.log_to=[mlflow]", "--out", run_dir, "-q")
+    result = rnn("train", *TINY, "--set", "train.log_to=[mlflow]", "--out", run_dir, "-q")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""  # MLflow's own logs stay off our stderr
     saved = json.loads((run_dir / "mlflow.json").read_text())
@@ -102,10 +97,10 @@ def test_mlflow_run_holds_config_metrics_and_weights(tmp_path, mlflow_store):
 
 def test_resume_continues_the_same_mlflow_run_and_may_add_trackers(tmp_path, mlflow_store):
     run_dir = tmp_path / "run"
-    assert run("train", *TINY, "--set", "train.epochs=2", "--log-to", "mlflow", "--out", run_dir,
+    assert rnn("train", *TINY, "--set", "train.epochs=2", "--log-to", "mlflow", "--out", run_dir,
                "-q").exit_code == 0
     first = json.loads((run_dir / "mlflow.json").read_text())["run_id"]
-    resumed = run("train", "--resume", run_dir, "--set", "train.epochs=3",
+    resumed = rnn("train", "--resume", run_dir, "--set", "train.epochs=3",
                   "--log-to", "mlflow,tensorboard", "-q")
     assert resumed.exit_code == 0, resumed.stderr
     assert json.loads((run_dir / "mlflow.json").read_text())["run_id"] == first
@@ -118,7 +113,7 @@ def test_resume_continues_the_same_mlflow_run_and_may_add_trackers(tmp_path, mlf
 
 def test_missing_tracker_package_is_a_hint_before_training(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "tensorboardX", None)
-    result = run("train", *TINY, "--log-to", "tensorboard", "--out", tmp_path / "run")
+    result = rnn("train", *TINY, "--log-to", "tensorboard", "--out", tmp_path / "run")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == ("rnn: error: train.log_to: tensorboard needs tensorboardX: "
                              "pip install 'rnncli[tensorboard]'\n")
@@ -126,7 +121,7 @@ def test_missing_tracker_package_is_a_hint_before_training(tmp_path, monkeypatch
 
 
 def test_log_to_errors(tmp_path):
-    result = run("train", *TINY, "--log-to", "wandb", "--out", tmp_path / "run")
+    result = rnn("train", *TINY, "--log-to", "wandb", "--out", tmp_path / "run")
     assert result.exit_code == 2 and "train.log_to" in result.stderr and "wandb" in result.stderr
     assert len(result.stderr.splitlines()) == 1
 

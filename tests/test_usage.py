@@ -7,27 +7,13 @@ import json
 
 import pytest
 import yaml
-from typer.testing import CliRunner
+from conftest import assert_error, rnn
 
-from rnncli.cli import app
 from rnncli.cli.render import epoch_line, summary_lines
 from rnncli.wording import plural
 
 TINY = ["--set", "data.num_samples=40", "--set", "data.seq_len=6", "--set", "model.hidden_size=4",
         "--set", "train.batch_size=20"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("rnn: error: ")
-    return lines[0]
 
 
 @pytest.mark.parametrize(("args", "expected"), [
@@ -43,21 +29,21 @@ def one_error_line(result) -> str:
      "rnn: error: rnn data: no such option --delay; did you mean --set delay=5?"),
 ])
 def test_config_key_as_option_suggests_set(args, expected):
-    assert one_error_line(run(*args)) == expected
+    assert assert_error(rnn(*args), 2) == expected
 
 
 def test_other_usage_errors_are_one_line_exit_2():
-    assert one_error_line(run("train", "--frobnicate")) == (
+    assert assert_error(rnn("train", "--frobnicate"), 2) == (
         "rnn: error: rnn train: No such option: --frobnicate (see rnn train --help)")
-    assert "No such command 'trian'" in one_error_line(run("trian"))
-    assert "Missing argument 'WEIGHTS'" in one_error_line(run("predict"))
-    assert "'-c' requires an argument" in one_error_line(run("train", "-c"))
+    assert "No such command 'trian'" in assert_error(rnn("trian"), 2)
+    assert "Missing argument 'WEIGHTS'" in assert_error(rnn("predict"), 2)
+    assert "'-c' requires an argument" in assert_error(rnn("train", "-c"), 2)
     # an option that is not a config key gets no --set hint, even when it exists elsewhere
-    assert "--set" not in one_error_line(run("compare", "--epochs", "3"))
+    assert "--set" not in assert_error(rnn("compare", "--epochs", "3"), 2)
 
 
 def test_no_arguments_still_shows_help():
-    result = run("config")
+    result = rnn("config")
     assert "Usage" in result.output and "rnn: error" not in result.output
 
 
@@ -74,14 +60,14 @@ def test_summary_says_why_training_stopped():
 
 def test_resume_records_what_it_changes_and_refuses_the_rest(tmp_path):
     run_dir = tmp_path / "r"
-    assert run("-q", "train", *TINY, "--set", "train.epochs=1", "--out", str(run_dir)).exit_code == 0
-    result = run("-q", "train", "--resume", str(run_dir), "--set", "train.epochs=2", "--json")
+    assert rnn("-q", "train", *TINY, "--set", "train.epochs=1", "--out", str(run_dir)).exit_code == 0
+    result = rnn("-q", "train", "--resume", str(run_dir), "--set", "train.epochs=2", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["epochs"] == 2
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["epochs"] == 2
     resumed = json.loads((run_dir / "run.json").read_text())["resumed"]
     assert resumed[-1]["changed"] == {"train.epochs": [1, 2]}
-    line = one_error_line(run("train", "--resume", str(run_dir), "--set", "model.hidden_size=8"))
+    line = assert_error(rnn("train", "--resume", str(run_dir), "--set", "model.hidden_size=8"), 2)
     assert line == (
         f"rnn: error: --resume {run_dir}: model.hidden_size cannot change on resume (4 -> 8: the "
         f"checkpoint was trained with the first); start a new run with rnn train -c "

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_cli import assert_user_error, run
+from conftest import assert_error, rnn
 
 from rnncli.data import DataConfig, load_dataset
 from rnncli.data.words import UNK, build_word_vocab, detokenize, encode_words, tokenize
@@ -52,25 +52,25 @@ def test_a_word_model_trains_samples_predicts_and_evaluates(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text(CORPUS)
     run_dir = tmp_path / "words"
-    result = run("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
+    result = rnn("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
                  "--set", "data.tokens=word", "--set", "data.seq_len=6", "--set", "model.hidden_size=8",
                  "--set", "model.embedding_size=4", "--set", "train.epochs=2", "--out", str(run_dir), "-q")
     assert result.exit_code == 0, result.stderr
-    vocab = json.loads(run("info", str(run_dir), "--json").stdout)["task"]
+    vocab = json.loads(rnn("info", str(run_dir), "--json").stdout)["task"]
     assert vocab["tokens"] == "word"
-    a = run("sample", str(run_dir), "--prime", "The zebra", "--length", "12", "--seed", "3")
+    a = rnn("sample", str(run_dir), "--prime", "The zebra", "--length", "12", "--seed", "3")
     assert a.exit_code == 0, a.stderr  # an unknown prime word reads as <unk>, no error
     assert a.stdout.startswith("The zebra")
     generated = tokenize(a.stdout[len("The zebra"):-1].replace(UNK, "UNK"))  # -1: the final newline
     assert len(generated) == 12 and set(generated) <= set(tokenize(CORPUS)) | {"UNK"}
-    b = run("sample", str(run_dir), "--prime", "The zebra", "--length", "12", "--seed", "3")
+    b = rnn("sample", str(run_dir), "--prime", "The zebra", "--length", "12", "--seed", "3")
     assert a.stdout == b.stdout
-    rows = [json.loads(r) for r in run("predict", str(run_dir), "-", "-f", "jsonl",
+    rows = [json.loads(r) for r in rnn("predict", str(run_dir), "-", "-f", "jsonl",
                                        input="The cat sat\n").stdout.splitlines()]
     assert [r["step"] for r in rows] == [0, 1, 2]  # one prediction per word
     assert all(r["label"] in tokenize(CORPUS) + [UNK] for r in rows)
-    ev = json.loads(run("eval", str(run_dir), "--json").stdout)
+    ev = json.loads(rnn("eval", str(run_dir), "--json").stdout)
     assert np.isfinite(ev["loss"]) and ev["perplexity"] > 1
-    assert_user_error(run("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
+    assert_error(rnn("train", "--set", "data.source=text", "--set", f"data.path={corpus}",
                           "--set", "data.vocab_size=5", "--out", str(tmp_path / "x")),
                       2, "data.vocab_size and data.min_count apply to data.tokens: word")
