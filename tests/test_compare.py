@@ -97,7 +97,7 @@ def test_a_pruned_sweep_trial_says_pruned(tmp_path):
 
 
 def test_seconds_are_the_training_calls_wall_clock(tmp_path):
-    res = run("train", "--set", "data.source=sine", "--set", "data.num_samples=32", "--set",
+    res = rnn("train", "--set", "data.source=sine", "--set", "data.num_samples=32", "--set",
               "train.epochs=2", "-q", "-o", str(tmp_path / "r"))
     assert res.exit_code == 0, res.stderr
     r = compare_runs([tmp_path / "r"])["runs"][0]

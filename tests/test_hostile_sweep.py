@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 pytest.importorskip("optuna")
 
-from battery import check, check_result, env, run  # noqa: E402
+from conftest import RNN, Ran, assert_error, proc_env, rnn  # noqa: E402
 
 from rnncli.errors import RunFailure  # noqa: E402
 from rnncli.tools.sweep import SweepSpec, _claim_queued, claims_dir, open_sweep, queue_grid  # noqa: E402
@@ -73,7 +72,7 @@ def test_a_claimed_trial_is_never_handed_out_again(tmp_path):
 
 @pytest.mark.slow
 def test_three_workers_run_each_grid_point_once(tmp_path):
-    r = run("sweep", *TINY, "--param", "model.hidden_size=choice:2,3,4,5,6", "--sampler", "grid",
+    r = rnn("sweep", *TINY, "--param", "model.hidden_size=choice:2,3,4,5,6", "--sampler", "grid",
             "--workers", "3", "--out", str(tmp_path / "sw"), "--json", "-q")
     assert r.exit_code == 0, r.stderr
     trials = json.loads(r.stdout)["trials"]
@@ -84,10 +83,10 @@ def test_three_workers_run_each_grid_point_once(tmp_path):
 @pytest.mark.slow
 def test_a_second_study_in_one_out_is_refused_and_the_first_untouched(tmp_path):
     out = tmp_path / "sw"
-    assert run("sweep", *TINY, *GRID, "--out", str(out), "-q").exit_code == 0
+    assert rnn("sweep", *TINY, *GRID, "--out", str(out), "-q").exit_code == 0
     before = (out / "trial-0000" / "run.json").read_bytes()
-    check_result(run("sweep", *TINY, *GRID, "--out", str(out), "--study", "other"), 2,
-                 (f"--out {out}", "holds study 'sw'", "--study sw"))
+    assert_error(rnn("sweep", *TINY, *GRID, "--out", str(out), "--study", "other"), 2,
+                 f"--out {out}", "holds study 'sw'", "--study sw")
     assert (out / "trial-0000" / "run.json").read_bytes() == before
     import optuna
 
@@ -108,8 +107,8 @@ STORAGES = {
 @pytest.mark.parametrize("name", list(STORAGES))
 def test_storages_and_worker_counts_refused_leave_no_out(name, tmp_path):
     args, needles = STORAGES[name]
-    result = run("sweep", *TINY, *GRID, "--out", str(tmp_path / "new"), *args)
-    line = check_result(result, 2, needles)
+    result = rnn("sweep", *TINY, *GRID, "--out", str(tmp_path / "new"), *args)
+    line = assert_error(result, 2, *needles)
     assert "secret" not in line
     assert not (tmp_path / "new").exists()  # a refused sweep leaves no empty --out
 
@@ -133,19 +132,19 @@ def test_space_files_are_read_with_the_config_limits(name, tmp_path):
     text, needles = SPACES[name]
     f = tmp_path / "space.yaml"
     f.write_bytes(text.encode() if isinstance(text, str) else text)
-    check_result(run("sweep", "--space", str(f), "--out", str(tmp_path / "o")), 2, needles)
+    assert_error(rnn("sweep", "--space", str(f), "--out", str(tmp_path / "o")), 2, *needles)
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("item", ["model.nonlinearity=choice:[tanh", "model.nonlinearity=choice:{a: 1}"])
 def test_choices_that_are_not_yaml_scalars_are_one_line(item, tmp_path):
-    check_result(run("sweep", "--param", item, "--out", str(tmp_path / "o")), 2, ("--param", item[:20]))
+    assert_error(rnn("sweep", "--param", item, "--out", str(tmp_path / "o")), 2, "--param", item[:20])
 
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sweep") / "sw"
-    r = run("sweep", *TINY, *GRID, "--out", str(out), "-q")
+    r = rnn("sweep", *TINY, *GRID, "--out", str(out), "-q")
     assert r.exit_code == 0, r.stderr
     return out
 
@@ -154,7 +153,7 @@ def test_summary_only_reads(swept, tmp_path):
     best = swept / "best.yaml"
     best.write_text(best.read_text() + "# the user's note\n")
     stamp = best.stat().st_mtime_ns
-    r = run("sweep", "--summary", str(swept))
+    r = rnn("sweep", "--summary", str(swept))
     assert r.exit_code == 0, r.stderr
     assert best.stat().st_mtime_ns == stamp and best.read_text().endswith("# the user's note\n")
     assert f"its config: {best}" in " ".join(r.stderr.split())
@@ -172,7 +171,7 @@ def test_summary_of_a_tampered_study_is_one_line(settings, needles, swept, tmp_p
     out = tmp_path / "copy"
     shutil.copytree(swept, out)
     load_study(open_storage(default_storage(out)), None).set_user_attr(SETTINGS, settings)
-    check_result(run("sweep", "--summary", str(out)), 2, ("study 'sw'", *needles))
+    assert_error(rnn("sweep", "--summary", str(out)), 2, "study 'sw'", *needles)
 
 
 def test_a_worker_killed_by_a_signal_is_named():
@@ -191,9 +190,9 @@ def test_a_worker_killed_by_a_signal_is_named():
 @pytest.mark.slow
 def test_sigkill_of_a_worker_ends_the_sweep_with_one_line(tmp_path):
     out = tmp_path / "sw"
-    args = [sys.executable, "-m", "rnncli", "sweep", *TINY[:-4], "--set", "train.epochs=500",
+    args = [*RNN, "sweep", *TINY[:-4], "--set", "train.epochs=500",
             "--set", "train.batch_size=16", "--param", "train.lr=choice:0.01", "--out", str(out), "-q"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=proc_env())
     lock = out / "trial-0000" / ".rnn.lock"  # "pid host" of the worker training the trial
     deadline = time.time() + 60
     while not (lock.exists() and lock.read_text().strip()) and time.time() < deadline:
@@ -202,4 +201,4 @@ def test_sigkill_of_a_worker_ends_the_sweep_with_one_line(tmp_path):
 
     os.kill(int(lock.read_text().split()[0]), signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=60)
-    check(proc.returncode, stdout, stderr, 1, ("sweep worker 0", "killed by SIGKILL"))
+    assert_error(Ran(proc.returncode, stdout, stderr), 1, "sweep worker 0", "killed by SIGKILL")
