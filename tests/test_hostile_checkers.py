@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 import pytest
-from battery import Case, check_result, run, run_case, weights_with
+from battery import Case, run_case, weights_with
+from conftest import assert_error, rnn
 
 import rnncli.tools.explain as explain_module
 from rnncli.core.gradcheck import gradcheck
@@ -31,7 +32,7 @@ def _fortran(w) -> bytes:
 
 def test_explain_perturbs_fortran_ordered_weights_and_passes(tmp_path, trained):
     (tmp_path / "f.npz").write_bytes(_fortran(trained))
-    r = run("explain", str(tmp_path / "f.npz"), "--x", "[[0.1],[0.2],[0.3]]", "--y", "[0.4]", "--json")
+    r = rnn("explain", str(tmp_path / "f.npz"), "--x", "[[0.1],[0.2],[0.3]]", "--y", "[0.4]", "--json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     for name in ("rnn.0.W_xh", "rnn.0.W_hh", "head.W_hy"):
@@ -71,12 +72,12 @@ def test_core_gradcheck_perturbs_fortran_ordered_tensors():
 def test_explain_exits_1_in_one_line_when_its_check_disagrees(monkeypatch):
     # the notebook-002 bug: f'(a) written as 1 - tanh(h)^2 (h is already tanh(a))
     monkeypatch.setattr(explain_module, "_act_grad", lambda h, f: 1.0 - np.tanh(h) ** 2)
-    r = run("explain", "--set", "model.init_scale=4")
+    r = rnn("explain", "--set", "model.init_scale=4")
     assert r.exit_code == 1, r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("rnn: error:")]
     assert len(errors) == 1 and "gradient check failed for rnn.0.W_xh" in errors[0]
     assert errors[0] == r.stderr.splitlines()[-1]  # after the page that shows where
-    r = run("explain", "--set", "model.init_scale=4", "--json")
+    r = rnn("explain", "--set", "model.init_scale=4", "--json")
     assert r.exit_code == 1 and json.loads(r.stdout)["numerical"]["rnn.0.W_xh"]["passed"] is False
 
 
@@ -133,11 +134,11 @@ def test_numbers_that_cannot_be_checked(name, tmp_path, trained, monkeypatch):
 
 def test_word_model_targets_count_words(tmp_path):
     (tmp_path / "w.txt").write_text("the cat sat on the mat . " * 30)
-    r = run("train", "--set", f"data.source={tmp_path / 'w.txt'}", "--set", "data.tokens=word",
+    r = rnn("train", "--set", f"data.source={tmp_path / 'w.txt'}", "--set", "data.tokens=word",
             "--set", "data.seq_len=4", "--set", "model.hidden_size=4", "--set", "train.epochs=1", "-q",
             "-o", str(tmp_path / "run"))
     assert r.exit_code == 0, r.stderr
-    ok = run("explain", str(tmp_path / "run"), "--x", '"the cat"', "--y", '"cat sat"')
+    ok = rnn("explain", str(tmp_path / "run"), "--x", '"the cat"', "--y", '"cat sat"')
     assert ok.exit_code == 0, ok.stderr
-    check_result(run("explain", str(tmp_path / "run"), "--x", '"the cat"', "--y", '"sat"'), 2,
-                 ("--y", "2 words", "got 1"))
+    assert_error(rnn("explain", str(tmp_path / "run"), "--x", '"the cat"', "--y", '"sat"'), 2,
+                 "--y", "2 words", "got 1")

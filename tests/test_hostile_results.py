@@ -9,7 +9,8 @@ from __future__ import annotations
 import signal
 
 import pytest
-from battery import FILE_TINY, Case, run, run_case
+from battery import FILE_TINY, Case, run_case
+from conftest import assert_error, rnn
 
 from rnncli.errors import Interrupted
 
@@ -45,21 +46,20 @@ def series_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("series")
     (d / "s.csv").write_text(SERIES)
     (d / "panel.csv").write_text(PANEL)
-    r = run("train", "--set", f"data.source={d / 's.csv'}", "--set", "data.seq_len=8", *FILE_TINY,
+    r = rnn("train", "--set", f"data.source={d / 's.csv'}", "--set", "data.seq_len=8", *FILE_TINY,
             "-o", str(d / "run"))
     assert r.exit_code == 0, r.stderr
     return d
 
 
 def test_context_on_a_series_model_with_jsonl_or_panel_input_is_refused(series_model, tmp_path):
-    from battery import check_result
 
     d = series_model
-    check_result(run("predict", str(d / "run"), "-", "--context", str(d / "s.csv"), input='{"x": [[1]]}\n'),
-                 2, ("--context", "jsonl"))
-    check_result(run("predict", str(d / "run"), str(d / "panel.csv"), "--context", str(d / "s.csv")),
-                 2, ("--context", "long-format panel"))
-    ok = run("predict", str(d / "run"), str(d / "s.csv"), "--context", str(d / "s.csv"))
+    assert_error(rnn("predict", str(d / "run"), "-", "--context", str(d / "s.csv"), input='{"x": [[1]]}\n'),
+                 2, "--context", "jsonl")
+    assert_error(rnn("predict", str(d / "run"), str(d / "panel.csv"), "--context", str(d / "s.csv")),
+                 2, "--context", "long-format panel")
+    ok = rnn("predict", str(d / "run"), str(d / "s.csv"), "--context", str(d / "s.csv"))
     assert ok.exit_code == 0, ok.stderr
 
 
@@ -67,14 +67,14 @@ def test_a_lone_year_column_is_the_feature_in_train_and_predict(tmp_path):
     """With one column there is nothing else to learn from: both read it as the series (an index
     needs another column), and predictions are labelled by row, never by the year they forecast."""
     (tmp_path / "y.csv").write_text(YEARS)
-    r = run("train", "--set", f"data.source={tmp_path / 'y.csv'}", "--set", "data.seq_len=8", *FILE_TINY,
+    r = rnn("train", "--set", f"data.source={tmp_path / 'y.csv'}", "--set", "data.seq_len=8", *FILE_TINY,
             "-o", str(tmp_path / "run"))
     assert r.exit_code == 0, r.stderr
     from rnncli.weights import read_meta
 
     columns = read_meta(tmp_path / "run")["task"]["columns"]
     assert columns["input"] == ["year"] and not columns.get("index")
-    p = run("predict", str(tmp_path / "run"), str(tmp_path / "y.csv"))
+    p = rnn("predict", str(tmp_path / "run"), str(tmp_path / "y.csv"))
     assert p.exit_code == 0, p.stderr
     lines = p.stdout.splitlines()
     assert lines[0] == "row,year" and lines[1].startswith("8,")  # window 0 forecasts data row 8
