@@ -88,7 +88,7 @@ def make_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Forecasting windows from inputs (R, I) and targets (R, C); see the module docstring."""
     r = inp.shape[0]
-    starts = np.arange(0, r - w - h + 1, stride)
+    starts = np.arange(0, r - w - h + 1, min(stride, max(r, 1)))  # a stride past the end: one window
     n, c = len(starts), tgt.shape[1]
     width = inp.shape[1] + (h * c if output == "last" else w * h * c)
     check_alloc(n * w * width * inp.itemsize, "cutting the CSV series into windows")
@@ -131,7 +131,9 @@ def _scaler(series: Series, cfg, n_train: int, w: int, h: int) -> dict | None:
     return {"input_mean": im, "input_std": istd, "target_mean": tm, "target_std": tstd}
 
 
-def _columns_meta(cols: Columns) -> dict | None:
+def _columns_meta(cols: Columns) -> dict:
+    """Column names by role; {} for a headerless series without an index (still a csv series:
+    `rnn predict --context` asks `task.columns is not None`)."""
     meta: dict = {}
     if cols.names is not None:
         meta = {"input": [cols.names[j] for j in cols.inputs],
@@ -139,7 +141,7 @@ def _columns_meta(cols: Columns) -> dict | None:
     if cols.index is not None:
         meta["index"] = [cols.names[cols.index] if cols.names else "index"]
         meta["index_position"] = [str(cols.index)]
-    return meta or None
+    return meta
 
 
 def _with_context(series: Series, cfg, base_dir, context, w: int) -> Series:

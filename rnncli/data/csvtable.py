@@ -139,7 +139,12 @@ def choose_columns(names: list[str] | None, first: list[str], opts, name: str,
     elif numeric:
         inputs = numeric
     else:
-        j = next(j for j in range(ncol) if j != index)
+        others = [j for j in range(ncol) if j != index]
+        if not others:
+            where = f"column 1 ({names[0]!r})" if names else "column 1"
+            raise DataError(f"{name}: the only column, {where}, is the index (data.index_column): "
+                            "no column to learn from")
+        j = others[0]
         label = f"column {j + 1} ({names[j]!r})" if names else f"column {j + 1}"
         raise DataError(f"{name}: line {line}, {label}: {first[j]!r} is not a number "
                         "(no numeric column to learn from)")

@@ -16,7 +16,7 @@ from rnncli.data.csvpanel import is_long_format, long_records
 from rnncli.data.csvseries import load_csv_dataset
 from rnncli.data.generators import MAKERS, class_baselines, generate, regression_baselines
 from rnncli.data.labels import encode_labels, fit_classes, label_names
-from rnncli.data.options import DataConfig
+from rnncli.data.options import GENERATORS, DataConfig, source_kind
 from rnncli.data.readers import (
     cell_lines,
     decode_utf8,
@@ -200,6 +200,13 @@ def _with_val_source(cfg: DataConfig, load, fitted: TaskInfo | None) -> DataBund
     `load(cfg, fitted, split)` loads one source. Evaluating a model (fitted given) uses only
     the validation file, prepared with the model's classes and scaler.
     """
+    try:
+        kind = source_kind(cfg.val_source, cfg.format, "data.val_source")
+    except ValueError as e:
+        raise DataError(str(e)) from None
+    if kind in GENERATORS:
+        raise DataError(f"data.val_source {cfg.val_source!r}: a generator makes its own validation "
+                        "split (data.val_fraction); data.val_source names a file")
     val_cfg = cfg.model_copy(update={"source": cfg.val_source, "val_source": None})
     if fitted is not None:
         val = load(val_cfg, fitted, False)
@@ -212,7 +219,7 @@ def _with_val_source(cfg: DataConfig, load, fitted: TaskInfo | None) -> DataBund
 
 def _check_context(context: str | None, kind: str, fitted: TaskInfo | None) -> None:
     """--context continues a csv series: refused for any other data or model (never ignored)."""
-    if context is not None and (kind != "csv" or (fitted is not None and not fitted.columns)):
+    if context is not None and (kind != "csv" or (fitted is not None and fitted.columns is None)):
         what = f"not {kind} data" if kind != "csv" else "and models trained on one; this one was not"
         raise DataError(f"{context}: --context applies to csv series {what}")
 

@@ -36,8 +36,8 @@ _ALWAYS = frozenset({"source", "val_fraction"})
 _FILES_ONLY = frozenset({"val_source"})
 
 
-def source_kind(source: str, fmt: str | None = None) -> str:
-    """The generator name or file format ("csv", ...) that `source` means.
+def source_kind(source: str, fmt: str | None = None, key: str = "data.source") -> str:
+    """The generator name or file format ("csv", ...) that `source` (the value of `key`) means.
 
     Raises:
         ValueError: neither a generator nor a known file suffix (message suggests a fix).
@@ -56,7 +56,7 @@ def source_kind(source: str, fmt: str | None = None) -> str:
     close = difflib.get_close_matches(source, GENERATORS, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ValueError(
-        f"data.source {source!r} is neither a generator ({', '.join(GENERATORS)}) nor a file "
+        f"{key} {source!r} is neither a generator ({', '.join(GENERATORS)}) nor a file "
         f"ending in .{', .'.join(FILE_FORMATS)}{hint}"
     )
 

@@ -209,7 +209,7 @@ def _line_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin
 
 def _context_rows(context, task: TaskInfo, base_dir) -> list[np.ndarray]:
     """The input rows of a context series (the last window's worth is used)."""
-    if task.kind != "regression" or not task.seq_len or not task.columns:  # columns: a csv series
+    if task.kind != "regression" or not task.seq_len or task.columns is None:  # None: not a csv series
         raise DataError(f"{context}: --context applies to models trained on a csv series")
     lines, name = _text_lines(context, base_dir, None)
     rows = [x[-1] for x, _ in csv_windows(lines, replace(task, seq_len=1), name)]

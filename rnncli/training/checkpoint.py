@@ -94,11 +94,34 @@ def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype) -> TrainSt
         raise WeightsError(f"{path}: the checkpoint's model {meta['model']} does not match the config's "
                            f"{spec.to_dict()}")
     try:
-        return _restore(ck, params, extra, optimizer, dtype)
+        state = _restore(ck, params, extra, optimizer, dtype)
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise WeightsError(f"{path}: the checkpoint does not fit train.optimizer "
                            f"{type(optimizer).__name__.lower()!r} or is malformed ({type(e).__name__}: "
                            f"{str(e)[:80]}); resume with the optimizer the run was started with") from None
+    _check_resumable(path, state, params, extra)
+    return state
+
+
+def _check_resumable(path: Path, state: TrainState, params: dict, extra: dict) -> None:
+    """What the loop will use as it is: the generators' states and the optimizer's slots (a slot
+    of another shape would fail at the first update, far from the file)."""
+    for key in ("epoch_rng_state", "dropout_rng_state"):
+        try:
+            np.random.PCG64().state = getattr(state, key)  # what the loop's generators are
+        except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as e:
+            raise WeightsError(f"{path}: malformed checkpoint: meta.checkpoint.{key} is not a PCG64 "
+                               f"generator state ({type(e).__name__})") from None
+    for name, arr in extra.items():
+        target = name.split(".", 2)[-1] if name.startswith("optim.") else None
+        if target in params and arr.shape != params[target].shape:
+            raise WeightsError(f"{path}: malformed checkpoint: {name[:80]} has shape {arr.shape}, its "
+                               f"parameter {params[target].shape}")
+        if target in params and arr.dtype.kind != "f":
+            raise WeightsError(f"{path}: malformed checkpoint: {name[:80]} has dtype {arr.dtype}, "
+                               "expected floats")
+    if state.h_carry is not None and state.h_carry.dtype.kind != "f":
+        raise WeightsError(f"{path}: malformed checkpoint: h_carry has dtype {state.h_carry.dtype}")
 
 
 def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype) -> TrainState:

@@ -19,6 +19,7 @@ import numpy as np
 
 from rnncli.core.model import ModelSpec, param_shapes
 from rnncli.data import DataBundle, TaskInfo, load_dataset
+from rnncli.data.taskmeta import model_and_task
 from rnncli.errors import ConfigError, DataError, WeightsError
 from rnncli.run_layout import CHECKPOINT
 from rnncli.training.rundir import read_run_json
@@ -45,12 +46,7 @@ def read_init_source(path: str | Path) -> InitSource:
     """The weights and task of RUN_DIR (its model.npz) or a weights file; WeightsError if unusable."""
     file = resolve_weights_path(path)
     params, meta, _ = load_weights(file)
-    try:
-        spec = ModelSpec.from_dict(meta["model"])
-        task = TaskInfo.from_dict(meta["task"]) if meta.get("task") else TaskInfo(
-            spec.input_size, spec.output_size, output=spec.output)
-    except (KeyError, TypeError, ValueError) as e:
-        raise WeightsError(f"--init-from {path}: meta does not describe a model ({e})") from None
+    spec, task = model_and_task(meta, f"--init-from {file}")  # the checks rnn predict runs
     return InitSource(Path(path), params, spec, task)
 
 
@@ -137,7 +133,7 @@ def fine_tuned_task(run_dir: Path) -> TaskInfo | None:
     checkpoint = Path(run_dir) / CHECKPOINT
     if not read_run_json(Path(run_dir)).get("init_from") or not checkpoint.is_file():
         return None  # (a missing checkpoint is reported by load_checkpoint)
-    return TaskInfo.from_dict(read_meta(checkpoint)["task"])
+    return model_and_task(read_meta(checkpoint), str(checkpoint))[1]
 
 
 def load_run_data(cfg, run_dir: Path, source: InitSource | None, resume: bool, base_dir: Path) -> DataBundle:

@@ -6,7 +6,6 @@ Nothing in `use/` prints or exits; problems are raised as `rnncli.errors` classe
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from rnncli.config import Config
 from rnncli.core.model import ModelSpec, num_params
 from rnncli.data import TaskInfo, unscale_targets
+from rnncli.data.taskmeta import model_and_task
 from rnncli.errors import WeightsError
 from rnncli.run_layout import BEST, MODEL
 from rnncli.weights import load_weights
@@ -69,40 +69,6 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
     return p / MODEL if p.is_dir() else p
 
 
-def _numbers(v: Any, width: int, positive: bool) -> str | None:
-    """Why `v` is not a list of finite numbers whose length divides `width` (stds > 0), or None."""
-    if not isinstance(v, list) or not v or width % len(v):
-        return f"must be a list of numbers whose length divides {width}"
-    if not all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) for a in v):
-        return "must hold finite numbers"
-    if positive and min(v) <= 0:
-        return f"must be > 0 (got {min(v):.3g})"
-    return None
-
-
-def _task_problem(task: TaskInfo, spec: ModelSpec) -> str | None:
-    """What is wrong with a task description read from a file ("key: why"), or None."""
-    if task.kind not in ("regression", "classification", "text"):
-        return f"kind must be regression, classification or text (got {str(task.kind)[:40]!r})"
-    sc = task.scaler
-    if sc is not None and not isinstance(sc, dict):
-        return "scaler must be an object"
-    for key, v in (sc or {}).items():
-        width = spec.input_size if key.startswith("input") else spec.output_size
-        why = _numbers(v, width, positive=key.endswith("std"))
-        if why:
-            return f"scaler.{key[:40]}: {why}"
-    if task.vocab is not None and (not isinstance(task.vocab, list)
-                                   or not all(isinstance(c, str) for c in task.vocab)
-                                   or len(task.vocab) != spec.input_size):
-        return f"vocab must be a list of {spec.input_size} strings"
-    for key in ("num_classes", "seq_len"):
-        v = getattr(task, key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2**31):
-            return f"{key} must be a positive integer (got {str(v)[:40]})"
-    return None
-
-
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     """Load weights (a .npz, or a run directory: see `weights_file`) into a ready-to-run model.
 
@@ -115,29 +81,7 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         raise WeightsError(f"no model.npz in run directory: {path}")
     path = weights_file(path)
     params, meta, _extra = load_weights(path)
-    try:
-        spec = ModelSpec.from_dict(meta["model"])
-    except (TypeError, ValueError, KeyError) as e:
-        raise WeightsError(f"{path}: meta.model is not a valid model description ({e})") from None
-    raw_task = meta.get("task")
-    if raw_task is None:
-        # Weights written by another program: assume plain regression on raw inputs.
-        task = TaskInfo(spec.input_size, spec.output_size, output=spec.output)
-    else:
-        try:
-            task = TaskInfo.from_dict(raw_task)
-        except WeightsError as e:
-            raise WeightsError(f"{path}: {e}") from None
-        except TypeError as e:
-            raise WeightsError(f"{path}: meta.task is not valid ({e})") from None
-    problem = _task_problem(task, spec)
-    if problem:
-        raise WeightsError(f"{path}: meta.task.{problem}")
-    if task.input_size != spec.input_size or task.output_size != spec.output_size:
-        raise WeightsError(
-            f"{path}: meta.task sizes (input {task.input_size}, output {task.output_size}) "
-            f"do not match meta.model ({spec.input_size}, {spec.output_size})"
-        )
+    spec, task = model_and_task(meta, str(path))  # the one check of meta every reader shares
     return LoadedModel(params, spec, task, meta, _parse_config(meta), path)
 
 
