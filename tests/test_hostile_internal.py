@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from battery import TINY, Case, check_result, npz_bytes, run, run_case, weights_with
+from battery import TINY, Case, npz_bytes, run_case, weights_with
+from conftest import assert_error, rnn
 
 OUT = ["-o", "{d}/out"]
 YEARS = "year\n" + "".join(f"{y}\n" for y in range(1900, 1960))
@@ -118,7 +119,7 @@ def test_meta_checked_for_every_reader(name, tmp_path, trained, monkeypatch):
 
 def test_a_huge_stride_is_one_window_not_an_index_error(tmp_path):
     (tmp_path / "y.csv").write_text(YEARS)
-    r = run("train", "--set", f"data.source={tmp_path / 'y.csv'}", "--set", "data.seq_len=5", "--set",
+    r = rnn("train", "--set", f"data.source={tmp_path / 'y.csv'}", "--set", "data.seq_len=5", "--set",
             "data.stride=100000000000000000000", "--set", "train.epochs=1", "-q", "-o", str(tmp_path / "r"))
     assert r.exit_code == 0, r.stderr
 
@@ -164,5 +165,5 @@ def test_a_checkpoint_that_cannot_be_resumed_is_one_line(name, tmp_path, trained
     shutil.copytree(trained, run_dir)
     _break(run_dir, meta_edit, array_edit)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    check_result(run("train", "--resume", str(run_dir), "-q"), 2, needles)
+    assert_error(rnn("train", "--resume", str(run_dir), "-q"), 2, *needles)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
