@@ -66,7 +66,7 @@ def test_run_dir_means_best_weights_and_model_npz_the_final(panel):
 
 
 def test_channels_first_warning_is_one_stderr_line(tmp_path):
-    np.savez(tmp_path / "g.npz", X=np.random.default_rng(0).normal(size=(16, 1, 12)),
+    np.savez(tmp_path / "g.npz", X=np.random.default_rng(0).normal(size=(16, 2, 12)),
              y=np.arange(16) % 2)
     res = rnn("train", "--set", f"data.source={tmp_path / 'g.npz'}", *TINY,
               "--set", "train.epochs=1", "--out", str(tmp_path / "r"), "--json")
@@ -81,6 +81,14 @@ def _one_error(res, needle: str) -> None:
     assert res.exit_code == 2 and res.stdout == "", (res.exit_code, res.stderr)
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("rnn: error: ")]
     assert len(errors) == 1 and needle in errors[0], res.stderr
+
+
+def test_one_step_panel_is_an_error_naming_both_layouts_even_quiet(tmp_path):
+    np.savez(tmp_path / "g.npz", X=np.zeros((16, 1, 12)), y=np.arange(16) % 2)
+    res = run("-q", "train", "--set", f"data.source={tmp_path / 'g.npz'}", "--out", str(tmp_path / "r"))
+    _one_error(res, "shape [16, 1, 12]: ambiguous")
+    assert "data.layout: NTC" in res.stderr and "data.layout: NCT" in res.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_bad_forms_are_one_error_line(panel, tmp_path):

@@ -92,3 +92,27 @@ def test_long_format_csv_reads_back_as_sequences(tmp_path):
     task = TaskInfo(2, 2, kind="classification", loss="cross_entropy", num_classes=2)
     got = list(iter_predict_inputs(tmp_path / "l.csv", fmt="csv", task=task, batch_size=5))
     assert got[0].x.shape == (2, 3, 2) and got[0].lengths.tolist() == [2, 3]
+
+
+def test_a_short_series_gets_a_window_that_fits_with_one_warning(tmp_path):
+    (tmp_path / "y.csv").write_text("v\n" + "".join(f"{i % 7}\n" for i in range(36)))
+    seen: list[str] = []
+    with notices.handled_by(seen.append):
+        b = load(tmp_path, "y.csv", val_fraction=0.0)
+    assert b.task.seq_len == 7 and b.train.X.shape == (29, 7, 1)  # (36 - 1) // 5
+    assert len(seen) == 1 and "36 rows: windows of 7 steps instead of 50" in seen[0]
+    assert "set data.seq_len" in seen[0]
+    with notices.handled_by(seen.append):
+        assert load(tmp_path, "y.csv", seq_len=30, val_fraction=0.0).task.seq_len == 30
+    assert len(seen) == 1  # set explicitly: used as given, no warning
+
+
+def test_a_long_series_keeps_the_default_window(tmp_path):
+    (tmp_path / "y.csv").write_text("v\n" + "".join(f"{i % 7}\n" for i in range(251)))
+    assert load(tmp_path, "y.csv").task.seq_len == 50
+
+
+def test_a_series_too_short_for_its_window_names_the_key(tmp_path):
+    (tmp_path / "y.csv").write_text("v\n1\n2\n")
+    with pytest.raises(DataError, match="needs at least 11 rows, the series has 2; lower data.seq_len"):
+        load(tmp_path, "y.csv", seq_len=10)

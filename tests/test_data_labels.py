@@ -63,11 +63,22 @@ def test_npz_string_labels_nct_layout_and_meta_classes(tmp_path):
     assert json.loads(json.dumps(b.task.to_dict()))["classes"] == ["run", "stand", "walk"]
 
 
-def test_channels_first_shape_warns_once_with_the_key(tmp_path):
+def test_one_step_of_many_features_is_ambiguous_without_a_layout(tmp_path):
     np.savez(tmp_path / "g.npz", X=np.ones((10, 1, 30)), y=np.arange(10) % 2)
+    with pytest.raises(DataError) as exc:
+        load(tmp_path, "g.npz")
+    msg = str(exc.value)
+    assert "g.npz: key 'X' has shape [10, 1, 30]: ambiguous" in msg
+    assert "set data.layout: NTC" in msg and "set data.layout: NCT" in msg
+    assert load(tmp_path, "g.npz", layout="NTC").train.X.shape[1:] == (1, 30)
+    assert load(tmp_path, "g.npz", layout="NCT").train.X.shape[1:] == (30, 1)
+
+
+def test_channels_first_shape_warns_once_with_the_key(tmp_path):
+    np.savez(tmp_path / "g.npz", X=np.ones((10, 2, 30)), y=np.arange(10) % 2)
     b, seen = warnings_during(lambda: load(tmp_path, "g.npz"))
-    assert b.train.X.shape[1:] == (1, 30)
-    assert len(seen) == 1 and "g.npz: key 'X' has shape [10, 1, 30]" in seen[0]
+    assert b.train.X.shape[1:] == (2, 30)
+    assert len(seen) == 1 and "g.npz: key 'X' has shape [10, 2, 30]" in seen[0]
     assert "set data.layout: NCT" in seen[0]
     _, quiet = warnings_during(lambda: load(tmp_path, "g.npz", layout="NTC"))
     assert quiet == []  # asked for explicitly: no warning

@@ -6,6 +6,9 @@ then of the one after). For "sequence", y[n, t] = targets[s+t+1 : s+t+1+h] flatt
 Train and validation are split by position (the last windows validate), and the scaler is
 fitted on the rows the training windows cover, so no statistic sees the validation future.
 Columns (index, inputs, targets, ignored text) are chosen by `csvtable.choose_columns`.
+With data.seq_len (and data.window) unset, a series of fewer than 250 rows gets windows of a
+fifth of its rows (`fitting_window`, with one warning); training writes the chosen length into
+the run's config.yaml.
 
 A test series scored on its own gives no forecast for its first W rows (they are the first
 window's context); `context` (the training series) lends its last W rows, so every row of the
@@ -27,6 +30,11 @@ from rnncli.data.readers import cell_lines, read_source_bytes
 from rnncli.data.scaling import column_stats, scale_inputs, scale_targets
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
 from rnncli.errors import DataError
+from rnncli.notices import warn
+
+# data.seq_len's default; a series shorter than WINDOW_ROWS of them gets a fifth of its rows.
+DEFAULT_WINDOW = 50
+WINDOW_ROWS = 5
 
 
 @dataclass
@@ -154,6 +162,19 @@ def _with_context(series: Series, cfg, base_dir, context, w: int) -> Series:
     return Series(series.cols, np.vstack([ctx.values[-w:], series.values]), index, series.name)
 
 
+def fitting_window(rows: int, h: int, name: str) -> int:
+    """The window for a series whose length the user did not set: the default (data.seq_len's 50)
+    when the series has at least WINDOW_ROWS windows' worth of rows, else a fifth of its rows, so
+    that short series (yearly data: 40-150 points) still give tens of training windows."""
+    if rows >= WINDOW_ROWS * DEFAULT_WINDOW + h:
+        return DEFAULT_WINDOW
+    w = max(1, (rows - h) // WINDOW_ROWS)
+    if rows >= w + h + 1:  # else the caller's error names data.seq_len
+        warn(f"{name}: {rows} rows: windows of {w} steps instead of {DEFAULT_WINDOW} (a fifth of the "
+             "series); set data.seq_len to choose")
+    return w
+
+
 def load_csv_dataset(
     cfg,
     *,
@@ -170,12 +191,16 @@ def load_csv_dataset(
     """
     series = read_csv_series(cfg.source, cfg, base_dir=base_dir, stdin=stdin)
     cols, name = series.cols, series.name
-    w, h = cfg.window or cfg.seq_len, cfg.horizon
+    h = cfg.horizon
+    w = cfg.window or cfg.seq_len
+    if not {"window", "seq_len"} & cfg.model_fields_set:
+        # a validation series is cut like the training one (fitted); only training chooses
+        w = fitted.seq_len or w if fitted is not None else fitting_window(len(series.values), h, name)
     if context is not None:
         series = _with_context(series, cfg, base_dir, context, w)
     if len(series.values) < w + h:
         raise DataError(f"{name}: window {w} + horizon {h} needs at least {w + h} rows, the series "
-                        f"has {len(series.values)}")
+                        f"has {len(series.values)}; lower data.seq_len")
     X, y = make_windows(series.part(cols.inputs), series.part(cols.targets), w, h, cfg.stride,
                         cfg.output)
     n = X.shape[0]

@@ -2,9 +2,10 @@
 
 `arrange(X, ...)` turns X into the (N, T, I) layout the model reads:
 - data.layout NTC (the default; numpy/torch batch_first) or NCT (channels first, as aeon and
-  sktime store panels): NCT is transposed. When NTC was not asked for explicitly and the shape
-  looks channels-first (one step of many features, or far fewer steps than features), one
-  warning says what was assumed and which key changes it.
+  sktime store panels): NCT is transposed. When no layout was given, (N, 1, T) is an error
+  naming both readings (one step of T features, or T steps of one channel), and a shape that
+  looks channels-first (far fewer steps than features) gets one warning saying what was
+  assumed and which key changes it.
 - Ragged sequences without `lengths`: steps that are NaN in every feature at the end of a
   sequence are padding, so NaN padding gives the lengths; many sequences ending in runs of
   exact zeros get a warning (they are trained on as data unless lengths are given).
@@ -32,7 +33,13 @@ def arrange(X: np.ndarray, layout: str, name: str, key: str, *, explicit: bool) 
     if layout == "NCT":
         return np.ascontiguousarray(X.transpose(0, 2, 1))
     n, t, i = X.shape
-    if not explicit and i > 1 and (t == 1 or 4 * t <= i):
+    if not explicit and t == 1 and i > 1:
+        # (N, 1, T) is aeon's univariate panel as often as one step of T features: guessing
+        # trains the wrong model without an error, so the user says which.
+        raise DataError(f"{name}: {key} has shape {list(X.shape)}: ambiguous, either {n} sequences "
+                        f"of 1 step with {i} features (set data.layout: NTC) or, channels-first as "
+                        f"aeon and sktime store panels, {i} steps of 1 feature (set data.layout: NCT)")
+    if not explicit and i > 1 and 4 * t <= i:
         warn(f"{name}: {key} has shape {list(X.shape)}: read as {n} sequences of {t} step(s) "
              f"with {i} features (layout NTC); if it is channels-first (N, C, T) as aeon and "
              "sktime store panels, set data.layout: NCT")

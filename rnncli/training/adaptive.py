@@ -30,7 +30,10 @@ def adapt_to_data(cfg, data: DataBundle) -> tuple[object, dict]:
         (the config to train with, {key: value} of what was chosen; empty when nothing was).
     """
     tc = cfg.train
-    if cfg.data.kind in GENERATORS or "epochs" in tc.model_fields_set:
+    if cfg.data.kind in GENERATORS:
+        return cfg, {}
+    cfg = _with_window(cfg, data)
+    if "epochs" in tc.model_fields_set:
         return cfg, {}
     steps = max(1, num_batches(data.train, tc.batch_size, tc.drop_last))
     chosen: dict = {"epochs": max(tc.epochs, math.ceil(tc.min_steps / steps))}
@@ -38,6 +41,17 @@ def adapt_to_data(cfg, data: DataBundle) -> tuple[object, dict]:
         chosen["patience"] = max(MIN_PATIENCE, math.ceil(PATIENCE_FRACTION * chosen["epochs"]))
     train = tc.model_copy(update=chosen)
     return cfg.model_copy(update={"train": train}), chosen
+
+
+def _with_window(cfg, data: DataBundle):
+    """A csv series cut with a window the data layer chose (data.seq_len unset): the window is
+    written into data.seq_len, so config.yaml, eval and predict cut the same windows."""
+    d = cfg.data
+    if d.kind != "csv" or {"seq_len", "window"} & d.model_fields_set or not data.task.seq_len:
+        return cfg
+    if data.task.seq_len == d.seq_len:
+        return cfg
+    return cfg.model_copy(update={"data": d.model_copy(update={"seq_len": data.task.seq_len})})
 
 
 def describe_chosen(chosen: dict, min_steps: int) -> str:
