@@ -27,7 +27,8 @@ def series(tmp_path, name="s.csv", n=12, first="date"):
 def test_date_index_is_not_a_feature_and_text_columns_are_ignored_with_a_warning(tmp_path):
     seen: list[str] = []
     with notices.handled_by(seen.append):
-        b = load(tmp_path, series(tmp_path), seq_len=3, val_fraction=0.0, standardize=False)
+        b = load(tmp_path, series(tmp_path), seq_len=3, val_fraction=0.0, standardize=False,
+                 forecast="level")
     assert b.task.input_size == 1 and b.task.columns["index"] == ["date"]
     assert b.train.X[0, :, 0].tolist() == [0.0, 1.5, 3.0] and b.train.y[0].tolist() == [4.5]
     assert len(seen) == 1 and "ignoring 1 non-numeric column(s) column 3 ('city')" in seen[0]

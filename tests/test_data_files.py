@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rnncli.data import DataConfig, TaskInfo, iterate_batches, load_dataset, unscale_targets
+from rnncli.data.scaling import to_original
 from rnncli.errors import DataError
 
 
@@ -222,7 +223,7 @@ SERIES = "a,b\n" + "".join(f"{i},{10 * i}\n" for i in range(20))
 def test_csv_windows_values_and_chronological_split(tmp_path):
     write(tmp_path, "s.csv", SERIES)
     b = load(tmp_path, "s.csv", seq_len=4, horizon=2, target_columns=["b"], val_fraction=0.25,
-             standardize=False)
+             standardize=False, forecast="level")
     # 20 rows, window 4 + horizon 2 -> 15 windows; the last 3 validate.
     assert (len(b.train), len(b.val)) == (12, 3)
     np.testing.assert_array_equal(b.train.X[1], [[1, 10], [2, 20], [3, 30], [4, 40]])
@@ -245,7 +246,7 @@ def test_csv_sequence_output_stride_and_indices(tmp_path):
 
 def test_csv_scaler_uses_the_training_rows_only(tmp_path):
     write(tmp_path, "s.csv", SERIES)
-    b = load(tmp_path, "s.csv", seq_len=4, val_fraction=0.25)
+    b = load(tmp_path, "s.csv", seq_len=4, val_fraction=0.25, forecast="level")
     # Training windows start at rows 0..11 and read up to row 11 + 4 + 1 - 1 = 15.
     assert b.task.scaler["input_mean"] == pytest.approx([7.5, 75.0])
     assert b.task.scaler["input_std"][0] == pytest.approx(np.arange(16).std())
@@ -255,11 +256,45 @@ def test_csv_scaler_uses_the_training_rows_only(tmp_path):
 
 def test_csv_eval_reuses_the_fitted_scaler(tmp_path):
     write(tmp_path, "s.csv", SERIES)
-    trained = load(tmp_path, "s.csv", seq_len=4)
+    trained = load(tmp_path, "s.csv", seq_len=4, forecast="level")
     write(tmp_path, "t.csv", "a,b\n" + "".join(f"{i},{10 * i}\n" for i in range(100, 110)))
     ev = load(tmp_path, "t.csv", seq_len=4, fitted=trained.task, split=False)
     assert ev.task.scaler == trained.task.scaler
     np.testing.assert_allclose(unscale_targets(ev.train.y[:1], ev.task), [[104, 1040]])
+
+
+def test_csv_forecasts_changes_from_the_last_value_by_default(tmp_path):
+    write(tmp_path, "s.csv", SERIES)
+    b = load(tmp_path, "s.csv", seq_len=4, horizon=2, val_fraction=0.25)
+    assert b.task.forecast == {"transform": "none", "target": "change", "last": [0, 1]}
+    # every change is +1 / +10 per step: standardised changes are 0 (the std of a constant is 1)
+    assert b.task.scaler["target_mean"] == pytest.approx([1.5, 15.0])
+    np.testing.assert_allclose(to_original(b.train.y[:1], b.train.X[:1], b.task), [[4, 40, 5, 50]])
+    write(tmp_path, "t.csv", "a,b\n" + "".join(f"{i},{10 * i}\n" for i in range(100, 110)))
+    ev = load(tmp_path, "t.csv", seq_len=4, horizon=2, fitted=b.task, split=False)
+    np.testing.assert_allclose(to_original(ev.train.y[:1], ev.train.X[:1], ev.task),
+                               [[104, 1040, 105, 1050]], rtol=1e-6)
+
+
+def test_csv_log_transform_returns_original_units(tmp_path):
+    write(tmp_path, "g.csv", "v\n" + "".join(f"{2.0 ** (i / 4)!r}\n" for i in range(40)))
+    b = load(tmp_path, "g.csv", seq_len=4, transform="log", val_fraction=0.0)
+    assert b.task.forecast["transform"] == "log" and b.task.forecast["target"] == "change"
+    assert np.ptp(b.train.y) < 1e-6  # growth by a constant factor: a constant change of the log
+    np.testing.assert_allclose(to_original(b.train.y[:1], b.train.X[:1], b.task), [[2.0]], rtol=1e-5)
+    lv = load(tmp_path, "g.csv", seq_len=4, transform="log", forecast="level", val_fraction=0.0)
+    np.testing.assert_allclose(to_original(lv.train.y[:1], lv.train.X[:1], lv.task), [[2.0]], rtol=1e-5)
+    write(tmp_path, "z.csv", "v\n1\n2\n0\n4\n5\n6\n")
+    with pytest.raises(DataError, match=r"z.csv: value 0 is not positive; data.transform: log"):
+        load(tmp_path, "z.csv", seq_len=2, transform="log")
+
+
+def test_change_needs_targets_that_are_inputs(tmp_path):
+    write(tmp_path, "s.csv", SERIES)
+    b = load(tmp_path, "s.csv", seq_len=4, input_columns=["a"], target_columns=["b"])
+    assert b.task.forecast is None  # auto: the values themselves
+    with pytest.raises(DataError, match="data.forecast: change needs"):
+        load(tmp_path, "s.csv", seq_len=4, input_columns=["a"], target_columns=["b"], forecast="change")
 
 
 @pytest.mark.parametrize(

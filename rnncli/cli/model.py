@@ -78,6 +78,8 @@ def eval_cmd(
     from rnncli.cli.class_tables import class_tables
     from rnncli.cli.render import metrics_table
     from rnncli.cli.tables import print_table
+    from rnncli.notices import warn
+    from rnncli.training.evaluation import worse_than_naive
     from rnncli.use.model_io import load_model
     from rnncli.use.predict import evaluate_model, load_data_for_model
 
@@ -90,6 +92,9 @@ def eval_cmd(
     )
     metrics = evaluate_model(model, bundle, batch_size=batch_size)
     _say_weights(weights, model)
+    naive = worse_than_naive(metrics.get("mse"), bundle.task.baselines or {})
+    if naive:
+        warn(f"{data or 'validation'}: {naive}")
     if json_:
         echo_json(metrics)
         return

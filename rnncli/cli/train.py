@@ -69,6 +69,8 @@ def train(
     """
     from rnncli.cli.render import ProgressReporter, curve_lines, summary_lines
     from rnncli.config import load_config
+    from rnncli.notices import warn
+    from rnncli.training.evaluation import worse_than_naive
     from rnncli.training.loop import train as run_training
     from rnncli.training.rundir import default_run_dir
     from rnncli.training.trackers import tracked
@@ -99,6 +101,9 @@ def train(
             )
     finally:
         reporter.close()  # never leave a live bar behind, even on Ctrl-C or an error
+    naive = worse_than_naive(summary.get("best_val_mse"), summary.get("baselines") or {})
+    if naive:
+        warn(f"{run_dir}: validation: {naive}")
     shown = {**summary, "seconds": reporter.elapsed()}
     for line in curve_lines(reporter.records) + summary_lines(shown):
         console.print(line, markup=False, highlight=False)

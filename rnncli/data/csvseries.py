@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view as swv
 from rnncli.data.checks import check_alloc
 from rnncli.data.csvtable import Columns, choose_columns, has_header, parse_cells
 from rnncli.data.readers import cell_lines, read_source_bytes
-from rnncli.data.scaling import column_stats, scale_inputs, scale_targets
+from rnncli.data.scaling import column_stats, log_values, scale_inputs, scale_targets
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
 from rnncli.errors import DataError
 from rnncli.notices import warn
@@ -35,6 +35,8 @@ from rnncli.notices import warn
 # data.seq_len's default; a series shorter than WINDOW_ROWS of them gets a fifth of its rows.
 DEFAULT_WINDOW = 50
 WINDOW_ROWS = 5
+# Autocorrelation (of the differenced series) at which a peak counts as a season.
+SEASON_ACF = 0.3
 
 
 @dataclass
@@ -121,6 +123,51 @@ def csv_baselines(X: np.ndarray, y: np.ndarray, cols: Columns, h: int, output: s
     return out
 
 
+def detect_season(values: np.ndarray) -> int | None:
+    """The seasonal period of a series (R,): the lag in [2, R // 3] where the autocorrelation
+    of its first differences (the trend removed) peaks, when that peak is at least SEASON_ACF;
+    None when the series shows no season."""
+    d = np.diff(values.astype(np.float64))
+    d = d - d.mean()
+    top = len(d) // 3
+    if top < 2 or not np.any(d):
+        return None
+    acf = np.correlate(d, d, "full")[len(d) - 1:] / np.dot(d, d)
+    lags = np.arange(2, top + 1)
+    peaks = lags[(acf[lags] >= acf[lags - 1]) & (acf[lags] >= acf[np.minimum(lags + 1, len(d) - 1)])]
+    if not len(peaks):
+        return None
+    best = int(peaks[np.argmax(acf[peaks])])
+    return best if acf[best] >= SEASON_ACF else None
+
+
+def seasonal_naive_mse(values: np.ndarray, starts: np.ndarray, w: int, h: int, p: int) -> float | None:
+    """MSE of forecasting row r by row r - p (the same time a season earlier; r - 2p for steps
+    past the first season) over the windows starting at `starts`; values (R, C) in original
+    units. None when the windows start too early to look a season back."""
+    k = np.arange(h)
+    rows = starts[:, None] + w + k[None, :]  # (N, h) rows forecast
+    back = rows - p * (k // p + 1)[None, :]
+    if len(starts) == 0 or back.min() < 0:
+        return None
+    return float(np.mean((values[rows] - values[back]) ** 2))
+
+
+def _forecast_plan(cfg, cols: Columns, name: str) -> dict | None:
+    """TaskInfo.forecast for data.forecast / data.transform (None: plain values)."""
+    can = cfg.output == "last" and set(cols.targets) <= set(cols.inputs)
+    mode = cfg.forecast
+    if mode == "auto":
+        mode = "change" if can else "level"
+    elif mode == "change" and not can:
+        raise DataError(f"{name}: data.forecast: change needs data.output: last and target columns "
+                        "that are inputs too (the change is from their last value)")
+    if mode == "level" and cfg.transform == "none":
+        return None
+    last = [cols.inputs.index(j) for j in cols.targets] if mode == "change" else []
+    return {"transform": cfg.transform, "target": mode, "last": last}
+
+
 def _check_fitted(fitted: TaskInfo, cols: Columns, width: int, name: str) -> None:
     if fitted.input_size != len(cols.inputs):
         raise DataError(
@@ -130,12 +177,17 @@ def _check_fitted(fitted: TaskInfo, cols: Columns, width: int, name: str) -> Non
                         f"model outputs {fitted.output_size}")
 
 
-def _scaler(series: Series, cfg, n_train: int, w: int, h: int) -> dict | None:
+def _scaler(series: Series, cfg, n_train: int, w: int, h: int,
+            changes: np.ndarray | None) -> dict | None:
+    """Statistics of the rows the training windows touch; for change targets, of the changes
+    (N, h*C) of the training windows."""
     if not cfg.standardize:
         return None
     rows = slice(0, (n_train - 1) * cfg.stride + w + h)  # the rows training windows touch
     im, istd = column_stats(series.part(series.cols.inputs)[rows])
-    tm, tstd = column_stats(series.part(series.cols.targets)[rows])
+    c = len(series.cols.targets)
+    tm, tstd = column_stats(series.part(series.cols.targets)[rows] if changes is None
+                            else changes.reshape(-1, c))
     return {"input_mean": im, "input_std": istd, "target_mean": tm, "target_std": tstd}
 
 
@@ -175,6 +227,33 @@ def fitting_window(rows: int, h: int, name: str) -> int:
     return w
 
 
+def _baselines(series: Series, cfg, w: int, h: int, n_train: int, n_val: int,
+               fitted: TaskInfo | None) -> dict:
+    """Baselines of the validation windows (else the training ones), in original units: the
+    mean, persistence (last_value_mse) and, with a season (data.season, else detected on the
+    training rows), seasonal_naive_mse (seasonal_period says which)."""
+    cols = series.cols
+    X, y = make_windows(series.part(cols.inputs), series.part(cols.targets), w, h, cfg.stride,
+                        cfg.output)
+    n = n_train + n_val
+    ref = slice(n_train, n) if n_val else slice(0, n_train)
+    out = csv_baselines(X[ref], y[ref], cols, h, cfg.output)
+    if cfg.output != "last":
+        return out
+    targets = series.part(cols.targets)
+    p = cfg.season
+    if p is None and fitted is not None:
+        p = int(fitted.baselines.get("seasonal_period", 0)) or None
+    if p is None:
+        rows = (n_train - 1) * cfg.stride + w + h
+        p = detect_season(targets[:rows, 0])
+    starts = np.arange(0, n * cfg.stride, cfg.stride)[ref]
+    mse = seasonal_naive_mse(targets, starts, w, h, p) if p else None
+    if mse is not None:
+        out.update(seasonal_naive_mse=mse, seasonal_period=float(p))
+    return out
+
+
 def load_csv_dataset(
     cfg,
     *,
@@ -201,6 +280,10 @@ def load_csv_dataset(
     if len(series.values) < w + h:
         raise DataError(f"{name}: window {w} + horizon {h} needs at least {w + h} rows, the series "
                         f"has {len(series.values)}; lower data.seq_len")
+    forecast = fitted.forecast if fitted is not None else _forecast_plan(cfg, cols, name)
+    raw = series
+    if forecast and forecast["transform"] == "log":
+        series = Series(cols, log_values(series.values, name), series.index, name)
     X, y = make_windows(series.part(cols.inputs), series.part(cols.targets), w, h, cfg.stride,
                         cfg.output)
     n = X.shape[0]
@@ -210,11 +293,13 @@ def load_csv_dataset(
         raise DataError(f"{name}: only {n} window(s); lower data.val_fraction or the window")
     if fitted is not None:
         _check_fitted(fitted, cols, y.shape[-1], name)
-    scaler = fitted.scaler if fitted is not None else _scaler(series, cfg, n_train, w, h)
+    if forecast and forecast["target"] == "change":  # a residual on the persistence forecast
+        y = y - np.tile(X[:, -1, forecast["last"]], h)
+    changes = y[:n_train] if forecast and forecast["target"] == "change" else None
+    scaler = fitted.scaler if fitted is not None else _scaler(series, cfg, n_train, w, h, changes)
     task = TaskInfo(len(cols.inputs), y.shape[-1], cfg.output, "mse", "regression",
-                    scaler=scaler, seq_len=w, columns=_columns_meta(cols))
-    ref = slice(n_train, n) if n_val else slice(0, n_train)
-    task.baselines = csv_baselines(X[ref], y[ref], cols, h, cfg.output)
+                    scaler=scaler, seq_len=w, columns=_columns_meta(cols), forecast=forecast)
+    task.baselines = _baselines(raw, cfg, w, h, n_train, n_val, fitted)
     Xs = scale_inputs(X, scaler).astype(dtype, copy=False)
     ys = scale_targets(y, scaler).astype(dtype, copy=False)
     train = SequenceData(Xs[:n_train], ys[:n_train])

@@ -25,7 +25,8 @@ APPLIES: dict[str, frozenset[str]] = {
     "txt": frozenset({"seq_len", "tokens", "vocab_size", "min_count"}),
     "csv": frozenset(
         {"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "header",
-         "delimiter", "output", "standardize", "index_column", "targets", "num_classes"}
+         "delimiter", "output", "standardize", "index_column", "targets", "num_classes",
+         "transform", "forecast", "season"}
     ),
     "npz": frozenset({"targets", "num_classes", "standardize", "layout", "token_ids"}),
     "jsonl": frozenset({"output", "targets", "num_classes", "standardize", "token_ids"}),
@@ -190,6 +191,20 @@ class DataConfig(BaseModel):
     )
     window: int | None = Field(None, ge=1, description="csv: window length (default seq_len).")
     stride: int = Field(1, ge=1, description="csv: steps between consecutive window starts.")
+    transform: Literal["none", "log"] = Field(
+        "none", description="csv: 'log' models the natural logs of the values (all must be > 0: "
+        "growth and multiplicative seasons become additive); predictions are exp'd back.",
+    )
+    forecast: Literal["auto", "level", "change"] = Field(
+        "auto",
+        description="csv: 'change' = the model predicts each target's change from the window's last "
+        "value (a residual on the persistence forecast; predictions in original units); 'level' = "
+        "the values themselves; 'auto' = change when the targets are inputs and output is last.",
+    )
+    season: int | None = Field(
+        None, ge=2, description="csv: the seasonal period in rows of the seasonal-naive baseline "
+        "(12 for monthly data); null = detected from the training series' autocorrelation.",
+    )
     header: bool | None = Field(
         None, description="csv: first row holds column names (default: detect non-numbers)."
     )

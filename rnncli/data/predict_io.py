@@ -12,7 +12,8 @@ Formats:
     npy    X (N, T, I) (or (N, T) for I = 1; (N, C, T) for a model trained with layout NCT).
     npz    X as for npy and optional lengths (N,); trailing all-NaN steps are padding.
     txt    text models only: each non-empty line is one sequence of characters.
-The saved scaler is applied to the inputs; `unscale_targets` maps outputs back to original units.
+The saved scaler (and a forecaster's log transform) is applied to the inputs (`model_inputs`);
+`to_original` maps outputs back to original units.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from rnncli.data.readers import (
     resolve_path,
 )
 from rnncli.data.records import pad_sequences, parse_jsonl_line, token_ids
-from rnncli.data.scaling import scale_inputs
+from rnncli.data.scaling import model_inputs
 from rnncli.data.text import encode_text
 from rnncli.data.types import Batch, TaskInfo
 from rnncli.data.words import encode_words, tokenize
@@ -179,7 +180,7 @@ def _array_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdi
         yield from (Batch(x, None, ln) for x, ln in _id_batches(X, lengths, task, name, batch_size))
         return
     for x, ln in _array_batches(X, lengths, task, name, batch_size):
-        yield Batch(_in_dtype(scale_inputs(x, task.scaler, ln), dtype, name), None, ln)
+        yield Batch(_in_dtype(model_inputs(x, task, ln, name), dtype, name), None, ln)
 
 
 def _line_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin, base_dir,
@@ -200,7 +201,7 @@ def _line_inputs(source, fmt: str, task: TaskInfo, batch_size: int, dtype, stdin
                 x = token_ids(x, name, task.input_size)
             else:
                 x, lengths = pad_sequences(xs)
-                x = _in_dtype(scale_inputs(x, task.scaler, lengths), dtype, name)
+                x = _in_dtype(model_inputs(x, task, lengths, name), dtype, name)
             index = [i for _, i in group]
             yield Batch(x, None, lengths, None if any(i is None for i in index) else index)
     finally:

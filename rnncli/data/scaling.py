@@ -1,5 +1,11 @@
 """Standardisation: statistics from the training part only, saved with the model as
-`TaskInfo.scaler` so eval and predict scale inputs the same way and report original units."""
+`TaskInfo.scaler` so eval and predict scale inputs the same way and report original units.
+
+A forecaster of a csv series may also carry `TaskInfo.forecast` (see data.forecast): values in
+logs (`transform: log`) and targets that are the change from the window's last value
+(`target: change`, a residual on the persistence forecast). `model_inputs` and `to_original`
+are the two directions every reader uses, so training, eval and predict agree.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import numpy as np
 
 from rnncli.core.rnn import length_mask
 from rnncli.data.types import SequenceData, TaskInfo
+from rnncli.errors import DataError
 
 
 def _std(a: np.ndarray) -> np.ndarray:
@@ -84,3 +91,47 @@ def apply_scaler(data: SequenceData, scaler: dict | None) -> SequenceData:
             y *= length_mask(data.lengths, y.shape[1])[:, :, None]
     return SequenceData(scale_inputs(data.X, scaler, data.lengths), y, data.lengths,
                         data.stateful)
+
+
+def log_values(x: np.ndarray, name: str) -> np.ndarray:
+    """Natural logs of values that must all be positive (data.transform: log)."""
+    bad = ~(x > 0)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"{name}: value {x[idx]:.6g} is not positive; data.transform: log needs "
+                        "values > 0 (use data.transform: none)")
+    return np.log(x)
+
+
+def model_inputs(x: np.ndarray, task: TaskInfo, lengths: np.ndarray | None = None,
+                 name: str = "input") -> np.ndarray:
+    """Raw inputs (…, T, I) as the model reads them: logs when the task says so, then scaled."""
+    if (task.forecast or {}).get("transform") == "log":
+        x = log_values(x, name)
+    return scale_inputs(x, task.scaler, lengths)
+
+
+def last_values(x: np.ndarray, task: TaskInfo) -> np.ndarray:
+    """The last step's target columns (B, C), unscaled (in logs for a log model), from model
+    inputs x (B, T, I)."""
+    pos = task.forecast["last"]
+    last = x[:, -1, pos]
+    sc = task.scaler
+    if sc:
+        last = last * np.asarray(sc["input_std"], x.dtype)[pos] + np.asarray(sc["input_mean"], x.dtype)[pos]
+    return last
+
+
+def to_original(out: np.ndarray, x: np.ndarray, task: TaskInfo) -> np.ndarray:
+    """Model outputs or targets (B, O) of regression in original units, given the inputs x
+    (B, T, I) they belong to: unscaled, plus the last value (target: change), exp'd (log)."""
+    y = unscale_targets(out, task)
+    f = task.forecast
+    if not f or task.kind != "regression":
+        return y
+    if f.get("target") == "change":
+        last = last_values(x, task)
+        y = y + np.tile(last, y.shape[-1] // last.shape[-1]).astype(y.dtype, copy=False)
+    if f.get("transform") == "log":
+        y = np.exp(y)
+    return y

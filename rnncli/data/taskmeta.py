@@ -125,6 +125,19 @@ def _classes_problem(task: TaskInfo) -> str | None:
     return None
 
 
+def _forecast_problem(f: Any, input_size: int) -> str | None:
+    """A forecaster's plan (TaskInfo.forecast; see data/forecast.py), or None for plain values."""
+    if f is None:
+        return None
+    last = f.get("last") if isinstance(f, dict) else None
+    if (not isinstance(f, dict) or f.get("transform") not in ("none", "log")
+            or f.get("target") not in ("level", "change") or not isinstance(last, list)
+            or not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p < input_size
+                       for p in last)):
+        return f"forecast must be a forecaster's plan (transform, target, last), got {str(f)[:60]}"
+    return None
+
+
 def task_problem(task: TaskInfo, spec: ModelSpec) -> str | None:
     """What is wrong with a task description read from a file ("key: why"), or None."""
     if task.kind not in ("regression", "classification", "text"):
@@ -147,4 +160,5 @@ def task_problem(task: TaskInfo, spec: ModelSpec) -> str | None:
     if not isinstance(task.stateful, bool):
         return "stateful must be true or false"
     return (_scaler_problem(task.scaler, spec) or _vocab_problem(task, spec)
-            or _columns_problem(task.columns) or _classes_problem(task))
+            or _columns_problem(task.columns) or _classes_problem(task)
+            or _forecast_problem(task.forecast, task.input_size))

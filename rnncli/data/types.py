@@ -71,6 +71,10 @@ class TaskInfo:
             booleans), or None when the class ids are the labels (generated data).
         layout: how `rnn predict` reads .npy/.npz inputs: "NTC" (N, T, I) or "NCT" (N, C, T).
         tokens: text models: "char" (vocab holds characters) or "word" (words, "<unk>" first).
+        forecast: csv series forecasters: {"transform": "none" | "log", "target": "level" |
+            "change", "last": [positions of the target columns among the inputs]}; targets
+            (and the saved target statistics) are then changes from the window's last value,
+            in logs for "log" (see data.scaling.to_original); None = plain values.
     """
 
     input_size: int
@@ -88,6 +92,7 @@ class TaskInfo:
     tokens: str = "char"
     classes: list | None = None
     layout: str = "NTC"
+    forecast: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (plain ints, floats, strings and lists)."""

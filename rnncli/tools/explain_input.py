@@ -15,7 +15,7 @@ import numpy as np
 
 from rnncli.core.model import ModelSpec
 from rnncli.data import SequenceData, TaskInfo, encode_text, load_dataset, one_hot
-from rnncli.data.scaling import scale_inputs, scale_targets
+from rnncli.data.scaling import model_inputs, scale_targets
 from rnncli.data.words import encode_words, tokenize
 from rnncli.errors import UsageError
 from rnncli.tools.explain import explain_sequence, numerical_gradients
@@ -111,7 +111,7 @@ def parse_sequence(x_text: str, y_text: str | None, spec: ModelSpec, task: TaskI
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != spec.input_size:
         raise UsageError(f"--x: expected a JSON list of steps, each a list of {spec.input_size} numbers "
                          f"(shape (T, {spec.input_size})), got {x_text[:60]}")
-    x = scale_inputs(x, task.scaler)
+    x = model_inputs(x, task)
     return x, _target(y_text, spec, task, x.shape[0])
 
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from rnncli.core.losses import LOSSES, accuracy
 from rnncli.core.model import ModelSpec, forward, sequence_mask
-from rnncli.data import SequenceData, TaskInfo, iterate_batches, unscale_targets
+from rnncli.data import SequenceData, TaskInfo, iterate_batches
+from rnncli.data.scaling import to_original
 
 
 def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int,
@@ -114,7 +115,7 @@ def compute_metrics(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskIn
                 confusion += confusion_matrix(out.argmax(axis=-1), batch.y, k, mask)
         else:
             n = (int(mask.sum()) * out.shape[-1]) if mask is not None else out.size
-            pred, target = unscale_targets(out, task), unscale_targets(batch.y, task)
+            pred, target = to_original(out, batch.x, task), to_original(batch.y, batch.x, task)
             err = pred - target
             if mask is not None:
                 err = err * mask[..., None]
@@ -147,3 +148,22 @@ def main_metric(task: TaskInfo) -> tuple[str, str]:
     if task.loss == "cross_entropy":
         return "accuracy", "max"
     return "mse", "min"
+
+
+NAIVE = {"last_value_mse": "persistence (the last value)", "seasonal_naive_mse": "seasonal naive"}
+
+
+def worse_than_naive(mse: float | None, baselines: dict) -> str | None:
+    """One line when a forecaster's mse is worse than the naive forecasts of the same data
+    (persistence, seasonal naive), else None."""
+    if mse is None or not math.isfinite(mse):
+        return None
+    period = int(baselines.get("seasonal_period", 0))
+    labels = {**NAIVE, "seasonal_naive_mse": f"seasonal naive (period {period})"}
+    worse = [f"{labels[key]} {baselines[key]:.4g}" for key in NAIVE
+             if key in baselines and mse > baselines[key]]
+    if not worse:
+        return None
+    return (f"the model's mse {mse:.4g} is worse than the naive forecast: {', '.join(worse)}; "
+            "use the naive forecast, or try data.transform: log, data.forecast: change or another "
+            "data.seq_len")

@@ -132,6 +132,13 @@ def verify_onnx(model: LoadedModel, data: bytes, *, lengths: bool, state: bool) 
     return worst
 
 
+def _forecast_refusal(f: dict) -> str:
+    what = "changes from the last value" if f["target"] == "change" else "values"
+    logs = " in logs" if f["transform"] == "log" else ""
+    return (f"this model forecasts {what}{logs}, which the exported network alone does not undo; "
+            "retrain with data.forecast: level and data.transform: none to export it")
+
+
 def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
                  lengths: bool = False, state: bool = False) -> dict[str, Any]:
     """Write `model` to `path` (atomically) in `fmt`: onnx, torch or safetensors.
@@ -150,6 +157,8 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
     if model.spec.cell not in EXPORTABLE_CELLS:
         raise UsageError(f"model.cell {model.spec.cell}: export supports only "
                          f"{', '.join(EXPORTABLE_CELLS)} models so far")
+    if model.task.forecast:
+        raise UsageError(_forecast_refusal(model.task.forecast))
     if fmt != "onnx" and (lengths or state):
         raise UsageError(f"--lengths and --state apply to onnx; the format is {fmt}")
     if not path.parent.is_dir():

@@ -15,7 +15,8 @@ import numpy as np
 
 from rnncli.config import Config
 from rnncli.core.model import ModelSpec, num_params
-from rnncli.data import TaskInfo, unscale_targets
+from rnncli.data import TaskInfo
+from rnncli.data.scaling import to_original
 from rnncli.data.taskmeta import model_and_task
 from rnncli.errors import WeightsError
 from rnncli.run_layout import BEST, MODEL
@@ -85,9 +86,10 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     return LoadedModel(params, spec, task, meta, _parse_config(meta), path)
 
 
-def to_original_units(model: LoadedModel, y: np.ndarray) -> np.ndarray:
-    """Undo target standardisation on regression outputs (..., O); identity when unscaled."""
-    return unscale_targets(y, model.task)
+def to_original_units(model: LoadedModel, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Regression outputs (..., O) for model inputs x in original units: standardisation undone,
+    and a forecaster's change added to the last value (and exp'd for logs); see data.scaling."""
+    return to_original(y, x, model.task)
 
 
 def model_info(model: LoadedModel) -> dict[str, Any]:

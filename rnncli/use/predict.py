@@ -72,7 +72,7 @@ def predict_outputs(
             _check_cast(x, cast, model.dtype)
             x = cast
         y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)
-        out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y)
+        out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y, x)
     if not np.isfinite(out).all():
         raise RunFailure(f"the model's output overflowed ({out.flat[np.argmin(np.isfinite(out))]}) on this "
                          f"input: its weights or the input are too large for {model.dtype}")
