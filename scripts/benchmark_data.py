@@ -124,6 +124,6 @@ def prepare(name: str, work: Path) -> Prepared:
     paths = []
     for part, rows in (("train", range(cut)), ("test", range(cut, len(values)))):
         path = work / f"{name}_{part}.csv"
-        path.write_text("t,value\n" + "".join(f"{i},{values[i]!r}\n" for i in rows))
+        path.write_text("t,value\n" + "".join(f"{i},{float(values[i])!r}\n" for i in rows))
         paths.append(path)
     return Prepared(name, "forecast", paths[0], paths[1], ["data.index_column=t"], about)

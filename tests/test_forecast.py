@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from rnncli.cli import app
 from rnncli.data import DataConfig, load_dataset
-from rnncli.data.csvseries import detect_season, seasonal_naive_mse
+from rnncli.data.forecast import detect_season, seasonal_naive_mse
 from rnncli.training.evaluation import worse_than_naive
 
 TINY = ["--set", "model.hidden_size=4", "--set", "train.epochs=1"]
@@ -99,3 +99,14 @@ def test_export_refuses_a_model_whose_outputs_are_changes(tmp_path):
     res = run("export", str(out), "-o", str(tmp_path / "m.pt"), "-f", "torch")
     assert res.exit_code == 2 and "changes from the last value" in res.stderr
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_auto_takes_logs_of_a_positive_series_spanning_a_factor_of_two(tmp_path):
+    grows = monthly(tmp_path, 120, "grows.csv")  # 100 .. 230
+    (tmp_path / "flat.csv").write_text("v\n" + "".join(f"{300 + (i % 12)}\n" for i in range(120)))
+    (tmp_path / "zero.csv").write_text("v\n" + "".join(f"{i % 12}\n" for i in range(120)))
+    f = [load_dataset(DataConfig(source=str(p), seq_len=24), seed=0).task.forecast
+         for p in (grows, tmp_path / "flat.csv", tmp_path / "zero.csv")]
+    assert [x["transform"] for x in f] == ["log", "none", "none"]
+    given = load_dataset(DataConfig(source=str(grows), seq_len=24, transform="none"), seed=0)
+    assert given.task.forecast["transform"] == "none"

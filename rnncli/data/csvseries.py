@@ -26,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view as swv
 
 from rnncli.data.checks import check_alloc
 from rnncli.data.csvtable import Columns, choose_columns, has_header, parse_cells
+from rnncli.data.forecast import forecast_plan, seasonal_baseline
 from rnncli.data.readers import cell_lines, read_source_bytes
 from rnncli.data.scaling import column_stats, log_values, scale_inputs, scale_targets
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
@@ -35,8 +36,6 @@ from rnncli.notices import warn
 # data.seq_len's default; a series shorter than WINDOW_ROWS of them gets a fifth of its rows.
 DEFAULT_WINDOW = 50
 WINDOW_ROWS = 5
-# Autocorrelation (of the differenced series) at which a peak counts as a season.
-SEASON_ACF = 0.3
 
 
 @dataclass
@@ -123,51 +122,6 @@ def csv_baselines(X: np.ndarray, y: np.ndarray, cols: Columns, h: int, output: s
     return out
 
 
-def detect_season(values: np.ndarray) -> int | None:
-    """The seasonal period of a series (R,): the lag in [2, R // 3] where the autocorrelation
-    of its first differences (the trend removed) peaks, when that peak is at least SEASON_ACF;
-    None when the series shows no season."""
-    d = np.diff(values.astype(np.float64))
-    d = d - d.mean()
-    top = len(d) // 3
-    if top < 2 or not np.any(d):
-        return None
-    acf = np.correlate(d, d, "full")[len(d) - 1:] / np.dot(d, d)
-    lags = np.arange(2, top + 1)
-    peaks = lags[(acf[lags] >= acf[lags - 1]) & (acf[lags] >= acf[np.minimum(lags + 1, len(d) - 1)])]
-    if not len(peaks):
-        return None
-    best = int(peaks[np.argmax(acf[peaks])])
-    return best if acf[best] >= SEASON_ACF else None
-
-
-def seasonal_naive_mse(values: np.ndarray, starts: np.ndarray, w: int, h: int, p: int) -> float | None:
-    """MSE of forecasting row r by row r - p (the same time a season earlier; r - 2p for steps
-    past the first season) over the windows starting at `starts`; values (R, C) in original
-    units. None when the windows start too early to look a season back."""
-    k = np.arange(h)
-    rows = starts[:, None] + w + k[None, :]  # (N, h) rows forecast
-    back = rows - p * (k // p + 1)[None, :]
-    if len(starts) == 0 or back.min() < 0:
-        return None
-    return float(np.mean((values[rows] - values[back]) ** 2))
-
-
-def _forecast_plan(cfg, cols: Columns, name: str) -> dict | None:
-    """TaskInfo.forecast for data.forecast / data.transform (None: plain values)."""
-    can = cfg.output == "last" and set(cols.targets) <= set(cols.inputs)
-    mode = cfg.forecast
-    if mode == "auto":
-        mode = "change" if can else "level"
-    elif mode == "change" and not can:
-        raise DataError(f"{name}: data.forecast: change needs data.output: last and target columns "
-                        "that are inputs too (the change is from their last value)")
-    if mode == "level" and cfg.transform == "none":
-        return None
-    last = [cols.inputs.index(j) for j in cols.targets] if mode == "change" else []
-    return {"transform": cfg.transform, "target": mode, "last": last}
-
-
 def _check_fitted(fitted: TaskInfo, cols: Columns, width: int, name: str) -> None:
     if fitted.input_size != len(cols.inputs):
         raise DataError(
@@ -240,17 +194,12 @@ def _baselines(series: Series, cfg, w: int, h: int, n_train: int, n_val: int,
     out = csv_baselines(X[ref], y[ref], cols, h, cfg.output)
     if cfg.output != "last":
         return out
-    targets = series.part(cols.targets)
-    p = cfg.season
-    if p is None and fitted is not None:
-        p = int(fitted.baselines.get("seasonal_period", 0)) or None
-    if p is None:
-        rows = (n_train - 1) * cfg.stride + w + h
-        p = detect_season(targets[:rows, 0])
     starts = np.arange(0, n * cfg.stride, cfg.stride)[ref]
-    mse = seasonal_naive_mse(targets, starts, w, h, p) if p else None
-    if mse is not None:
-        out.update(seasonal_naive_mse=mse, seasonal_period=float(p))
+    fit_rows = (n_train - 1) * cfg.stride + w + h
+    season = cfg.season
+    if season is None and fitted is not None:
+        season = int(fitted.baselines.get("seasonal_period", 0)) or None
+    out.update(seasonal_baseline(series.part(cols.targets), starts, w, h, season, fit_rows))
     return out
 
 
@@ -280,7 +229,13 @@ def load_csv_dataset(
     if len(series.values) < w + h:
         raise DataError(f"{name}: window {w} + horizon {h} needs at least {w + h} rows, the series "
                         f"has {len(series.values)}; lower data.seq_len")
-    forecast = fitted.forecast if fitted is not None else _forecast_plan(cfg, cols, name)
+    if fitted is not None:
+        forecast = fitted.forecast
+    else:
+        n_all = len(range(0, len(series.values) - w - h + 1, cfg.stride))
+        n_fit = n_all - (int(n_all * cfg.val_fraction) if split else 0)
+        rows = series.values[: max(n_fit - 1, 0) * cfg.stride + w + h]
+        forecast = forecast_plan(cfg, cols, name, rows)
     raw = series
     if forecast and forecast["transform"] == "log":
         series = Series(cols, log_values(series.values, name), series.index, name)

@@ -191,9 +191,10 @@ class DataConfig(BaseModel):
     )
     window: int | None = Field(None, ge=1, description="csv: window length (default seq_len).")
     stride: int = Field(1, ge=1, description="csv: steps between consecutive window starts.")
-    transform: Literal["none", "log"] = Field(
-        "none", description="csv: 'log' models the natural logs of the values (all must be > 0: "
-        "growth and multiplicative seasons become additive); predictions are exp'd back.",
+    transform: Literal["auto", "none", "log"] = Field(
+        "auto", description="csv: 'log' models the natural logs of the values (all must be > 0: "
+        "growth and multiplicative seasons become additive); predictions are exp'd back. 'auto' = "
+        "log when every training value is positive and the largest is at least twice the smallest.",
     )
     forecast: Literal["auto", "level", "change"] = Field(
         "auto",
