@@ -80,9 +80,9 @@ def test_long_runs_of_short_epochs_save_every_kth_epoch_and_keep_the_best(tmp_pa
 def test_the_window_chosen_for_a_short_series_is_written_to_config_yaml(tmp_path):
     (tmp_path / "s.csv").write_text("v\n" + "".join(f"{i % 5}\n" for i in range(41)))
     out = tmp_path / "r"
-    res = CliRunner().invoke(app, ["train", "--set", f"data.source={tmp_path / 's.csv'}", "--set",
-                                   "train.epochs=1", "--set", "model.hidden_size=4", "--out", str(out)])
+    res = rnn("train", "--set", f"data.source={tmp_path / 's.csv'}", "--set", "train.epochs=1",
+              "--set", "model.hidden_size=4", "--out", out)
     assert res.exit_code == 0, res.output
     assert yaml.safe_load((out / "config.yaml").read_text())["data"]["seq_len"] == 8
-    again = CliRunner().invoke(app, ["eval", str(out), "--data", str(tmp_path / "s.csv"), "--json"])
+    again = rnn("eval", out, "--data", tmp_path / "s.csv", "--json")
     assert again.exit_code == 0, again.output

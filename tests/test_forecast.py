@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from conftest import assert_error, rnn
 
-from rnncli.cli import app
 from rnncli.data import DataConfig, load_dataset
 from rnncli.data.forecast import detect_season, seasonal_naive_mse
 from rnncli.training.evaluation import worse_than_naive
 
 TINY = ["--set", "model.hidden_size=4", "--set", "train.epochs=1"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def warnings(res) -> list[str]:
@@ -63,13 +58,13 @@ def test_worse_than_naive_names_each_baseline_beaten():
 def test_train_and_eval_warn_once_when_worse_than_persistence(tmp_path):
     path = monthly(tmp_path)
     out = tmp_path / "r"
-    res = run("train", "--set", f"data.source={path}", "--set", "data.forecast=level", *TINY,
+    res = rnn("train", "--set", f"data.source={path}", "--set", "data.forecast=level", *TINY,
               "--out", str(out))
     assert res.exit_code == 0, res.stderr
     lines = [w for w in warnings(res) if "worse than the naive forecast" in w]
     assert len(lines) == 1 and "persistence (the last value)" in lines[0]
     assert "baseline seasonal_naive_mse:" in res.stderr
-    ev = run("eval", str(out), "--json")
+    ev = rnn("eval", str(out), "--json")
     assert ev.exit_code == 0
     assert len([w for w in warnings(ev) if "worse than the naive forecast" in w]) == 1
 
@@ -77,17 +72,17 @@ def test_train_and_eval_warn_once_when_worse_than_persistence(tmp_path):
 def test_predict_and_eval_speak_original_units_for_a_log_change_model(tmp_path):
     path = monthly(tmp_path)
     out = tmp_path / "r"
-    res = run("train", "--set", f"data.source={path}", "--set", "data.transform=log", *TINY,
+    res = rnn("train", "--set", f"data.source={path}", "--set", "data.transform=log", *TINY,
               "--out", str(out), "--json")
     assert res.exit_code == 0, res.stderr
-    pred = run("predict", str(out), str(path))
+    pred = rnn("predict", str(out), str(path))
     rows = [r.split(",") for r in pred.stdout.splitlines()[1:]]
     truth = np.loadtxt(path, skiprows=1)
     w = (len(truth) - 1) // 5  # the window chosen for a short series
     assert int(rows[0][0]) == w and len(rows) == len(truth) - w + 1  # the last is past the end
     values = np.array([float(v) for _, v in rows[:-1]])
     assert np.abs(values - truth[w:]).max() < 40  # near the series, not near its logs
-    ev = run("eval", str(out), "--data", str(path), "--json")
+    ev = rnn("eval", str(out), "--data", str(path), "--json")
     assert ev.exit_code == 0, ev.stderr
     assert '"mse"' in ev.stdout
 
@@ -95,10 +90,9 @@ def test_predict_and_eval_speak_original_units_for_a_log_change_model(tmp_path):
 def test_export_refuses_a_model_whose_outputs_are_changes(tmp_path):
     path = monthly(tmp_path)
     out = tmp_path / "r"
-    assert run("train", "--set", f"data.source={path}", *TINY, "--out", str(out)).exit_code == 0
-    res = run("export", str(out), "-o", str(tmp_path / "m.pt"), "-f", "torch")
-    assert res.exit_code == 2 and "changes from the last value" in res.stderr
-    assert not (tmp_path / "m.pt").exists()
+    assert rnn("train", "--set", f"data.source={path}", *TINY, "--out", str(out)).exit_code == 0
+    res = rnn("export", out, "-o", tmp_path / "m.pt", "-f", "torch")
+    assert_error(res, 2, "changes from the last value", absent=[tmp_path / "m.pt"])
 
 
 def test_auto_takes_logs_of_a_positive_series_spanning_a_factor_of_two(tmp_path):
