@@ -104,3 +104,16 @@ def test_auto_takes_logs_of_a_positive_series_spanning_a_factor_of_two(tmp_path)
     assert [x["transform"] for x in f] == ["log", "none", "none"]
     given = load_dataset(DataConfig(source=str(grows), seq_len=24, transform="none"), seed=0)
     assert given.task.forecast["transform"] == "none"
+
+
+def test_weights_meta_with_a_malformed_forecast_plan_is_refused():
+    from rnncli.core.model import ModelSpec
+    from rnncli.data import TaskInfo
+    from rnncli.data.taskmeta import task_problem
+
+    spec = ModelSpec(1, 4, 1, 1, "tanh", "last")
+    good = {"transform": "log", "target": "change", "last": [0]}
+    assert task_problem(TaskInfo(1, 1, forecast=good), spec) is None
+    for bad in ({"transform": "sqrt", "target": "change", "last": [0]},
+                {"transform": "none", "target": "change", "last": [3]}, [1]):
+        assert "forecast must be" in task_problem(TaskInfo(1, 1, forecast=bad), spec)
