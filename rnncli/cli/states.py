@@ -21,7 +21,7 @@ import numpy as np
 import typer
 
 from rnncli.cli.options import BatchSize, Threads, Weights
-from rnncli.errors import RunFailure, UsageError
+from rnncli.errors import UsageError
 
 FORMATS = ("npy", "npz", "csv", "jsonl")
 
@@ -53,14 +53,18 @@ def _stream(results, out: IO, fmt: str) -> int:
 
 def _assemble(results) -> tuple[np.ndarray, np.ndarray]:
     """All batches in one (L, N, T, D*H) array, padded with NaN to the longest sequence."""
-    from rnncli.memory import human_bytes, memory_budget
+    from rnncli.memory import check_fits, memory_budget
 
-    parts, lengths, held = [], [], 0
+    parts, lengths, held, count, longest = [], [], 0, 0, 0
     for states, n in results:
         held += states.nbytes
-        if held > memory_budget():
-            raise RunFailure(f"the states need more than {human_bytes(memory_budget())} of memory as one "
-                             "array; write --format csv or jsonl, which stream")
+        count, longest = count + states.shape[1], max(longest, states.shape[2])
+        # the parts, the one padded array, and the file's bytes (np.save / savez build it in memory):
+        # a ragged input pads every sequence to the longest, which can be far more than the parts
+        padded = states.shape[0] * count * longest * states.shape[3] * states.itemsize
+        check_fits({"batches": held, "padded array": padded, "file": padded}, memory_budget(),
+                   f"states as one {count} x {longest}-step array",
+                   "write --format csv or jsonl, which stream", UsageError)
         parts.append(states)
         lengths.append(n)
     if not parts:

@@ -3,6 +3,8 @@
 Letters: B batch, T time, I input, H hidden, O output, L layers; s a source step, t a target step.
 
 On one batch:
+- `targets`: the target steps t, every step of a sequence model up to MAX_TARGETS (beyond, that many
+  evenly spaced: the work is one backward pass per target), the last step of a many-to-one model.
 - `dh` (L, targets, T): |dL_t / dh_s|, the Frobenius norm over the batch and the units of the gradient that
   the loss of step t alone (L_t) sends back to the state h_s of each layer, for every s <= t (NaN for s > t,
   where nothing flows). A many-to-one model has one target, its output after the last step: one row.
@@ -29,15 +31,40 @@ from rnncli.core.rnn import length_mask
 from rnncli.data.types import Batch, TaskInfo
 from rnncli.errors import UsageError
 from rnncli.fsutil import atomic_write_bytes
+from rnncli.memory import check_fits, memory_budget, step_memory_bytes
 
 __all__ = ["LEGEND", "MAX_DIRECTIONS", "SATURATED", "attribution_map", "map_png", "saturation", "shaded_grid"]
 
 MAX_DIRECTIONS = 16  # output units probed one by one for dx; more are estimated by random projections
+MAX_TARGETS = 64  # target steps of a sequence model's map; more are sampled evenly (rows of the map)
 SATURATED = 0.99  # |tanh| above this: derivative below 1 - 0.99^2 = 0.0199
 
 
 def _targets(spec: ModelSpec, T: int) -> list[int]:
-    return [T - 1] if spec.output == "last" else list(range(T))
+    """The target steps t: the last one (many-to-one), else every step up to MAX_TARGETS, beyond
+    that MAX_TARGETS evenly spaced ones (the work is one backward pass per target: T^2 in all)."""
+    if spec.output == "last":
+        return [T - 1]
+    if T <= MAX_TARGETS:
+        return list(range(T))
+    return sorted({int(t) for t in np.linspace(0, T - 1, MAX_TARGETS).round()})
+
+
+def _after_target(targets: list[int], T: int) -> np.ndarray:
+    """(targets, T) True where s > t: nothing flows back from a later step."""
+    return np.arange(T)[None, :] > np.asarray(targets)[:, None]
+
+
+def check_map_fits(spec: ModelSpec, batch_size: int, T: int) -> None:
+    """Refuse a map whose buffers would not fit, before the first pass: the maps themselves, the K
+    probe copies of the batch through a forward and backward pass, and the plain batch's pass."""
+    K = min(spec.output_size, MAX_DIRECTIONS)
+    rows = len(_targets(spec, T))
+    parts = {"maps": (spec.num_layers + 1) * rows * T * 8,
+             "probe passes": step_memory_bytes(spec, K * batch_size, T, np.float64),
+             "backward": step_memory_bytes(spec, batch_size, T, np.float64)}
+    check_fits(parts, memory_budget(), f"diagnose --map ({batch_size} sequences of {T} steps, "
+               f"{rows} target steps)", "lower --steps or --batch-size", UsageError)
 
 
 def _only_step(dout: np.ndarray, t: int) -> np.ndarray:
@@ -57,7 +84,7 @@ def _dh_map(params, spec: ModelSpec, batch: Batch, task: TaskInfo) -> np.ndarray
         rows.append(np.asarray(dh_norms, dtype=np.float64))  # (L, T)
     dh = np.stack(rows, axis=1)  # (L, targets, T)
     if spec.output == "sequence":
-        dh[:, np.triu(np.ones((T, T), bool), 1)] = np.nan  # row t, column s > t: nothing flows back
+        dh[:, _after_target(_targets(spec, T), T)] = np.nan  # row t, column s > t: nothing flows back
     return dh
 
 
@@ -92,7 +119,7 @@ def _dx_map(params, spec: ModelSpec, batch: Batch, rng: np.random.Generator) -> 
         rows.append(np.sqrt((np.asarray(dx, dtype=np.float64) ** 2).sum(axis=(0, 2))))  # (T,)
     dxm = np.stack(rows)
     if spec.output == "sequence":
-        dxm[np.triu(np.ones((T, T), bool), 1)] = np.nan
+        dxm[_after_target(_targets(spec, T), T)] = np.nan
     return dxm, estimated
 
 
@@ -130,6 +157,7 @@ def attribution_map(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch
     """
     if getattr(spec, "bidirectional", False):
         raise UsageError("the attribution map does not support bidirectional models yet")
+    check_map_fits(spec, batch.x.shape[0], batch.x.shape[1])
     dh = _dh_map(params, spec, batch, task)
     dx, estimated = _dx_map(params, spec, batch, np.random.default_rng(seed))
     return {"targets": _targets(spec, batch.x.shape[1]), "dh": dh, "dx": dx, "dx_estimated": estimated,

@@ -8,7 +8,7 @@ import numpy as np
 from rnncli.core.model import forward
 from rnncli.data.words import UNK, detokenize, encode_words, tokenize
 from rnncli.errors import UsageError
-from rnncli.memory import check_fits, memory_budget
+from rnncli.memory import check_fits, forward_memory_bytes, memory_budget
 from rnncli.use.decoding import Decoding, beam_search, choose_next
 from rnncli.use.model_io import LoadedModel
 
@@ -60,6 +60,16 @@ def _text_of(model: LoadedModel, prime: str, generated: list[int]) -> str:
     return detokenize(tokens, after=None if glued else before[-1])
 
 
+def _check_beam_fits(model: LoadedModel, width: int, length: int) -> None:
+    """Beam search holds, per beam, its scores over the vocabulary (float64, a few copies), its token
+    ids so far and one forward step: refused before the first allocation when that does not fit."""
+    V = model.spec.output_size
+    parts = {"scores": 3 * width * V * 8, "sequences": 2 * width * length * 8,
+             "forward": forward_memory_bytes(model.spec, width, 1, model.dtype)}
+    check_fits(parts, memory_budget(), f"sample --beam {width} --length {length}", "lower --beam",
+               UsageError)
+
+
 def _stepper(model: LoadedModel):
     """step(ids (N, T) or (N,), h (L, N, H) or None) -> (logits of the last step (N, V), h)."""
 
@@ -102,6 +112,7 @@ def sample_text(model: LoadedModel, prime: str, length: int, rng: np.random.Gene
     step = _stepper(model)
     logits, h = step(np.array([ids]), None)
     if dec.strategy == "beam":
+        _check_beam_fits(model, dec.beam, length)
         generated += beam_search(step, logits[0], h, length, dec.beam)
     else:
         for t in range(length):
