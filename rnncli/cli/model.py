@@ -93,7 +93,7 @@ def eval_cmd(
     metrics = evaluate_model(model, bundle, batch_size=batch_size)
     _say_weights(weights, model)
     naive = worse_than_naive(metrics.get("mse"), bundle.task.baselines or {})
-    if naive:
+    if naive and model.task.columns is not None:  # a csv series' forecaster
         warn(f"{data or 'validation'}: {naive}")
     if json_:
         echo_json(metrics)

@@ -102,7 +102,9 @@ def train(
     finally:
         reporter.close()  # never leave a live bar behind, even on Ctrl-C or an error
     naive = worse_than_naive(summary.get("best_val_mse"), summary.get("baselines") or {})
-    if naive and not is_quiet(quiet):  # train -q: nothing on stderr but errors
+    # forecasts of the user's series (the generated tasks quote their baselines in README);
+    # train -q: nothing on stderr but errors
+    if naive and cfg.data.kind == "csv" and not is_quiet(quiet):
         warn(f"{run_dir}: validation: {naive}")
     shown = {**summary, "seconds": reporter.elapsed()}
     for line in curve_lines(reporter.records) + summary_lines(shown):

@@ -144,9 +144,22 @@ class TrainConfig(_Section):
     )
     min_steps: int = Field(
         2000, ge=1,
-        description="File data with train.epochs unset: train at least this many optimisation steps "
-        "(small datasets give few steps per epoch); with train.patience also unset, stop after a fifth "
-        "of the chosen epochs (at least 10) without a better val_loss.",
+        description="File data with train.epochs unset: train at least this many optimisation steps, "
+        "times sqrt(T / 50) for sequences longer than 50 steps and sqrt(N / 1000) for more than 1000 "
+        "sequences (small datasets give few steps per epoch); with train.patience also unset, stop "
+        "after a fifth of the chosen epochs (at least 10) without a better val_loss.",
+    )
+    time_budget: float | None = Field(
+        300.0, gt=0,
+        description="File data with train.epochs unset: the most seconds the chosen length may take, "
+        "from a cost model of the model's size measured on a 2-core machine (not a clock, so runs stay "
+        "reproducible); 300 s keeps any default run to minutes; null = no cap.",
+    )
+    val_smoothing: float = Field(
+        0.0, ge=0.0, lt=1.0,
+        description="Early stopping (train.patience) compares an exponential moving average of val_loss "
+        "with this weight on the past, so noise on a small validation set neither stops a run nor "
+        "extends it; 0 = the raw val_loss. File data with train.patience unset: 0.8.",
     )
     batch_size: int = Field(32, ge=1, description="Sequences per step; 32 balances noise and NumPy speed.")
     optimizer: Literal["sgd", "momentum", "adagrad", "rmsprop", "adam"] = Field(

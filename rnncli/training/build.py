@@ -73,7 +73,7 @@ def load_checked(cfg, dtype, base_dir: Path, loader=None):
     data = (loader(cfg, base_dir) if loader
             else load_dataset(cfg.data, seed=cfg.seed, dtype=dtype, base_dir=base_dir))
     cfg, spec = build_spec(cfg, data.task)
-    cfg, chosen = adapt_to_data(cfg, data)
+    cfg, chosen = adapt_to_data(cfg, data, spec)
     check_memory(cfg, spec, data)
     check_batches(cfg, data)
     return cfg, spec, data, chosen

@@ -7,6 +7,7 @@ state of stateful data (`h_carry`), and in meta the counters, RNG states and the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,8 @@ class RunSaver:
             "optimizer_t": opt_state.pop("t"), "epoch_rng_state": state.epoch_rng_state,
             "dropout_rng_state": state.dropout_rng_state, "best": state.best, "best_epoch": state.best_epoch,
             "bad_epochs": state.bad_epochs, "acc": sums.to_dict(), "plateau": state.plateau.to_dict(),
+            "smooth": state.smooth,
+            "smooth_best": None if math.isinf(state.smooth_best) else state.smooth_best,  # JSON: no inf
         }
         extra = {f"optim.{k}": v for k, v in opt_state.items()}
         if state.h_carry is not None:
@@ -136,4 +139,6 @@ def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype) -> TrainStat
         h_carry=extra.get("h_carry"), best=float(best), best_epoch=ck["best_epoch"],
         bad_epochs=int(ck["bad_epochs"]), sums=EpochSums.from_dict(ck["acc"]),
         plateau=PlateauState.from_dict(ck.get("plateau")),  # absent in checkpoints from before schedules
+        smooth=ck.get("smooth"),  # absent in checkpoints from before val_smoothing
+        smooth_best=math.inf if ck.get("smooth_best") is None else float(ck["smooth_best"]),
     )

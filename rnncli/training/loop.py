@@ -160,7 +160,7 @@ def _run_epochs(run: _Run) -> dict:
     """Epochs from the state's next one to train.epochs (or early stopping); the run's summary."""
     tc, state, task = run.cfg.train, run.state, run.data.task
     run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
-                           "chosen": describe_chosen(run.chosen, tc.min_steps),
+                           "chosen": describe_chosen(run.chosen, run.cfg),
                            "lr": run.lr(state.global_step, state.epoch + 1),
                            "init_from": read_run_json(run.run_dir).get("init_from"),
                            "spec": run.spec.to_dict(), "task": task.to_dict(), "run_dir": str(run.run_dir),
@@ -288,16 +288,28 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
     state.epoch_rng_state = run.order_rng.bit_generator.state
     state.sums = EpochSums()
     if score < state.best:
-        state.best, state.best_epoch, state.bad_epochs = score, epoch, 0
+        state.best, state.best_epoch = score, epoch
         run.saver.best(state, record)
-    else:
-        state.bad_epochs += 1
+    _count_patience(state, score, tc.val_smoothing)
     # Runs of many short epochs (small datasets trained for train.min_steps) save every k-th epoch:
     # an fsync'd checkpoint per epoch took 20x the training time. A resume replays from the last one.
     every = math.ceil(tc.epochs / SAVES_PER_RUN)
     if epoch % every == 0 or epoch == tc.epochs or _out_of_patience(run):
         _save_progress(run, None)
     return record
+
+
+def _count_patience(state: TrainState, score: float, smoothing: float) -> None:
+    """Epochs in a row without a better score: the raw one, or with train.val_smoothing its
+    exponential moving average (the average's best is kept in the state, for --resume)."""
+    if smoothing:
+        state.smooth = score if state.smooth is None else smoothing * state.smooth + (1 - smoothing) * score
+        score, better = state.smooth, state.smooth < state.smooth_best
+        if better:
+            state.smooth_best = score
+    else:
+        better = state.best_epoch == state.epoch
+    state.bad_epochs = 0 if better else state.bad_epochs + 1
 
 
 def _out_of_patience(run: _Run) -> bool:

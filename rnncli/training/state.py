@@ -82,5 +82,7 @@ class TrainState:
     best: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
+    smooth: float | None = None  # train.val_smoothing: the moving average of the score
+    smooth_best: float = math.inf
     sums: EpochSums = field(default_factory=EpochSums)  # the epoch in progress
     plateau: PlateauState = field(default_factory=PlateauState)  # lr_schedule plateau's memory
