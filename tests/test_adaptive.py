@@ -115,8 +115,8 @@ def test_the_time_budget_caps_the_epochs_by_the_cost_model(tmp_path):
 
 
 def test_smoothed_patience_ignores_one_noisy_epoch():
-    from rnncli.training.loop import _count_patience
     from rnncli.training.state import TrainState
+    from rnncli.training.stopping import count_patience
 
     def bad_epochs(scores, smoothing):
         state = TrainState({}, None)
@@ -124,7 +124,7 @@ def test_smoothed_patience_ignores_one_noisy_epoch():
             state.epoch = epoch
             if s < state.best:
                 state.best, state.best_epoch = s, epoch
-            _count_patience(state, s, smoothing)
+            count_patience(state, s, smoothing)
         return state.bad_epochs
 
     # a lucky epoch (0.5) then a steady decline that never beats it

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from rnncli.config.applies import OPTIMIZER_KEYS, SCHEDULE_KEYS, check_options
 from rnncli.data.options import DataConfig
 
 __all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig"]
@@ -261,35 +262,9 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _options_apply(self) -> TrainConfig:
-        _check_options(self, "optimizer", _OPTIMIZER_KEYS)
-        _check_options(self, "lr_schedule", _SCHEDULE_KEYS)
+        check_options(self, "optimizer", OPTIMIZER_KEYS)
+        check_options(self, "lr_schedule", SCHEDULE_KEYS)
         return self
-
-
-# Which optimizer reads each option of the train section; setting one the chosen optimizer does not
-# read is refused, like a data option that does not apply to the source.
-_OPTIMIZER_KEYS = {
-    "momentum": ("momentum",), "nesterov": ("momentum",), "beta1": ("adam",), "beta2": ("adam",),
-    "eps": ("adam", "rmsprop", "adagrad"), "rmsprop_decay": ("rmsprop",),
-}
-
-
-# Likewise for the options of the lr schedules.
-_SCHEDULE_KEYS = {
-    "lr_step_epochs": ("step",), "lr_gamma": ("step", "exponential"), "lr_min": ("cosine", "plateau"),
-    "plateau_factor": ("plateau",), "plateau_patience": ("plateau",),
-}
-
-
-def _check_options(tc: TrainConfig, chooser: str, keys: dict[str, tuple[str, ...]]) -> None:
-    defaults = type(tc).model_fields
-    chosen = getattr(tc, chooser)
-    for name, users in keys.items():
-        # A resolved config dump repeats every default; only a changed value is a mistake.
-        changed = name in tc.model_fields_set and getattr(tc, name) != defaults[name].default
-        if changed and chosen not in users:
-            raise ValueError(f"train.{name} does not apply to {chooser} {chosen!r} "
-                             f"(it is read by {', '.join(users)})")
 
 
 class Config(_Section):

@@ -46,7 +46,7 @@ from rnncli.training.rundir import (
 )
 from rnncli.training.schedules import Schedule, plateau_update, schedule_from_config, scheduled_lr
 from rnncli.training.state import EpochSums, TrainState
-from rnncli.training.stopping import StopRequest, nonfinite_message
+from rnncli.training.stopping import StopRequest, count_patience, nonfinite_message
 
 __all__ = ["TrainCallbacks", "TrainState", "train"]
 
@@ -290,26 +290,13 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
     if score < state.best:
         state.best, state.best_epoch = score, epoch
         run.saver.best(state, record)
-    _count_patience(state, score, tc.val_smoothing)
+    count_patience(state, score, tc.val_smoothing)
     # Runs of many short epochs (small datasets trained for train.min_steps) save every k-th epoch:
     # an fsync'd checkpoint per epoch took 20x the training time. A resume replays from the last one.
     every = math.ceil(tc.epochs / SAVES_PER_RUN)
     if epoch % every == 0 or epoch == tc.epochs or _out_of_patience(run):
         _save_progress(run, None)
     return record
-
-
-def _count_patience(state: TrainState, score: float, smoothing: float) -> None:
-    """Epochs in a row without a better score: the raw one, or with train.val_smoothing its
-    exponential moving average (the average's best is kept in the state, for --resume)."""
-    if smoothing:
-        state.smooth = score if state.smooth is None else smoothing * state.smooth + (1 - smoothing) * score
-        score, better = state.smooth, state.smooth < state.smooth_best
-        if better:
-            state.smooth_best = score
-    else:
-        better = state.best_epoch == state.epoch
-    state.bad_epochs = 0 if better else state.bad_epochs + 1
 
 
 def _out_of_patience(run: _Run) -> bool:

@@ -1,5 +1,6 @@
-"""How a run stops early: Ctrl-C / SIGTERM / SIGHUP as a flag the loop checks after each step, and the
-one-line message of a non-finite loss or gradient (what happened, what to try, what was kept)."""
+"""How a run stops early: Ctrl-C / SIGTERM / SIGHUP as a flag the loop checks after each step, the
+epochs without a better (raw or smoothed) score that train.patience counts, and the one-line
+message of a non-finite loss or gradient (what happened, what to try, what was kept)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,16 @@ def nonfinite_message(epoch: int, step: int, loss: float, norm: float, tc, run_d
             "--set train.lr=...)" if ckpt.is_file() else "no checkpoint had been written yet")
     return (f"epoch {epoch} step {step}: {what}; try {', '.join(hints)}, or train.on_nonfinite: skip; "
             f"{kept}")
+
+
+def count_patience(state, score: float, smoothing: float) -> None:
+    """Epochs in a row without a better score: the raw one, or with train.val_smoothing its
+    exponential moving average (the average's best is kept in the state, for --resume)."""
+    if smoothing:
+        state.smooth = score if state.smooth is None else smoothing * state.smooth + (1 - smoothing) * score
+        score, better = state.smooth, state.smooth < state.smooth_best
+        if better:
+            state.smooth_best = score
+    else:
+        better = state.best_epoch == state.epoch
+    state.bad_epochs = 0 if better else state.bad_epochs + 1
