@@ -20,6 +20,8 @@ import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.config.dump import flatten
-from rnncli.errors import Interrupted, RunFailure, UsageError
+from rnncli.errors import Interrupted, RunFailure, Terminated, UsageError, from_os_error
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import BEST, CONFIG, MLFLOW_RUN, MODEL, TENSORBOARD
 from rnncli.training.callbacks import TrainCallbacks
@@ -92,33 +94,46 @@ class TensorBoardTracker(TrainCallbacks):
         self._writer_cls, self.logdir = SummaryWriter, Path(run_dir) / TENSORBOARD
         self.writer, self.config, self.last = None, {}, None
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write that fails (a full disk, a directory made read-only) is one line naming the
+        event files' directory, not tensorboardX's traceback."""
+        try:
+            yield
+        except OSError as e:
+            raise from_os_error(e, path=str(self.logdir), action="tensorboard event file") from None
+
     def on_train_start(self, info: dict) -> None:
         # Created here, after the loop claimed the run directory (it must be empty before).
-        self.writer = self._writer_cls(logdir=str(self.logdir))
-        self.config = flatten_config(info.get("config") or {})
-        text = "\n".join(f"    {k}: {v}" for k, v in self.config.items())  # indented = monospace
-        self.writer.add_text("config", text, global_step=info.get("start_epoch", 0))
+        with self._writing():
+            self.writer = self._writer_cls(logdir=str(self.logdir))
+            self.config = flatten_config(info.get("config") or {})
+            text = "\n".join(f"    {k}: {v}" for k, v in self.config.items())  # indented = monospace
+            self.writer.add_text("config", text, global_step=info.get("start_epoch", 0))
 
     def on_epoch_end(self, record: dict) -> None:
         self.last = record
-        for key, value in _numbers(record).items():
-            if key != "epoch":
-                self.writer.add_scalar(key, value, global_step=record["epoch"])
-        self.writer.flush()
+        with self._writing():
+            for key, value in _numbers(record).items():
+                if key != "epoch":
+                    self.writer.add_scalar(key, value, global_step=record["epoch"])
+            self.writer.flush()
 
     def on_train_end(self, summary: dict) -> None:
         from tensorboardX.summary import hparams
 
         final = {f"hparam/{k}": v for k, v in _final_metrics(summary, self.last).items()}
-        for part in hparams(self.config, final):  # experiment, session start, session end
-            self.writer.file_writer.add_summary(part)
-        step = summary.get("epochs", 0)
-        for key, value in final.items():
-            self.writer.add_scalar(key, value, global_step=step)
+        with self._writing():
+            for part in hparams(self.config, final):  # experiment, session start, session end
+                self.writer.file_writer.add_summary(part)
+            step = summary.get("epochs", 0)
+            for key, value in final.items():
+                self.writer.add_scalar(key, value, global_step=step)
 
     def close(self, status: str) -> None:
         if self.writer is not None:
-            self.writer.close()
+            with self._writing():
+                self.writer.close()
 
 
 @contextlib.contextmanager
@@ -137,6 +152,39 @@ def _quiet_mlflow() -> Iterator[None]:
             lg.setLevel(level)
 
 
+# MLflow's HTTP defaults (7 retries with backoff 2, 120 s per request) make an unreachable server
+# hang a run for minutes before its first epoch; these apply unless the user set the variables.
+MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+                        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C / SIGTERM / SIGHUP end a call to the tracking server at once (the loop's own handler
+    only sets a flag it reads after a step, and a request to a silent server is no step)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    sigs = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    old = {sig: signal.signal(sig, stop) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
 class MlflowTracker(TrainCallbacks):
     """One MLflow run per run directory: params, metrics per epoch, final metrics, weights."""
 
@@ -151,15 +199,31 @@ class MlflowTracker(TrainCallbacks):
 
     def _call(self, method: str, *args, **kwargs):
         try:
-            with _quiet_mlflow():
+            with _quiet_mlflow(), _interruptible():
                 return getattr(self.client, method)(*args, **kwargs)
+        except OSError as e:  # a local store: the file or directory it names
+            raise from_os_error(e, action=f"mlflow ({self.client.tracking_uri}): {method}") from None
         except Exception as e:  # noqa: BLE001 - any store/server failure is one line for the user
             raise RunFailure(f"mlflow ({self.client.tracking_uri}): {method} failed: "
-                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+                             f"{_first_line(e)}") from None
+
+    def _open(self) -> None:
+        """The client of MLFLOW_TRACKING_URI (else ./mlruns); a store that cannot be used is one line."""
+        for key, value in MLFLOW_HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or "./mlruns (mlflow's default)"
+        try:
+            with _quiet_mlflow(), _interruptible():
+                self.client = self._client_cls()
+                self.client.tracking_uri  # noqa: B018 - resolving it is what fails on a bad scheme
+        except OSError as e:  # e.g. a read-only working directory for ./mlruns
+            raise from_os_error(e, action=f"mlflow tracking store {uri}") from None
+        except Exception as e:  # noqa: BLE001 - unknown scheme, a sqlite URI to a text file, ...
+            raise UsageError(f"MLFLOW_TRACKING_URI {uri}: cannot open the tracking store: "
+                             f"{_first_line(e)}") from None
 
     def on_train_start(self, info: dict) -> None:
-        with _quiet_mlflow():
-            self.client = self._client_cls()
+        self._open()
         saved = _read_json(self.run_dir / MLFLOW_RUN)
         if saved.get("tracking_uri") == self.client.tracking_uri and saved.get("run_id"):
             self.run_id = saved["run_id"]  # --resume: the same MLflow run goes on

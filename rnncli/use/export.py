@@ -15,6 +15,7 @@ Letters: B batch, T time, I input, H hidden, O output, L layers.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.errors import RunFailure, UsageError
-from rnncli.fsutil import atomic_write_bytes, atomic_writer
+from rnncli.fsutil import atomic_write_bytes
 from rnncli.use.export_check import reference_and_feeds
 from rnncli.use.export_onnx import build_onnx
 from rnncli.use.model_io import LoadedModel
@@ -90,8 +91,9 @@ def _to_torch(obj: Any, torch) -> Any:
 def _write_torch(model: LoadedModel, path: Path) -> None:
     torch = _need("torch", "torch")
     ck = _to_torch(torch_checkpoint(model), torch)
-    with atomic_writer(path, "wb") as f:
-        torch.save(ck, f)
+    buf = io.BytesIO()  # torch's own writer reports a full disk as a RuntimeError naming no file:
+    torch.save(ck, buf)  # write the bytes ourselves, so a failure names the target (errors.from_os_error)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def safetensors_metadata(meta: dict[str, Any]) -> dict[str, str]:
