@@ -96,7 +96,7 @@ def with_model_meta(**changes):
     return lambda w: weights_with(w, meta=edit)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Path:
     """A tiny sine regression run (1 input feature) whose weights the cases corrupt or use."""
     run_dir = tmp_path_factory.mktemp("trained") / "sine"
@@ -105,7 +105,7 @@ def trained(tmp_path_factory) -> Path:
     return run_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def text_model(tmp_path_factory) -> Path:
     """A tiny character-level model (for sample and text predict cases)."""
     d = tmp_path_factory.mktemp("text")

@@ -41,14 +41,16 @@ EXTRAS = {
 }
 
 
-def needs(module: str):
+def needs(module: str, what: str = ""):
     """Import an optional module, or skip (the test, or the whole file at module level) with a
-    reason that names the extra to install: `pytest -rs` tells a contributor what did not run."""
+    reason that names the extra to install: `pytest -rs` tells a contributor what did not run.
+    `what` names the thing skipped when the test's own line does not (a README block)."""
+    __tracebackhide__ = True  # the skip is reported at the test's line, not here
     extra = EXTRAS[module]
     how = f"pip install 'rnncli[{extra}]'"
     if module == "cupy":
         how += " (or cuda13) on a machine with a GPU"
-    return pytest.importorskip(module, reason=f"needs {module}: {how}")
+    return pytest.importorskip(module, reason=f"{what + ' ' if what else ''}needs {module}: {how}")
 
 
 @pytest.fixture
@@ -223,5 +225,5 @@ def assert_clean(result, codes=(0, 1, 2), *, alone: bool = False) -> None:
         assert not alone or lines == errors, result.stderr
 
 
-# The tiny trained runs the bad-input batteries corrupt or use (tests/battery.py), one per session.
+# The tiny trained runs many test files use (tests/battery.py), made once per test session.
 from battery import text_model, trained  # noqa: E402, F401

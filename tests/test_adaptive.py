@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import yaml
 from conftest import rnn
 
@@ -64,6 +65,7 @@ def test_train_records_the_chosen_values_and_the_demo_says_so(tmp_path):
     assert demo.stderr.splitlines()[0].startswith("no data named: training the built-in demo task")
 
 
+@pytest.mark.slow
 def test_long_runs_of_short_epochs_save_every_kth_epoch_and_keep_the_best(tmp_path):
     from rnncli.training.loop import SAVES_PER_RUN, train
     from rnncli.use.model_io import load_model

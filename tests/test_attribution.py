@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import one_blas_thread, rnn
+from conftest import needs, one_blas_thread, rnn
 
 import rnncli.tools.attribution as attribution_module
 from rnncli.config import load_config
@@ -152,11 +152,12 @@ def test_cli_map_json_and_terminal_grid():
     assert max(len(line) for line in map_part.splitlines()) <= 80
 
 
+@pytest.mark.slow
 def test_cli_map_png_and_usage(tmp_path):
     r = rnn("diagnose", "-o", str(tmp_path / "m.png"))
     assert r.exit_code == 2
     assert r.stderr.strip() == "rnn: error: -o/--out draws the attribution map: add --map"
-    pytest.importorskip("matplotlib")
+    needs("matplotlib")
     out = tmp_path / "m.png"
     r = rnn("diagnose", "--map", "-o", str(out), "--set", "data.seq_len=8", "--set", "data.num_samples=20")
     assert r.exit_code == 0, r.output

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import assert_error, rnn
+from conftest import assert_error, needs, rnn
 
 import rnncli.tools.bench as bench_lib
 from rnncli.core.init import init_params
@@ -68,7 +68,7 @@ def test_bench_json_has_every_field_consistent_with_the_sizes(tiny_peak):
 
 
 def test_bench_compares_with_torch_on_the_same_weights(tiny_peak):
-    pytest.importorskip("torch")
+    needs("torch")
     result = rnn(*TINY, "--json", "--dtype", "float64", "--no-train-step")
     assert result.exit_code == 0, result.output
     r = json.loads(result.stdout)

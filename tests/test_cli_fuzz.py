@@ -9,18 +9,11 @@ from conftest import assert_clean, rnn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.slow  # real processes / many generated examples
+
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fuzz") / "run"
-    result = rnn("train", "-q", "--set", "train.epochs=1", "--set", "data.num_samples=32",
-                 "--set", "data.seq_len=5", "--set", "model.hidden_size=4", "--out", str(out))
-    assert result.exit_code == 0, result.stderr
-    return out
 
 
 json_values = st.recursive(
@@ -39,8 +32,8 @@ json_values = st.recursive(
     ),
     min_size=0, max_size=4,
 ))
-def test_predict_on_arbitrary_stdin(run_dir, lines):
-    result = rnn("predict", str(run_dir), "-", input="\n".join(lines))
+def test_predict_on_arbitrary_stdin(trained, lines):
+    result = rnn("predict", str(trained), "-", input="\n".join(lines))
     assert_clean(result, (0, 2), alone=True)
 
 

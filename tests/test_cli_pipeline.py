@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import proc_env, rnn
+from conftest import proc_env
+
+pytestmark = pytest.mark.slow  # real processes / many generated examples
 
 
 def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -25,21 +27,12 @@ def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("pipe") / "sine-1"
-    result = rnn("train", "-q", "--set", "train.epochs=1", "--set", "data.num_samples=64",
-                 "--set", "data.seq_len=10", "--set", "model.hidden_size=8", "--out", str(out))
-    assert result.exit_code == 0, result.stderr
-    return out
-
-
-def test_data_to_predict_to_head_ends_quietly(run_dir, tmp_path):
+def test_data_to_predict_to_head_ends_quietly(trained, tmp_path):
     py = shlex.quote(sys.executable)
     # Enough sequences that both writers are still writing when `head` closes the pipe.
     script = (
         f"{py} -m rnncli data sine -n 3000 --seq-len 10 -o - "
-        f"| {py} -m rnncli predict {shlex.quote(str(run_dir))} - --input-format jsonl "
+        f"| {py} -m rnncli predict {shlex.quote(str(trained))} - --input-format jsonl "
         "--batch-size 16 | head -1"
     )
     result = _bash(script, tmp_path)
@@ -49,11 +42,11 @@ def test_data_to_predict_to_head_ends_quietly(run_dir, tmp_path):
     assert result.stderr.strip() == "status 0 0 0", result.stderr
 
 
-def test_jsonl_predictions_through_pipes(run_dir, tmp_path):
+def test_jsonl_predictions_through_pipes(trained, tmp_path):
     py = shlex.quote(sys.executable)
     script = (
         f"{py} -m rnncli data sine -n 5 --seq-len 10 --seed 2 -o - "
-        f"| {py} -m rnncli predict {shlex.quote(str(run_dir))} - --format jsonl "
+        f"| {py} -m rnncli predict {shlex.quote(str(trained))} - --format jsonl "
         f"| {py} -c 'import sys, json; [print(json.loads(l)[\"y\"][0]) for l in sys.stdin]'"
     )
     result = _bash(script, tmp_path)

@@ -32,6 +32,9 @@ def test_ci_runs_the_readme_test_command_exactly():
     assert match, ".ci/run does not define TEST_COMMAND"
     assert match.group(1) == quickstart_commands()[1]
     assert 'bash -c "$TEST_COMMAND"' in CI
+    # every extra first, so CI runs the tests a lean `.[test]` install skips
+    assert CI.index("pip install -q -e '.[all]'") < CI.index('bash -c "$TEST_COMMAND"')
+    assert '"$rc" -eq 5' in CI  # pytest's "no tests collected" is a failure
     assert "set -euo pipefail" in CI
     assert "venv" in CI and "mktemp -d" in CI  # a fresh environment every time
     assert "collected no tests" in CI

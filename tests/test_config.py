@@ -379,6 +379,7 @@ yaml_ish = st.text(alphabet=st.sampled_from(list("abdeilmnorst_:.-[]{},'\"#&*!|>
     text=yaml_ish | st.binary().map(lambda b: b.decode("latin-1")),
     sets=st.lists(yaml_ish.map(lambda s: s.replace("\n", " ")), max_size=3),
 )
+@pytest.mark.slow
 def test_fuzzed_config_never_crashes(cwd, text, sets):
     Path("f.yaml").write_text(text, encoding="utf-8")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,7 @@ def test_jsonl_never_crashes(lines, output, targets):
                                               batch_size=2, stdin=io.StringIO(text))))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.lists(st.lists(CELLS, max_size=4), max_size=8), st.integers(1, 4),
        st.sampled_from([None, True, False]))

@@ -70,6 +70,7 @@ def test_beam_search_finds_the_most_likely_continuation(text_model):
     assert any(scores[s] < scores[best] for s in scores)  # the search had something to find
 
 
+@pytest.mark.slow
 def test_sample_cli_strategies_are_reproducible(text_model):
     def sample(*opts):
         result = rnn("sample", text_model, "--prime", "ab", "-n", "40", *opts)

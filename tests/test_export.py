@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import rnn
+from conftest import needs, rnn
 from saved_models import TEXT_VOCAB, write_model
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+onnx = needs("onnx")
+ort = needs("onnxruntime")
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TOL = 1e-5
@@ -109,7 +109,7 @@ def test_onnx_text_model_takes_token_ids_and_carries_state(tmp_path, embedding, 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkeypatch, bidirectional):
-    torch = pytest.importorskip("torch")
+    torch = needs("torch")
     from rnncli.use.export_check import reference_and_feeds
     from rnncli.use.model_io import load_model
 
@@ -137,7 +137,7 @@ def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkey
 
 
 def test_torch_export_of_a_text_model_with_tied_embedding(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = needs("torch")
     from rnncli.use.export_check import reference_and_feeds
     from rnncli.use.model_io import load_model
 

@@ -21,6 +21,8 @@ from conftest import assert_clean, rnn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.slow  # real processes / many generated examples
+
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 TINY_MODEL = ["--set", "model.hidden_size=4", "--set", "train.epochs=1"]

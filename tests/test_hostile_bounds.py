@@ -158,6 +158,7 @@ def _params(trained: Path) -> dict:
         return {k: z[k] for k in z.files}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(BOMBS))
 def test_bomb_is_refused_up_front(name, tmp_path, trained, text_model):
     argv, files, needles = BOMBS[name]

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import Tree, assert_error, rnn
+from conftest import Tree, assert_error, needs, rnn
 
 ROOT = os.geteuid() == 0
 SEQ = '{"x": [[0.5], [0.6]]}\n'
@@ -45,6 +45,7 @@ def _command(kind: str, target: str, trained: Path) -> tuple[list[str], str | No
         return ["predict", str(trained), "-", "-o", target], SEQ
     if kind == "data":
         return ["data", "sine", "-n", "3", "-T", "4", "-f", "jsonl", "-o", target], None
+    needs("matplotlib")  # the figure file; without it plot draws in the terminal
     return ["-q", "plot", str(trained), "-o", target], None
 
 

@@ -86,6 +86,7 @@ def test_the_lock_is_held_for_the_whole_run_and_released(tmp_path, monkeypatch):
     assert not (tmp_path / "run" / LOCK).exists()
 
 
+@pytest.mark.slow
 def test_two_trainings_into_one_directory_one_wins(tmp_path):
     """Started together: exactly one trains; the other is refused and touches nothing."""
     run_dir = tmp_path / "same"

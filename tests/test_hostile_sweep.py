@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import RNN, Ran, assert_error, needs, proc_env, rnn
 
-pytest.importorskip("optuna")
-
-from conftest import RNN, Ran, assert_error, proc_env, rnn  # noqa: E402
+needs("optuna")
 
 from rnncli.errors import RunFailure  # noqa: E402
 from rnncli.tools.sweep import SweepSpec, _claim_queued, claims_dir, open_sweep, queue_grid  # noqa: E402

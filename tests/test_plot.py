@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import one_blas_thread, rnn
+from conftest import needs, one_blas_thread, rnn
 
 from rnncli.config import load_config
 from rnncli.errors import UsageError
@@ -85,7 +85,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_plot_run_writes_a_valid_png(run_dir, tmp_path):
-    pytest.importorskip("matplotlib")
+    needs("matplotlib")
     out = plot_run(run_dir, tmp_path / "c.png")
     w, h = _png_size(out.read_bytes())
     assert w > 600 and h > 200
@@ -100,7 +100,7 @@ def test_plot_run_without_matplotlib_says_how_to_install(run_dir, tmp_path, monk
 
 
 def test_cli_png_by_default_when_matplotlib_is_there(run_dir, tmp_path):
-    pytest.importorskip("matplotlib")
+    needs("matplotlib")
     res = rnn("plot", str(run_dir), "-o", str(tmp_path / "x.png"))
     assert res.exit_code == 0, res.stderr
     assert res.stdout == "" and f"wrote {tmp_path / 'x.png'}" in res.stderr
@@ -126,8 +126,9 @@ def test_cli_without_matplotlib_says_so_in_one_line_then_charts(run_dir, monkeyp
     assert second.startswith("loss (log scale)")
 
 
+@pytest.mark.slow
 def test_figure_format_follows_the_suffix(run_dir, tmp_path):
-    pytest.importorskip("matplotlib")
+    needs("matplotlib")
     for name, magic in (("c.pdf", b"%PDF-"), ("c.svg", b"<?xml"), ("C.PNG", b"\x89PNG")):
         assert plot_run(run_dir, tmp_path / name).read_bytes().startswith(magic), name
     res = rnn("plot", str(run_dir), "-o", str(tmp_path / "c.jpg"))
@@ -138,7 +139,7 @@ def test_figure_format_follows_the_suffix(run_dir, tmp_path):
 
 
 def test_figure_marks_best_epoch_and_baselines(run_dir, tmp_path):
-    pytest.importorskip("matplotlib")
+    needs("matplotlib")
     svg = plot_run(run_dir, tmp_path / "c.svg").read_text()
     best = json.loads((run_dir / "run.json").read_text())["summary"]["best_epoch"]
     for text in (f"best epoch {best}", "baseline majority_accuracy", "baseline uniform_ce",

@@ -310,6 +310,7 @@ def test_skip_fails_when_a_whole_epoch_is_non_finite(tmp_path):
 
 
 # -- pipes and streams ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_closed_output_pipe_ends_predict_quietly(tmp_path, trained):
     big = tmp_path / "big.jsonl"
     assert rnn("data", "sine", "-n", "20000", "--seq-len", "10", "-o", str(big)).exit_code == 0
@@ -332,6 +333,7 @@ def _rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 def test_predict_on_an_endless_stream_keeps_constant_memory(trained):
     """Feed ~tens of MB through stdin for a few seconds; RSS must stay flat while output flows."""

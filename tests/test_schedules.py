@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import needs
 from strategies import InterruptAfter
 
 from rnncli.config import load_config
@@ -70,7 +71,7 @@ def test_keys_of_another_schedule_are_refused():
 # -- torch's schedulers as the oracle ---------------------------------------------------------------
 
 def _torch_lrs(make, n: int, lr: float = 0.1, per_step=None) -> list[float]:
-    torch = pytest.importorskip("torch")
+    torch = needs("torch")
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
     sched = make(opt)
     out = []
@@ -81,8 +82,9 @@ def _torch_lrs(make, n: int, lr: float = 0.1, per_step=None) -> list[float]:
     return out
 
 
+@pytest.mark.slow
 def test_step_and_exponential_match_torch_per_epoch():
-    torch = pytest.importorskip("torch")
+    torch = needs("torch")
     ours = [scheduled_lr(Schedule("step", lr=0.1, step_epochs=3, gamma=0.3), 0, e) for e in range(10)]
     ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.3), 10)
     assert ours == pytest.approx(ref, rel=1e-12)
@@ -92,7 +94,7 @@ def test_step_and_exponential_match_torch_per_epoch():
 
 
 def test_warmup_then_cosine_matches_torch_sequential_linear_then_cosine():
-    torch = pytest.importorskip("torch")
+    torch = needs("torch")
     W, S = 5, 40
     sched = Schedule("cosine", lr=0.1, warmup_steps=W, total_steps=S, lr_min=0.001)
     ours = [scheduled_lr(sched, s, 0) for s in range(S)]
@@ -107,7 +109,7 @@ def test_warmup_then_cosine_matches_torch_sequential_linear_then_cosine():
 
 
 def test_plateau_matches_torch_reduce_on_plateau():
-    torch = pytest.importorskip("torch")
+    torch = needs("torch")
     losses = [1.0, 0.8, 0.81, 0.8, 0.79995, 0.7, 0.71, 0.72, 0.73, 0.74, 0.75, 0.69, *[0.7] * 6]
     sched = Schedule("plateau", lr=0.1, plateau_factor=0.5, plateau_patience=2, lr_min=0.02)
     state, ours = PlateauState(), []

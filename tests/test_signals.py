@@ -62,6 +62,8 @@ if mode == "signal":
 else:
     np.savez = torn_savez
 from rnncli.cli import main
+
+pytestmark = pytest.mark.slow  # real processes / many generated examples
 sys.argv = ["rnn", *sys.argv[1:]]
 main()
 '''

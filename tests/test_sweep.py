@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RNN, needs, rnn
 
-pytest.importorskip("optuna")
-
-from conftest import RNN, rnn  # noqa: E402
+needs("optuna")
 
 from rnncli.config import load_config  # noqa: E402
 from rnncli.errors import UsageError  # noqa: E402
@@ -153,6 +152,7 @@ def _spec(out: Path, **kw) -> SweepSpec:
     return SweepSpec(**base)
 
 
+@pytest.mark.slow
 def test_median_pruner_stops_bad_trials_early(tmp_path):
     out = tmp_path / "prune"
     out.mkdir()
@@ -170,6 +170,7 @@ def test_median_pruner_stops_bad_trials_early(tmp_path):
     assert len((Path(trials[3]["run_dir"]) / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+@pytest.mark.slow
 def test_unknown_metric_stops_the_worker_with_the_keys_it_could_use(tmp_path):
     out = tmp_path / "metric"
     out.mkdir()

@@ -49,6 +49,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, overrides, key, mode, target", CASES, ids=[c[0] for c in CASES])
 def test_task_config_learns(tmp_path, name, overrides, key, mode, target):
     cfg = load_config([CONFIGS / name], [*overrides, "train.patience=null"])

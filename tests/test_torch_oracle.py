@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import needs
 
-torch = pytest.importorskip("torch")
+torch = needs("torch")
 
 from rnncli.core.init import init_params  # noqa: E402
 from rnncli.core.model import ModelSpec, loss_and_grads  # noqa: E402

@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import rnn
+from conftest import needs, rnn
 
 from rnncli.errors import Interrupted
 from rnncli.training.callbacks import TrainCallbacks
@@ -39,7 +39,7 @@ def read_events(logdir: Path) -> list:
 
 
 def test_tensorboard_event_file_holds_every_epoch(tmp_path):
-    pytest.importorskip("tensorboardX")
+    needs("tensorboardX")
     run_dir = tmp_path / "run"
     result = rnn("train", *TINY, "--log-to", "tensorboard", "--out", run_dir, "-q")
     assert result.exit_code == 0, result.stderr
@@ -63,7 +63,7 @@ def test_tensorboard_event_file_holds_every_epoch(tmp_path):
 
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch):
-    pytest.importorskip("mlflow")
+    needs("mlflow")
     uri = (tmp_path / "mlruns").as_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow >= 3.x keeps the file store behind it
@@ -73,6 +73,7 @@ def mlflow_store(tmp_path, monkeypatch):
     return MlflowClient(uri)
 
 
+@pytest.mark.slow
 def test_mlflow_run_holds_config_metrics_and_weights(tmp_path, mlflow_store):
     run_dir = tmp_path / "run"
     result = rnn("train", *TINY, "--set", "train.log_to=[mlflow]", "--out", run_dir, "-q")
@@ -95,6 +96,7 @@ def test_mlflow_run_holds_config_metrics_and_weights(tmp_path, mlflow_store):
     assert local.read_bytes() == (run_dir / "model.npz").read_bytes()
 
 
+@pytest.mark.slow
 def test_resume_continues_the_same_mlflow_run_and_may_add_trackers(tmp_path, mlflow_store):
     run_dir = tmp_path / "run"
     assert rnn("train", *TINY, "--set", "train.epochs=2", "--log-to", "mlflow", "--out", run_dir,

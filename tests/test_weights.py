@@ -338,6 +338,7 @@ def test_non_npy_member(tmp_path):
     assert load_error(p) == f"{p}: unexpected member 'readme.txt' (not an .npy array)"
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_files_give_weights_error_or_load(tmp_path, data):
@@ -372,6 +373,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_during_writes_leaves_a_loadable_file(tmp_path):
     import signal
     import subprocess

@@ -48,6 +48,7 @@ def test_word_options_are_refused_for_characters():
         DataConfig(source="text", path="x.txt", vocab_size=100)
 
 
+@pytest.mark.slow
 def test_a_word_model_trains_samples_predicts_and_evaluates(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text(CORPUS)
