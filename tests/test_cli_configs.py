@@ -32,6 +32,7 @@ def test_there_are_configs():
     assert len(CONFIGS) >= 7, CONFIGS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_config_trains_one_epoch(config, tmp_path):
     out = tmp_path / "run"
@@ -46,6 +47,7 @@ def test_config_trains_one_epoch(config, tmp_path):
     assert info["epoch"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_config_gradcheck(config):
     result = rnn("gradcheck", "-c", str(config), *tiny_overrides(config), "--steps", "4",

@@ -50,6 +50,7 @@ GRID += [(layers, "tanh", output, loss, True) for layers in (1, 2) for output in
          for loss in ("mse", "cross_entropy")] + [(2, "relu", "last", "mse", True)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layers,nonlinearity,output,loss,bidirectional", GRID)
 def test_summed_gradients_equal_the_cores_and_centred_differences(layers, nonlinearity, output, loss,
                                                                   bidirectional):

@@ -45,6 +45,7 @@ def raw_inputs(rng, n: int, steps: int, features: int) -> np.ndarray:
     return (3 * rng.standard_normal((n, steps, features))).astype(np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 @pytest.mark.parametrize("output", ["last", "sequence"])

@@ -81,6 +81,7 @@ def grid_case(spec, loss, ragged, window, seed):
     raise AssertionError("no relu-friendly seed found")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("num_layers", "nonlinearity", "output", "loss", "lengths", "bptt"), GRID)
 def test_gradcheck_passes_on_every_variant(num_layers, nonlinearity, output, loss, lengths, bptt):
     spec = ModelSpec(2, 3, 3, num_layers=num_layers, nonlinearity=nonlinearity, output=output)
@@ -103,6 +104,7 @@ def test_gradcheck_passes_on_every_variant(num_layers, nonlinearity, output, los
 BIDI_GRID = list(itertools.product([1, 2], ["tanh", "relu"], ["last", "sequence"], ["full", "ragged"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("num_layers", "nonlinearity", "output", "lengths"), BIDI_GRID)
 def test_gradcheck_passes_bidirectional(num_layers, nonlinearity, output, lengths):
     """Both directions, the 2H inputs above the first layer, the head on [forward ; reverse]; ragged
@@ -180,6 +182,7 @@ RD_GRID = list(itertools.product([1, 2], ["tanh", "relu"], ["last", "sequence"],
                                   ["full_bptt", "window"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("num_layers", "nonlinearity", "output", "lengths", "bptt"), RD_GRID)
 def test_gradcheck_passes_with_recurrent_dropout(num_layers, nonlinearity, output, lengths, bptt):
     """Recurrent dropout (and dropout between layers) under fixed masks: W_hh and the gradient back

@@ -35,6 +35,7 @@ def test_ragged_states_padded_into_one_array_are_estimated(tmp_path, trained, mo
     assert r.exit_code == 0, r.stderr  # streamed: no padded array
 
 
+@pytest.mark.slow
 def test_a_long_map_is_estimated_first(tmp_path, monkeypatch):
     monkeypatch.setenv("RNN_MAX_BYTES", str(64 << 20))
     assert_error(rnn("diagnose", "--map", "--set", "data.source=sine", "--set", "data.seq_len=20000",

@@ -76,6 +76,7 @@ def _make_target(tmp: Path, kind: str) -> tuple[Path, Path, list]:
 TARGETS = ["chardev", "link-to-chardev", "fifo", "link-to-fifo", "link-to-file", "dangling-link"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("command", ["predict", "data"])
 def test_non_regular_targets_are_written_through_never_replaced(command, target, tmp_path, trained):
@@ -101,6 +102,7 @@ def test_non_regular_targets_are_written_through_never_replaced(command, target,
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["predict", "data", "plot"])
 def test_plain_file_target_is_replaced_atomically(command, tmp_path, trained):
     out = tmp_path / ("p.png" if command == "plot" else "p.out")
@@ -140,6 +142,7 @@ UNUSABLE = [(c, k) for c in ("predict", "data", "plot") for k in BAD_TARGETS
             if k != "nul-byte" or c == "data"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "kind"), UNUSABLE)
 def test_unusable_output_path_is_exit_2_naming_it(command, kind, tmp_path, trained):
     target, needle = _bad_target(tmp_path, kind, ".png" if command == "plot" else ".out")
@@ -169,6 +172,7 @@ FAULTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("command", ["predict", "data", "plot"])
 def test_os_faults_name_the_target_not_the_temp_file(command, fault, tmp_path, trained, monkeypatch):

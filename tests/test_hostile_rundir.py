@@ -171,6 +171,7 @@ def _wait_for(pred, timeout=60.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_signal_during_predict_output_leaves_no_temp_file(sig, tmp_path, trained):
     out = tmp_path / "p.csv"
@@ -186,6 +187,7 @@ def test_signal_during_predict_output_leaves_no_temp_file(sig, tmp_path, trained
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_sigint_while_importing_is_quiet(tmp_path):
     """The handler is installed before the heavy imports: Ctrl-C once NumPy is loading is one line."""
     proc = subprocess.Popen([*RNN, "config", "show"], stdout=subprocess.PIPE,
@@ -209,6 +211,7 @@ STREAMS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(STREAMS))
 def test_closed_standard_streams(case, tmp_path, trained):
     fd, args, code, needle = STREAMS[case]
@@ -221,6 +224,7 @@ def test_closed_standard_streams(case, tmp_path, trained):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
+@pytest.mark.slow
 def test_closed_stdout_does_not_stop_a_command_that_does_not_use_it(tmp_path):
     proc = subprocess.run([*RNN, "train", *TINY, "-q", "-o", "r"],
                           stderr=subprocess.PIPE, env=proc_env(), cwd=tmp_path, timeout=120,

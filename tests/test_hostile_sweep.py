@@ -32,6 +32,7 @@ def _spec(out: Path, points: int) -> SweepSpec:
                               "values": list(range(2, 2 + points)), "origin": "test"}])
 
 
+@pytest.mark.slow
 def test_grid_points_are_claimed_once_by_concurrent_workers(tmp_path):
     out = tmp_path / "grid"
     out.mkdir()
@@ -126,6 +127,7 @@ SPACES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SPACES))
 def test_space_files_are_read_with_the_config_limits(name, tmp_path):
     text, needles = SPACES[name]
@@ -148,6 +150,7 @@ def swept(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_summary_only_reads(swept, tmp_path):
     best = swept / "best.yaml"
     best.write_text(best.read_text() + "# the user's note\n")
@@ -158,6 +161,7 @@ def test_summary_only_reads(swept, tmp_path):
     assert f"its config: {best}" in " ".join(r.stderr.split())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("settings, needles", [
     ("garbage", ("rnn_sweep settings", "not a mapping")),
     ({"metric": 5, "direction": "minimize"}, ("metric is a int",)),

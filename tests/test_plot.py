@@ -84,6 +84,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.slow
 def test_plot_run_writes_a_valid_png(run_dir, tmp_path):
     needs("matplotlib")
     out = plot_run(run_dir, tmp_path / "c.png")
@@ -99,6 +100,7 @@ def test_plot_run_without_matplotlib_says_how_to_install(run_dir, tmp_path, monk
     assert not (tmp_path / "c.png").exists()
 
 
+@pytest.mark.slow
 def test_cli_png_by_default_when_matplotlib_is_there(run_dir, tmp_path):
     needs("matplotlib")
     res = rnn("plot", str(run_dir), "-o", str(tmp_path / "x.png"))
@@ -138,6 +140,7 @@ def test_figure_format_follows_the_suffix(run_dir, tmp_path):
     assert not (tmp_path / "c.jpg").exists()
 
 
+@pytest.mark.slow
 def test_figure_marks_best_epoch_and_baselines(run_dir, tmp_path):
     needs("matplotlib")
     svg = plot_run(run_dir, tmp_path / "c.svg").read_text()

@@ -384,6 +384,7 @@ def test_predict_on_an_endless_stream_keeps_constant_memory(trained):
 
 
 # -- stale temp files from a killed atomic write ----------------------------------------------------
+@pytest.mark.slow
 def test_stale_temp_files_are_ignored_by_readers_and_removed_on_resume(tmp_path):
     """Decision: leftovers `.<name>.*.tmp` never shadow the real file (readers use final names only);
     a resumed run owns its directory and deletes the ones named after its run files, nothing else."""

@@ -93,6 +93,7 @@ def test_step_and_exponential_match_torch_per_epoch():
     assert ours == pytest.approx(ref, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_warmup_then_cosine_matches_torch_sequential_linear_then_cosine():
     torch = needs("torch")
     W, S = 5, 40

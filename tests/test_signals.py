@@ -26,6 +26,8 @@ from conftest import proc_env, rnn
 
 from rnncli.weights import load_weights
 
+pytestmark = pytest.mark.slow  # real processes / many generated examples
+
 WRAPPER = r'''
 import io, os, sys, time
 from pathlib import Path
@@ -62,8 +64,6 @@ if mode == "signal":
 else:
     np.savez = torn_savez
 from rnncli.cli import main
-
-pytestmark = pytest.mark.slow  # real processes / many generated examples
 sys.argv = ["rnn", *sys.argv[1:]]
 main()
 '''
