@@ -85,7 +85,8 @@ def config_estimate(cfg, *, generated: bool, batch_size: int | None = None, step
     """
     m, d, t = cfg.model, cfg.data, cfg.train
     dtype = np.dtype(dtype or t.dtype)
-    spec = ModelSpec(m.input_size or 1, m.hidden_size, m.output_size or 1, m.num_layers)
+    spec = ModelSpec(m.input_size or 1, m.hidden_size, m.output_size or 1, m.num_layers,
+                     cell=m.cell)
     T = int(getattr(d, "seq_len", None) or 1)
     window = min(steps or T, T) if steps else min(t.bptt or T, T)
     n = int(getattr(d, "num_samples", None) or 0)

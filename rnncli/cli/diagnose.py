@@ -62,6 +62,7 @@ def diagnose(
       rnn diagnose -c configs/adding.yaml --set model.nonlinearity=tanh
       rnn diagnose runs/adding-1 --json | jq .verdict
     """
+    from rnncli.core.cells import get_cell
     from rnncli.threads import set_threads
     from rnncli.tools.diagnose import diagnose_config, diagnose_weights
     from rnncli.use.model_io import load_model
@@ -73,13 +74,15 @@ def diagnose(
     if weights is not None:
         if set_ or seed is not None:
             raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
-        set_threads(threads, batch=batch_size, hidden=load_model(weights).spec.hidden_size)
+        spec = load_model(weights).spec
+        set_threads(threads, batch=batch_size, hidden=spec.hidden_size, gates=spec.gates)
         report = diagnose_weights(weights, batch_size=batch_size, steps=steps, attribution=attribution)
     else:
         from rnncli.config import load_config
 
         cfg = load_config(config or [], set_ or [], seed=seed)
-        set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size)
+        set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size,
+                    gates=len(get_cell(cfg.model.cell).GATES))
         report = diagnose_config(cfg, batch_size=batch_size, steps=steps, attribution=attribution)
     console = err_console(is_quiet(quiet))
     drawn = attribution and out is not None and _draw_png(report, out, console)

@@ -54,11 +54,13 @@ def gradcheck(
     from rnncli.cli.render import gradcheck_table
     from rnncli.cli.tables import print_table
     from rnncli.config import load_config
+    from rnncli.core.cells import get_cell
     from rnncli.threads import set_threads
     from rnncli.tools.probe import gradcheck_config
 
     cfg = load_config(config or [], set_ or [], seed=seed)
-    set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size)
+    set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size,
+                gates=len(get_cell(cfg.model.cell).GATES))
     report, spec = gradcheck_config(
         cfg, batch_size=batch_size, steps=steps, eps=eps, tol=tol, atol=atol, sample=sample
     )

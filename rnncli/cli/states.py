@@ -1,10 +1,11 @@
 """`rnn states`: the hidden states of every layer for each input sequence, to plot or cluster.
 
-Formats:
-    npy    one (L, N, T, D*H) array (T the longest sequence; steps past a sequence's length are NaN);
+Formats (W = D*H, or 2*D*H for the LSTM: its h columns, then its c columns):
+    npy    one (L, N, T, W) array (T the longest sequence; steps past a sequence's length are NaN);
     npz    `states` as npy plus `lengths` (N,);
-    csv    one row per sequence, layer and valid step: seq, layer, step, h0..h{D*H-1} (streamed);
-    jsonl  one line per sequence: {"seq": n, "length": T_n, "states": (L, T_n, D*H) nested lists} (streamed).
+    csv    one row per sequence, layer and valid step: seq, layer, step, h0..h{D*H-1} (then c0.. for the
+           LSTM) (streamed);
+    jsonl  one line per sequence: {"seq": n, "length": T_n, "states": (L, T_n, W) nested lists} (streamed).
 npy and npz are assembled in memory (refused beyond the memory budget); csv and jsonl stream batch by
 batch, so they suit large inputs and endless stdin.
 """
@@ -40,12 +41,12 @@ def _jsonl_rows(states: np.ndarray, lengths: np.ndarray, first: int) -> str:
                               separators=(",", ":")) + "\n" for b, n in enumerate(lengths))
 
 
-def _stream(results, out: IO, fmt: str) -> int:
+def _stream(results, out: IO, fmt: str, columns: list[str]) -> int:
     """Write csv/jsonl rows as each batch arrives; returns the number of sequences."""
     seen = 0
     for states, lengths in results:
         if fmt == "csv" and seen == 0:
-            out.write("seq,layer,step," + ",".join(f"h{j}" for j in range(states.shape[-1])) + "\n")
+            out.write("seq,layer,step," + ",".join(columns) + "\n")
         out.write((_csv_rows if fmt == "csv" else _jsonl_rows)(states, lengths, seen))
         seen += len(lengths)
     return seen
@@ -122,7 +123,8 @@ def states(
     """Hidden states of every layer for each input sequence: (L, N, T, H).
 
     The states are what each layer passes up: h_t, or (forward h_t, reverse
-    h_t) side by side for a bidirectional layer. Inputs are prepared as for
+    h_t) side by side for a bidirectional layer; an LSTM adds its cell state
+    c_t after h_t (csv columns h0.., c0..). Inputs are prepared as for
     rnn predict (standardised with the saved statistics). npy/npz hold one
     (L, N, T, H) array (NaN past a sequence's length; npz adds lengths); csv
     and jsonl are streamed.
@@ -135,7 +137,7 @@ def states(
     from rnncli.fsutil import atomic_writer
     from rnncli.threads import set_threads
     from rnncli.use.model_io import load_model
-    from rnncli.use.states import iter_states
+    from rnncli.use.states import iter_states, state_columns
 
     fmt = _format(fmt, output)
     binary = fmt in ("npy", "npz")
@@ -160,7 +162,7 @@ def states(
             with atomic_writer(output, "wb") as f:
                 f.write(data)
     elif to_stdout:
-        _stream(results, sys.stdout, fmt)
+        _stream(results, sys.stdout, fmt, state_columns(model))
     else:
         with atomic_writer(output, "w") as f:  # nothing appears at FILE unless every state was written
-            _stream(results, f, fmt)
+            _stream(results, f, fmt, state_columns(model))

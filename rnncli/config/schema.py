@@ -7,135 +7,20 @@ Keys left at `null` marked "inferred" are filled from the data (see `resolve_wit
 
 from __future__ import annotations
 
-import types
-import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from rnncli.config.applies import OPTIMIZER_KEYS, SCHEDULE_KEYS, check_options
+from rnncli.config.model_section import ModelConfig
+from rnncli.config.section import Section
 from rnncli.data.options import DataConfig
 
 __all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig"]
 
 
-class _Section(BaseModel):
-    # validate_assignment: `cfg.train.lr = -1` in code fails as loudly as in a file.
-    # allow_inf_nan=False: every float of the config is finite (`lr: .inf` is a config error at
-    # validation, not a diverged run after it).
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise PydanticCustomError("nul_byte", "a NUL byte is not allowed here")
-        return value
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic's lax mode reads `hidden_size: true` as 1; a YAML boolean where a number
-        # belongs is a mistake, so refuse it with the same error as any other non-number.
-        if isinstance(value, bool) and not _accepts_bool(cls.model_fields[info.field_name].annotation):
-            raise PydanticCustomError("bool_not_number", "expected a number")
-        return value
-
-
-def _accepts_bool(annotation: Any) -> bool:
-    if annotation is bool or annotation is Any:
-        return True
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return any(_accepts_bool(a) for a in typing.get_args(annotation))
-    return False
-
-
-class ModelConfig(_Section):
-    """Architecture and initialisation of the stacked vanilla RNN plus linear head."""
-
-    input_size: int | None = Field(
-        None, ge=1, description="Features per step I; null = inferred from the data."
-    )
-    hidden_size: int = Field(
-        64, ge=1, description="Hidden units H per layer; 64 learns the shipped tasks in seconds."
-    )
-    num_layers: int = Field(1, ge=1, description="Stacked RNN layers; each feeds its states to the next.")
-    nonlinearity: Literal["tanh", "relu"] = Field(
-        "tanh", description="Hidden activation; tanh is bounded and the stable default."
-    )
-    output: Literal["last", "sequence"] | None = Field(
-        None,
-        description="'last' = one output per sequence (many-to-one), 'sequence' = one per step "
-        "(many-to-many); null = inferred from the data.",
-    )
-    output_size: int | None = Field(
-        None, ge=1, description="Outputs O (classes for classifiers); null = inferred from the data."
-    )
-    init: Literal["normal", "uniform", "xavier"] = Field(
-        "uniform",
-        description="Weight init: normal = N(0, init_scale^2) as the reference notebooks; "
-        "uniform = U(±1/sqrt(H)) as torch.nn.RNN; xavier = Glorot uniform.",
-    )
-    recurrent_init: Literal["orthogonal", "identity"] | None = Field(
-        "orthogonal",
-        description="Init of W_hh: orthogonal (default) keeps gradient norms steady over time, where "
-        "uniform W_hh starts with spectral radius ~0.6 and gradients vanish (frequency stays at chance); "
-        "identity (with relu) is the IRNN of Le et al. 2015; null = same as init (the notebooks).",
-    )
-    init_scale: float = Field(
-        0.01, gt=0, description="Standard deviation of init 'normal' (the notebooks use 0.01)."
-    )
-    dropout: float = Field(
-        0.0,
-        ge=0.0,
-        lt=1.0,
-        description="Dropout between stacked layers (as torch.nn.RNN); 0 = off. No effect with one layer.",
-    )
-    recurrent_dropout: float = Field(
-        0.0,
-        ge=0.0,
-        lt=1.0,
-        description="Variational dropout on the recurrent input (Gal & Ghahramani 2016): each layer "
-        "zeroes this fraction of h_{t-1} in W_hh h_{t-1} with one mask per sequence, shared by all its "
-        "steps (per truncated-BPTT window); training only; 0 = off.",
-    )
-    bidirectional: bool = Field(
-        False,
-        description="Each layer also runs an RNN over the reversed sequence (own weights "
-        "rnn.{l}.*_reverse; ragged sequences reversed within their lengths, as torch's packed "
-        "sequences) and hands [forward ; reverse] (2H) to the layer above and the head. Not for "
-        "text (next-token targets: the reverse direction would read them) or train.bptt.",
-    )
-    embedding_size: int | None = Field(
-        None,
-        ge=1,
-        description="Token inputs (text) are looked up in a learned embed.W (V, E) of this "
-        "width E instead of one-hot vectors of the vocabulary's width V; null = one-hot. Needed "
-        "for word-level text, where V is in the thousands.",
-    )
-    tie_weights: bool = Field(
-        False,
-        description="Use embed.W as the output layer's weight too (Press & Wolf 2017): one "
-        "(V, E) tensor, fewer parameters, often lower perplexity. Needs embedding_size = "
-        "hidden_size (x 2 when bidirectional) and outputs over the same vocabulary (text).",
-    )
-
-    @model_validator(mode="after")
-    def _tie_fits(self) -> ModelConfig:
-        if not self.tie_weights:
-            return self
-        if self.embedding_size is None:
-            raise ValueError("model.tie_weights needs model.embedding_size (the embedding it shares)")
-        width = self.hidden_size * (2 if self.bidirectional else 1)
-        if self.embedding_size != width:
-            raise ValueError(f"model.tie_weights needs model.embedding_size = {width} (what the output "
-                             f"layer reads: hidden_size{' x 2 directions' if self.bidirectional else ''}"
-                             f"), got {self.embedding_size}")
-        return self
-
-
-class TrainConfig(_Section):
+class TrainConfig(Section):
     """Optimisation, batching, stopping and checkpointing."""
 
     epochs: int = Field(
@@ -267,7 +152,7 @@ class TrainConfig(_Section):
         return self
 
 
-class Config(_Section):
+class Config(Section):
     """A whole run: data, model, loss and training, plus the seed that makes it repeatable."""
 
     seed: int = Field(

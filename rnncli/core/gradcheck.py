@@ -1,7 +1,7 @@
 """Numerical gradient check: centred differences in float64 against the analytic backward.
 
 For each tensor (every parameter, the inputs "x" -- unless they are embedded token ids -- and the
-initial state "h0") the report gives the
+initial state "h0", and "c0" for the LSTM) the report gives the
 relative error max|a - n| / max(1e-8, max(|a| + |n|)), where a is the analytic and n the numerical
 gradient, and the index of the worst entry. Normalising by the tensor's largest gradient (rather than
 entry by entry) keeps round-off in near-zero entries from failing a correct backward, while a wrong
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnncli.core.cells import state_from_parts, state_parts
 from rnncli.core.embedding import is_token_input, one_hot
 from rnncli.core.losses import LOSSES
 from rnncli.core.model import ModelSpec, forward, loss_and_grads, sequence_mask
@@ -119,8 +120,10 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
     y64 = np.array(y, dtype=np.float64) if loss == "mse" else np.asarray(y)
     nudged = spec.nonlinearity == "relu" and _nudge_zero_biases(p64)
     B = x64.shape[0]
-    h064 = (np.zeros(spec.state_shape(B)) if h0 is None
-            else np.array(h0, dtype=np.float64))
+    # the initial state's parts, h0 (and c0 for the LSTM): checked as tensors of their own
+    parts = [np.zeros(spec.state_shape(B)) if g is None else np.array(g, dtype=np.float64)
+             for g in state_parts(h0, len(spec.state_names))]
+    h064 = state_from_parts(tuple(parts))  # the same arrays: perturbing a part perturbs the state
 
     relu = spec.nonlinearity == "relu"
     T = x64.shape[1]
@@ -136,8 +139,10 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
         return value, np.concatenate([(layer["hs"] > 0).ravel() for layer in cache["rnn"]["layers"]])
 
     _, grads, aux = loss_and_grads(p64, spec, x64, y64, loss=loss, lengths=lengths, h0=h064, **masks())
-    tensors = {**p64, "x": x64, "h0": h064}
-    analytic = {**grads, "x": aux["dx"], "h0": aux["dh0"]}
+    names = [f"{part}0" for part in spec.state_names]
+    tensors = {**p64, "x": x64, **dict(zip(names, parts, strict=True))}
+    analytic = {**grads, "x": aux["dx"],
+                **dict(zip(names, state_parts(aux["dh0"], len(names)), strict=True))}
     if tokens:
         del tensors["x"]
     report = GradcheckReport(tol=tol, atol=atol, nudged=nudged)

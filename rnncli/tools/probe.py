@@ -11,7 +11,7 @@ from rnncli.core.gradcheck import gradcheck
 from rnncli.core.init import init_params
 from rnncli.data import Batch, SequenceData, TaskInfo, iterate_batches, load_dataset
 from rnncli.errors import UsageError
-from rnncli.training.build import build_spec, check_config_memory
+from rnncli.training.build import build_spec, check_config_memory, init_options
 
 
 def first_batch(data: SequenceData, task: TaskInfo, batch_size: int, steps: int | None,
@@ -35,9 +35,8 @@ def first_batch(data: SequenceData, task: TaskInfo, batch_size: int, steps: int 
 def initial_params(cfg, spec) -> dict[str, np.ndarray]:
     """The config's model at initialisation in float64: the weights `rnn train` starts from (seeded
     exactly as the training loop seeds its init generator)."""
-    m = cfg.model
-    return init_params(spec, np.random.default_rng([cfg.seed, 0]), init=m.init,
-                       recurrent_init=m.recurrent_init, scale=m.init_scale, dtype=np.float64)
+    return init_params(spec, np.random.default_rng([cfg.seed, 0]), **init_options(cfg.model),
+                       dtype=np.float64)
 
 
 def config_batch(cfg, *, batch_size: int, steps: int | None, base_dir: Path | None = None,

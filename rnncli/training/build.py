@@ -21,8 +21,14 @@ def build_spec(cfg, task: TaskInfo):
     m = cfg.model
     spec = ModelSpec(m.input_size, m.hidden_size, m.output_size, m.num_layers, m.nonlinearity, m.output,
                      bidirectional=m.bidirectional, embedding_size=m.embedding_size,
-                     tie_weights=m.tie_weights)
+                     tie_weights=m.tie_weights, cell=m.cell)
     return cfg, spec
+
+
+def init_options(m) -> dict:
+    """core.init.init_params's keyword arguments from a ModelConfig (training and probe alike)."""
+    return {"init": m.init, "recurrent_init": m.recurrent_init, "scale": m.init_scale,
+            "forget_bias": m.forget_bias}
 
 
 def optimizer_from_config(cfg) -> Optimizer:

@@ -2,7 +2,8 @@
 
 model.npz / best.npz hold the parameters and meta (config, model spec, task, epoch, metrics).
 checkpoint.npz adds the optimizer's state arrays (as `optim.<slot>.<param>`), the carried hidden
-state of stateful data (`h_carry`), and in meta the counters, RNG states and the epoch's running sums.
+state of stateful data (`h_carry`; the LSTM adds `c_carry`), and in meta the counters, RNG states
+and the epoch's running sums.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from rnncli import __version__
 from rnncli.config import config_to_dict
+from rnncli.core.cells import state_from_parts, state_parts
 from rnncli.core.model import ModelSpec
 from rnncli.data import TaskInfo
 from rnncli.errors import WeightsError
@@ -78,8 +80,10 @@ class RunSaver:
             "smooth_best": None if math.isinf(state.smooth_best) else state.smooth_best,  # JSON: no inf
         }
         extra = {f"optim.{k}": v for k, v in opt_state.items()}
-        if state.h_carry is not None:
-            extra["h_carry"] = state.h_carry
+        names = self.spec.state_names  # h_carry, and c_carry for the LSTM
+        for name, part in zip(names, state_parts(state.h_carry, len(names)), strict=True):
+            if part is not None:
+                extra[f"{name}_carry"] = part
         save_weights(self.run_dir / CHECKPOINT, state.params, meta, extra)
         self.final(state, None)
 
@@ -97,7 +101,7 @@ def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype) -> TrainSt
         raise WeightsError(f"{path}: the checkpoint's model {meta['model']} does not match the config's "
                            f"{spec.to_dict()}")
     try:
-        state = _restore(ck, params, extra, optimizer, dtype)
+        state = _restore(ck, params, extra, optimizer, dtype, spec.state_names)
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise WeightsError(f"{path}: the checkpoint does not fit train.optimizer "
                            f"{type(optimizer).__name__.lower()!r} or is malformed ({type(e).__name__}: "
@@ -123,11 +127,14 @@ def _check_resumable(path: Path, state: TrainState, params: dict, extra: dict) -
         if target in params and arr.dtype.kind != "f":
             raise WeightsError(f"{path}: malformed checkpoint: {name[:80]} has dtype {arr.dtype}, "
                                "expected floats")
-    if state.h_carry is not None and state.h_carry.dtype.kind != "f":
-        raise WeightsError(f"{path}: malformed checkpoint: h_carry has dtype {state.h_carry.dtype}")
+    carried = state.h_carry if isinstance(state.h_carry, tuple) else (state.h_carry,)
+    for name, part in zip(("h_carry", "c_carry"), carried, strict=False):
+        if part is not None and part.dtype.kind != "f":
+            raise WeightsError(f"{path}: malformed checkpoint: {name} has dtype {part.dtype}")
 
 
-def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype) -> TrainState:
+def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype, state_names: tuple[str, ...]
+             ) -> TrainState:
     opt_state = {k[len("optim."):]: v for k, v in extra.items() if k.startswith("optim.")}
     opt_state["t"] = ck["optimizer_t"]
     optimizer.load_state_dict(opt_state)
@@ -136,9 +143,17 @@ def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype) -> TrainStat
         params={k: v.astype(dtype, copy=False) for k, v in params.items()}, optimizer=optimizer,
         epoch=int(ck["epoch"]), step_in_epoch=int(ck["step_in_epoch"]), global_step=int(ck["global_step"]),
         epoch_rng_state=ck["epoch_rng_state"], dropout_rng_state=ck["dropout_rng_state"],
-        h_carry=extra.get("h_carry"), best=float(best), best_epoch=ck["best_epoch"],
+        h_carry=_carry(extra, state_names), best=float(best), best_epoch=ck["best_epoch"],
         bad_epochs=int(ck["bad_epochs"]), sums=EpochSums.from_dict(ck["acc"]),
         plateau=PlateauState.from_dict(ck.get("plateau")),  # absent in checkpoints from before schedules
         smooth=ck.get("smooth"),  # absent in checkpoints from before val_smoothing
         smooth_best=math.inf if ck.get("smooth_best") is None else float(ck["smooth_best"]),
     )
+
+
+def _carry(extra: dict, names: tuple[str, ...]):
+    """The carried state of stateful data: h_carry (and c_carry for the LSTM), or None if none was saved."""
+    parts = [extra.get(f"{name}_carry") for name in names]
+    if any(p is None for p in parts):
+        return None
+    return state_from_parts(tuple(parts))

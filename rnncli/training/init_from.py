@@ -88,6 +88,9 @@ def check_architecture(source: InitSource, spec: ModelSpec) -> bool:
     Raises WeightsError naming the first tensor whose shape differs, or that only one side has.
     """
     where = f"--init-from {source.path}"
+    if spec.cell != source.spec.cell:
+        raise WeightsError(f"{where}: model.cell is {spec.cell} but the source's is {source.spec.cell}; "
+                           "weights of one cell do not fit another")
     if spec.nonlinearity != source.spec.nonlinearity:
         raise WeightsError(f"{where}: model.nonlinearity is {spec.nonlinearity} but the source's is "
                            f"{source.spec.nonlinearity}")

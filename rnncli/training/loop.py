@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.config import config_to_dict, config_to_yaml
+from rnncli.core.cells import state_batch
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, forward, loss_and_grads
 from rnncli.core.optim import clip_gradients
@@ -25,7 +26,7 @@ from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CONFIG
 from rnncli.threads import run_threads
 from rnncli.training.adaptive import describe_chosen
-from rnncli.training.build import load_checked, optimizer_from_config
+from rnncli.training.build import init_options, load_checked, optimizer_from_config
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
 from rnncli.training.evaluation import compute_metrics, main_metric
@@ -140,8 +141,7 @@ def _begin(cfg, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: TrainCallb
             atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
     else:
         atomic_write_text(run_dir / CONFIG, config_to_yaml(cfg))
-        params = init_params(spec, init_rng, init=cfg.model.init, recurrent_init=cfg.model.recurrent_init,
-                             scale=cfg.model.init_scale, dtype=dtype)
+        params = init_params(spec, init_rng, **init_options(cfg.model), dtype=dtype)
         if source is not None:
             params = transfer_params(source, spec, params)
         state = TrainState(params, optimizer, epoch_rng_state=order_rng.bit_generator.state,
@@ -223,7 +223,7 @@ def _train_batch(run: _Run, epoch: int, step: int, batch: Batch) -> None:
     state, stateful = run.state, run.data.train.stateful
     state.optimizer.lr = run.lr(state.global_step, epoch)  # every window of the batch uses it
     h = state.h_carry if stateful else None
-    if h is not None and h.shape[1] != batch.x.shape[0]:
+    if h is not None and state_batch(h) != batch.x.shape[0]:
         h = None  # a shorter last batch starts fresh streams
     for window in _windows(batch, run.cfg.train.bptt, run.spec.output):
         h = _train_window(run, window, h, epoch, step)

@@ -78,7 +78,7 @@ class TrainState:
     global_step: int = 0
     epoch_rng_state: dict | None = None  # data-order generator at the start of the epoch in progress
     dropout_rng_state: dict | None = None
-    h_carry: np.ndarray | None = None  # stateful (text) data: the state carried from batch to batch
+    h_carry: object = None  # stateful (text) data: the state carried from batch to batch ((h, c): LSTM)
     best: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0

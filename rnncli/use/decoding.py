@@ -10,16 +10,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from rnncli.core.cells import map_state
 from rnncli.core.losses import softmax
 from rnncli.errors import RunFailure, UsageError
 
 __all__ = ["Decoding", "beam_search", "choose_next", "decoding_from_options", "filtered_distribution"]
 
 # step(ids (N,), h (L, N, H) or None) -> (logits (N, V), h (L, N, H)): one token in, for N rows at once
-StepFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
+# (the LSTM's state is the pair (h, c) of such arrays)
+StepFn = Callable[[np.ndarray, object], tuple[np.ndarray, object]]
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,18 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def beam_search(step: StepFn, logits: np.ndarray, h: np.ndarray, length: int, width: int) -> list[int]:
+def _rows(parents: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """The beams' states (L, N, H) reordered to follow their parents."""
+    return state[:, parents]
+
+
+def beam_search(step: StepFn, logits: np.ndarray, h, length: int, width: int) -> list[int]:
     """The most likely continuation of `length` tokens found keeping the `width` best partial ones.
 
     Args:
         step: the model one token at a time (see StepFn).
-        logits: (V,) the model's logits after the prime; h: (L, 1, H) its state there.
+        logits: (V,) the model's logits after the prime; h: (L, 1, H) its state there (the LSTM:
+            the pair (h, c) of such arrays).
 
     Returns:
         Token ids (length,) of the continuation with the highest total log-probability.
@@ -130,5 +139,5 @@ def beam_search(step: StepFn, logits: np.ndarray, h: np.ndarray, length: int, wi
         parents, tokens = best // V, best % V
         scores, seqs = total[best], np.concatenate([seqs[parents], tokens[:, None]], axis=1)
         if t + 1 < length:  # the last step's logits are never needed
-            logits, h = step(tokens, h[:, parents])
+            logits, h = step(tokens, map_state(partial(_rows, parents), h))  # the LSTM's h and c alike
     return seqs[0].tolist()

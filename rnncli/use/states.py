@@ -2,7 +2,8 @@
 
 Letters: B batch, T time, H hidden, L layers, D directions (2 for a bidirectional model).
 A layer's state at step t is what the layer above reads: h_t, or [forward h_t ; reverse h_t] (2H wide)
-for a bidirectional layer, both in the original time order.
+for a bidirectional layer, both in the original time order. An LSTM layer adds its cell state after
+h, the same way: [h (D*H) ; c (D*H)] (`state_columns` names the columns).
 """
 
 from __future__ import annotations
@@ -19,11 +20,20 @@ from rnncli.data.types import Batch
 from rnncli.use.model_io import LoadedModel
 from rnncli.use.predict import check_input
 
-__all__ = ["hidden_states", "iter_states"]
+__all__ = ["hidden_states", "iter_states", "state_columns"]
+
+_CACHE_KEYS = {"h": "hs", "c": "cs"}  # a state part's (T, B, H) per-step record in a cell's cache
+
+
+def state_columns(model: LoadedModel) -> list[str]:
+    """Names of the last axis of hidden_states: h0 .. h{D*H-1}, then c0 .. for the LSTM."""
+    width = model.spec.head_input_size
+    return [f"{part}{j}" for part in model.spec.state_names for j in range(width)]
 
 
 def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
-    """(L, B, T, D*H) states of every layer for one batch; steps past a sequence's length are NaN.
+    """(L, B, T, S*D*H) states of every layer for one batch (S state parts: h, and c for the LSTM,
+    in state_columns' order); steps past a sequence's length are NaN.
 
     Args:
         batch: x (B, T, I) prepared as the data layer prepares it (scaled), or (B, T) token ids;
@@ -37,13 +47,15 @@ def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
     records = cache["rnn"]["layers"]  # time-major (T, B, H) "hs" per layer (per direction)
     B, T = x.shape[:2]
     layers = []
+    D = model.spec.directions
     for l in range(model.spec.num_layers):
-        if model.spec.directions == 1:
-            layers.append(records[l]["hs"].transpose(1, 0, 2))
-            continue
-        fwd = records[2 * l]["hs"].transpose(1, 0, 2)
-        rev = reverse_time(records[2 * l + 1]["hs"].transpose(1, 0, 2), reverse_index(batch.lengths, B, T))
-        layers.append(np.concatenate([fwd, rev], axis=2))
+        columns = []
+        for key in (_CACHE_KEYS[part] for part in model.spec.state_names):
+            columns.append(records[D * l][key].transpose(1, 0, 2))
+            if D == 2:
+                rev = records[2 * l + 1][key].transpose(1, 0, 2)
+                columns.append(reverse_time(rev, reverse_index(batch.lengths, B, T)))
+        layers.append(np.concatenate(columns, axis=2) if len(columns) > 1 else columns[0])
     states = np.stack(layers)  # a copy: the cache's buffers are not kept alive
     if batch.lengths is not None:
         states[:, ~length_mask(batch.lengths, T)] = np.nan  # padding has no state of its own
@@ -51,7 +63,7 @@ def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
 
 
 def iter_states(model: LoadedModel, batches: Iterable[Batch]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(states (L, B, T, D*H), lengths (B,)) for each batch, in order (constant memory on a stream)."""
+    """(states (L, B, T, S*D*H), lengths (B,)) for each batch, in order (constant memory on a stream)."""
     for batch in batches:
         B, T = batch.x.shape[:2]
         lengths = np.full(B, T) if batch.lengths is None else np.asarray(batch.lengths)

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from rnncli.core.cells import elman
+from rnncli.core.cells import elman, gru, lstm
 
-CELLS: dict[str, Any] = {"rnn": elman}
+CELLS: dict[str, Any] = {"rnn": elman, "gru": gru, "lstm": lstm}
 
 
 def get_cell(name: str) -> Any:

@@ -1,0 +1,180 @@
+"""The LSTM cell (Hochreiter & Schmidhuber 1997) with torch's equations: one layer, one direction, over a
+time-major batch.
+
+Letters: B batch, T time, I input (the layer below's width), H hidden.
+
+Gates in torch's order i, f, g, o, and a cell state c beside h:
+
+    i_t = sigmoid(W_ii u_t + b_ii + W_hi h_{t-1} + b_hi)        f_t, o_t alike
+    g_t = tanh(W_ig u_t + b_ig + W_hg h_{t-1} + b_hg)
+    c_t = f_t * c_{t-1} + i_t * g_t
+    h_t = o_t * tanh(c_t)
+
+W_ih (4H, I) = [W_ii; W_if; W_ig; W_io], W_hh (4H, H), b_ih and b_hh (4H,) as torch.nn.LSTM's tensors
+(core/cells/gated.py); the state is (h, c). Speed: every gate's input product is ONE (T*B, I) @ (I, 4H)
+product before the time loop (both biases folded in), each step does ONE recurrent product
+(B, H) @ (H, 4H) into the step's gate rows, the nonlinearities run in place, and a step allocates
+nothing. Recurrent dropout: one keep mask m (B, H) multiplies h_{t-1} in the recurrent product of every
+gate. A padded step copies both h_{t-1} and c_{t-1}, so both are frozen after a sequence's last step.
+
+`init_layer`'s forget_bias is added to b_ih's forget block (Jozefowicz et al. 2015: a forget gate
+open at the start lets gradients through c from the first update).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnncli.core.cells import gated
+from rnncli.core.cells.gated import TORCH_NAMES, bias_grads, hidden_size, sigmoid_, start
+
+__all__ = ["TORCH_NAMES", "backward", "forward", "hidden_size", "init_layer", "param_shapes"]
+
+NAME = "lstm"
+GATES = ("i", "f", "g", "o")
+STATE = ("h", "c")
+RECURRENT = "W_hh"
+NONLINEARITIES = ("tanh",)
+TORCH_CLASS = "LSTM"
+FORWARD_BUFFERS = 7  # h, c, tanh(c), the four gates
+TRAIN_BUFFERS = 12  # ... and the gates' gradients (4), the dropout mask
+
+
+def param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
+    """Local name -> shape of one layer's (one direction's) parameters, in the order they are drawn."""
+    return gated.param_shapes(input_size, hidden_size, len(GATES))
+
+
+def init_layer(rng: np.random.Generator, input_size: int, hidden_size: int, *, init: str,
+               recurrent_init: str | None, scale: float, forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+    """Fresh float64 parameters (gated.init_layer), forget_bias added to b_ih's forget-gate block."""
+    p = gated.init_layer(rng, input_size, hidden_size, len(GATES), init=init,
+                         recurrent_init=recurrent_init, scale=scale)
+    H = hidden_size
+    p["b_ih"][H: 2 * H] += forget_bias
+    return p
+
+
+def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, padded: np.ndarray | None,
+            rmask: np.ndarray | None, nonlinearity: str = "tanh") -> tuple[np.ndarray, tuple, dict]:
+    """One layer over the whole sequence (the Elman cell's contract; state0 = (h0, c0)).
+
+    Returns:
+        hs (T, B, H), (h_final, c_final), cache (hs; cs (T, B, H); u; the gates (T, B, 4H); tanh(c)).
+    """
+    if nonlinearity != "tanh":
+        raise ValueError(f"the LSTM cell's nonlinearity is tanh, got {nonlinearity!r}")
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"]
+    T, B = u.shape[:2]
+    H = W_hh.shape[1]
+    dtype = u.dtype
+    gates = np.empty((T, B, 4 * H), dtype=dtype)  # pre-activations, then i | f | g | o in place
+    np.matmul(u.reshape(T * B, -1), W_ih.T, out=gates.reshape(T * B, 4 * H))
+    gates += b_ih
+    gates += b_hh
+    buf = np.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
+    cbuf = np.empty((T + 1, B, H), dtype=dtype)  # cbuf[0] = c0, cbuf[t + 1] = c_t
+    start(state0, 0, buf[0])
+    start(state0, 1, cbuf[0])
+    tanh_c = np.empty((T, B, H), dtype=dtype)
+    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, 4H)
+    rec = np.empty((B, 4 * H), dtype=dtype)
+    tmp = np.empty((B, H), dtype=dtype)
+    dropped = np.empty((B, H), dtype=dtype) if rmask is not None else None
+    for t in range(T):
+        g = gates[t]
+        hm = buf[t] if rmask is None else np.multiply(buf[t], rmask, out=dropped)
+        np.matmul(hm, W_hh_T, out=rec)
+        g += rec
+        sigmoid_(g[:, : 2 * H])  # i, f
+        np.tanh(g[:, 2 * H: 3 * H], out=g[:, 2 * H: 3 * H])  # g
+        sigmoid_(g[:, 3 * H:])  # o
+        i, f, gg, o = g[:, :H], g[:, H: 2 * H], g[:, 2 * H: 3 * H], g[:, 3 * H:]
+        c_t = cbuf[t + 1]
+        np.multiply(f, cbuf[t], out=c_t)
+        np.multiply(i, gg, out=tmp)
+        c_t += tmp
+        if padded is not None:
+            np.copyto(c_t, cbuf[t], where=padded[t])
+        np.tanh(c_t, out=tanh_c[t])
+        np.multiply(o, tanh_c[t], out=buf[t + 1])
+        if padded is not None:
+            np.copyto(buf[t + 1], buf[t], where=padded[t])
+    cache = {"p": p, "u": u, "buf": buf, "cbuf": cbuf, "hs": buf[1:], "cs": cbuf[1:], "gates": gates,
+             "tanh_c": tanh_c, "rmask": rmask, "padded": padded}
+    return buf[1:], (buf[T], cbuf[T]), cache
+
+
+def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
+             ) -> tuple[dict[str, np.ndarray], np.ndarray, tuple, np.ndarray]:
+    """Backpropagation through time for forward (the Elman cell's contract; dfinal = (dh_T, dc_T),
+    dstate0 = (dh0, dc0))."""
+    p, u, buf, cbuf = cache["p"], cache["u"], cache["buf"], cache["cbuf"]
+    gates, tanh_c, rmask, padded = cache["gates"], cache["tanh_c"], cache["rmask"], cache["padded"]
+    W_ih, W_hh = p["W_ih"], p["W_hh"]
+    T, B, H = tanh_c.shape
+    dtype = tanh_c.dtype
+    valid = None if padded is None else ~padded
+    passthrough = None if padded is None else padded.astype(dtype)
+    dG = np.empty((T, B, 4 * H), dtype=dtype)  # d(gate pre-activations): di | df | dg | do
+    dh_norms = np.empty(T, dtype=np.float64)
+    dh, d_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
+    dc, dc_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
+    dhv, tmp = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
+    start(dfinal, 0, d_next)
+    start(dfinal, 1, dc_next)
+    for t in range(T - 1, -1, -1):
+        if dhs is None:
+            dh, d_next = d_next, dh
+        else:
+            np.add(dhs[t], d_next, out=dh)
+        dh_norms[t] = np.sqrt(np.vdot(dh, dh))
+        if valid is None:
+            np.copyto(dhv, dh)
+            np.copyto(dc, dc_next)
+        else:
+            np.multiply(dh, valid[t], out=dhv)  # a padded step has no gate gradients of its own
+            np.multiply(dc_next, valid[t], out=dc)
+        g, d = gates[t], dG[t]
+        i, f, gg, o = g[:, :H], g[:, H: 2 * H], g[:, 2 * H: 3 * H], g[:, 3 * H:]
+        di, df, dg, do = d[:, :H], d[:, H: 2 * H], d[:, 2 * H: 3 * H], d[:, 3 * H:]
+        tc = tanh_c[t]
+        np.multiply(dhv, tc, out=do)  # dL/do = dh * tanh(c), times o (1 - o)
+        np.subtract(1.0, o, out=tmp)
+        tmp *= o
+        do *= tmp
+        np.multiply(tc, tc, out=tmp)  # dL/dc_t += dh * o * (1 - tanh(c)^2)
+        np.subtract(1.0, tmp, out=tmp)
+        tmp *= o
+        tmp *= dhv
+        dc += tmp
+        np.multiply(dc, gg, out=di)  # dL/di = dc * g, times i (1 - i)
+        np.subtract(1.0, i, out=tmp)
+        tmp *= i
+        di *= tmp
+        np.multiply(dc, cbuf[t], out=df)  # dL/df = dc * c_{t-1}, times f (1 - f)
+        np.subtract(1.0, f, out=tmp)
+        tmp *= f
+        df *= tmp
+        np.multiply(gg, gg, out=tmp)  # dL/dg = dc * i * (1 - g^2)
+        np.subtract(1.0, tmp, out=tmp)
+        tmp *= i
+        np.multiply(dc, tmp, out=dg)
+        np.matmul(d, W_hh, out=d_next)
+        if rmask is not None:
+            d_next *= rmask
+        dc *= f  # dL/dc_{t-1} through c_t = f * c_{t-1} + ...
+        if passthrough is not None:
+            dh *= passthrough[t]  # a padded step copied h_{t-1} and c_{t-1}: both gradients go back
+            d_next += dh
+            dc_next *= passthrough[t]
+            dc += dc_next
+        dc, dc_next = dc_next, dc
+    prev = buf[:T] if rmask is None else buf[:T] * rmask
+    dG2 = dG.reshape(T * B, 4 * H)
+    grads = {"W_ih": dG2.T @ u.reshape(T * B, -1), "W_hh": dG2.T @ prev.reshape(T * B, H)}
+    del prev
+    b = bias_grads(dG)
+    grads.update(b_ih=b, b_hh=b.copy())  # both biases enter every gate's pre-activation alike
+    du = (dG2 @ W_ih).reshape(T, B, -1)
+    return grads, du, (d_next, dc_next), dh_norms
