@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from rnncli.core.cells import state_batch
 from rnncli.core.losses import LOSSES, accuracy
 from rnncli.core.model import ModelSpec, forward, sequence_mask
 from rnncli.data import SequenceData, TaskInfo, iterate_batches
@@ -102,7 +103,7 @@ def compute_metrics(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskIn
     count = 0  # valid targets (classification) or valid target elements (regression)
     h = None
     for batch in iterate_batches(data, task, batch_size, dtype=dtype):
-        if h is not None and h.shape[1] != batch.x.shape[0]:
+        if h is not None and state_batch(h) != batch.x.shape[0]:
             h = None  # a shorter last batch starts fresh streams
         out, h_final, _ = forward(params, spec, batch.x, batch.lengths, h)
         h = h_final if data.stateful else None
