@@ -22,10 +22,13 @@ Format (version 1), readable by any program that reads NumPy `.npz` files
   ([forward ; reverse]), so their W_xh and W_hy have 2H columns. Token embeddings
   (`model.embedding_size` E) add `embed.W` (I, E), I the vocabulary, and make `rnn.0.W_xh`
   (H, E); with `model.tie_weights` the head uses `embed.W` and `head.W_hy` is absent.
+  The table is the vanilla cell's (`model.cell: rnn`); a gated cell (`gru`, `lstm`) names each
+  layer's tensors as its module in core/cells/ says (torch's layout: `rnn.{l}.W_ih` (G*H, I),
+  `W_hh` (G*H, H), `b_ih`, `b_hh` (G*H,), G = 3 or 4 gates); `expected_shapes` asks it.
 - `meta`: a 0-d unicode array holding a JSON object with at least
   `format: "rnn-weights"`, `format_version: 1` and `model: {input_size, hidden_size,
-  output_size, num_layers, nonlinearity, output}`; the trainer adds the resolved
-  `config`, `task` (kind, vocabulary for text models, scaler statistics), `epoch`,
+  output_size, num_layers, nonlinearity, output}` (and `cell`, `rnn` when absent); the trainer
+  adds the resolved `config`, `task` (kind, vocabulary for text models, scaler statistics), `epoch`,
   `step` and `metrics`. Non-finite floats in meta are written as `null` (strict JSON).
 - Any other array is an "extra" (checkpoints store optimizer state as
   `optim.<slot>.<param name>`). Names starting with `rnn.`, `head.` or `embed.` are reserved for
