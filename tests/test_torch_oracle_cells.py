@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import needs
 
-torch = pytest.importorskip("torch", reason="pip install 'rnncli[torch]'")
+torch = needs("torch")
 
 from rnncli.core.cells import state_parts  # noqa: E402
 from rnncli.core.init import init_params  # noqa: E402
