@@ -10,6 +10,7 @@ from rich.table import Table
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
 from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
+from rnncli.cli.render import cell_words
 from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
 
@@ -152,7 +153,7 @@ def _render(report: dict, chart_width: int = 60) -> list:
 
     T, L = report["T"], len(report["probe_dh_norms"])
     m = report["model"]
-    out: list = [Text(f"{report['source']}: {m['num_layers']}-layer {m['nonlinearity']} RNN, hidden "
+    out: list = [Text(f"{report['source']}: {m['num_layers']}-layer {cell_words(m)}, hidden "
                       f"{m['hidden_size']}, batch {report['batch_size']} x {T} steps, loss "
                       f"{report['loss']:.4g}, gradient norm {report['grad_norm']:.3g}")]
     series = {f"layer {l}": report["probe_dh_norms"][l] for l in range(L)}

@@ -275,12 +275,18 @@ def _embedding_line(m: Mapping[str, Any]) -> list[str]:
     return [f"embedding: {m.get('input_size')} tokens x {m['embedding_size']}{tied}"]
 
 
+def cell_words(m: Mapping[str, Any]) -> str:
+    """"tanh RNN" for the vanilla cell, "GRU" / "LSTM" for a gated one (meta.model without a cell: rnn)."""
+    cell = m.get("cell") or "rnn"
+    return f"{m.get('nonlinearity')} RNN" if cell == "rnn" else cell.upper()
+
+
 def info_lines(info: Mapping[str, Any]) -> list[str]:
     """Human description of a saved model (what `rnn info` prints on stderr)."""
     m, t = info.get("model", {}), info.get("task", {})
     lines = [
         f"model: {m.get('num_layers')}-layer {'bidirectional ' if m.get('bidirectional') else ''}"
-        f"{m.get('nonlinearity')} RNN, input {m.get('input_size')}, "
+        f"{cell_words(m)}, input {m.get('input_size')}, "
         f"hidden {m.get('hidden_size')}, output {m.get('output_size')} ({m.get('output')})",
         *_embedding_line(m),
         f"parameters: {info.get('parameters')} ({info.get('dtype')})",
