@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -103,3 +104,9 @@ def duration(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
     return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def cell_words(m: Mapping[str, Any]) -> str:
+    """"tanh RNN" for the vanilla cell, "GRU" / "LSTM" for a gated one (meta.model without a cell: rnn)."""
+    cell = m.get("cell") or "rnn"
+    return f"{m.get('nonlinearity')} RNN" if cell == "rnn" else cell.upper()

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli._common import cell_words, echo_json, err_console, is_quiet
 from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
-from rnncli.cli.render import cell_words
 from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
 

@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from rnncli.cli._common import duration, fmt_num
+from rnncli.cli._common import cell_words, duration, fmt_num
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.wording import plural
 
@@ -273,12 +273,6 @@ def _embedding_line(m: Mapping[str, Any]) -> list[str]:
         return []
     tied = ", shared with the output layer" if m.get("tie_weights") else ""
     return [f"embedding: {m.get('input_size')} tokens x {m['embedding_size']}{tied}"]
-
-
-def cell_words(m: Mapping[str, Any]) -> str:
-    """"tanh RNN" for the vanilla cell, "GRU" / "LSTM" for a gated one (meta.model without a cell: rnn)."""
-    cell = m.get("cell") or "rnn"
-    return f"{m.get('nonlinearity')} RNN" if cell == "rnn" else cell.upper()
 
 
 def info_lines(info: Mapping[str, Any]) -> list[str]:
