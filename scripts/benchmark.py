@@ -45,6 +45,7 @@ from benchmark_data import DATASETS, Prepared, prepare  # noqa: E402
 from rnncli import notices  # noqa: E402
 from rnncli.config import load_config  # noqa: E402
 from rnncli.data import load_dataset  # noqa: E402
+from rnncli.errors import RnnError  # noqa: E402
 from rnncli.training.loop import train  # noqa: E402
 from rnncli.use.model_io import load_model  # noqa: E402
 from rnncli.use.predict import evaluate_model, load_data_for_model  # noqa: E402
@@ -76,6 +77,14 @@ def run_defaults(prep: Prepared, seed: int, out: Path, extra: list[str]) -> dict
     else:
         res["score"] = metrics["accuracy"]
     return res
+
+
+def _window(prep: Prepared) -> int | None:
+    """The window rnn's defaults choose for a forecast series (when its run failed)."""
+    if prep.kind != "forecast":
+        return None
+    rows = len(_csv_values(prep.train))
+    return 50 if rows >= 251 else max(1, (rows - 1) // 5)
 
 
 def _windows(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -199,14 +208,14 @@ def _cell(values: list[float], fmt: str) -> str:
 
 def table_row(prep: Prepared, runs: list[dict], torch_runs: list[dict], naive: dict) -> str:
     fmt = ".1%" if prep.kind == "classification" else ".2f"
-    ours = _cell([r["score"] for r in runs], fmt)
+    ours = _cell([r["score"] for r in runs], fmt) if runs else "error"
     theirs = _cell([r["score"] for r in torch_runs], fmt) if torch_runs else "-"
     if prep.kind == "classification":
         base = f"majority {naive['majority']:.1%}, 1-NN {naive['nn1']:.1%}"
     else:
         seasonal = [r["seasonal"] for r in runs if "seasonal" in r]
         base = "persistence 1.00" + (f", seasonal {np.mean(seasonal):.2f}" if seasonal else "")
-    wall = f"{np.mean([r['seconds'] for r in runs]):.0f} s"
+    wall = f"{np.mean([r['seconds'] for r in runs]):.0f} s" if runs else "-"
     twall = f"{np.mean([r['seconds'] for r in torch_runs]):.0f} s" if torch_runs else "-"
     return f"| {prep.about} | {ours} | {theirs} | {base} | {wall} | {twall} |"
 
@@ -228,11 +237,15 @@ def main() -> None:
             naive = naive_classification(prep) if prep.kind == "classification" else {}
             runs, torch_runs = [], []
             for seed in args.seeds:
-                res = run_defaults(prep, seed, work / f"{name}-{seed}", args.set)
-                runs.append(res)
+                try:
+                    res = run_defaults(prep, seed, work / f"{name}-{seed}", args.set)
+                except RnnError as exc:  # a default that fails on the data is a result too
+                    res = {"error": str(exc)[:200]}
                 line = {"dataset": name, "seed": seed, "defaults": res}
+                if "error" not in res:
+                    runs.append(res)
                 if not args.no_torch:
-                    torch_runs.append(run_torch(prep, seed, res.get("window")))
+                    torch_runs.append(run_torch(prep, seed, res.get("window") or _window(prep)))
                     line["torch"] = torch_runs[-1]
                 text = json.dumps(line)
                 print(text, file=sys.stderr, flush=True)
