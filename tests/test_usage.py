@@ -9,7 +9,8 @@ import pytest
 import yaml
 from conftest import assert_error, rnn
 
-from rnncli.cli.render import epoch_line, summary_lines
+from rnncli.cli.render import epoch_line
+from rnncli.cli.summary import summary_lines
 from rnncli.wording import plural
 
 TINY = ["--set", "data.num_samples=40", "--set", "data.seq_len=6", "--set", "model.hidden_size=4",

@@ -182,53 +182,6 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
             self._progress = None
 
 
-def _summary_head(summary: Mapping[str, Any]) -> str:
-    """`stopped early at epoch 29 (best 24, patience 5)` or `completed 10 epochs (best 9)`."""
-    epochs, best = summary.get("epochs"), summary.get("best_epoch")
-    best_part = f"best {best}" if best else ""
-    if summary.get("stopped_early"):
-        why = ", ".join(p for p in (best_part, f"patience {summary.get('patience')}") if p)
-        head = f"stopped early at epoch {epochs} ({why})"
-    elif epochs is not None:
-        head = f"{summary.get('status', 'completed')} {plural(epochs, 'epoch')}"
-        head += f" ({best_part})" if best_part else ""
-    else:
-        head = str(summary.get("status", "done"))
-    seconds = summary.get("seconds")
-    return head + (f" in {duration(seconds)}" if isinstance(seconds, (int, float)) else "")
-
-
-def summary_lines(summary: Mapping[str, Any]) -> list[str]:
-    """Human summary of a finished run (stderr)."""
-    lines = [_summary_head(summary)]
-    best = {k: v for k, v in summary.items() if k.startswith("best") or k == "val_loss"}
-    for k, v in best.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            lines.append(f"{k}: {fmt_num(v)}")
-    for k, v in (summary.get("baselines") or {}).items():
-        lines.append(f"baseline {k}: {fmt_num(v)}")
-    if summary.get("run_dir"):
-        lines.append(f"run directory: {summary['run_dir']}")
-    return lines
-
-
-def curve_lines(records: list[Mapping[str, Any]]) -> list[str]:
-    """Loss sparklines over the epochs of this session: `loss ▇▄▂▁▁ 0.066 -> 0.0015`."""
-    if len(records) < 2:
-        return []
-    from rnncli.tools.plot import sparkline
-
-    lines = []
-    for key in ("loss", "val_loss"):
-        values = [r.get(key) for r in records]
-        finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-        if len(finite) >= 2:
-            lines.append(
-                f"{key:<8} {sparkline(values)} {fmt_num(finite[0])} -> {fmt_num(finite[-1])}"
-            )
-    return lines
-
-
 def metrics_table(metrics: Mapping[str, Any], title: str | None = None) -> Table:
     """Two-column table: metric, value."""
     table = Table(title=title, show_header=True, header_style="bold")

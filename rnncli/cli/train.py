@@ -67,7 +67,8 @@ def train(
       rnn train -c configs/adding.yaml --threads 1
       rnn train -c runs/text-1/config.yaml --set data.path=other.txt --init-from runs/text-1
     """
-    from rnncli.cli.render import ProgressReporter, curve_lines, summary_lines
+    from rnncli.cli.render import ProgressReporter
+    from rnncli.cli.summary import curve_lines, summary_lines
     from rnncli.config import load_config
     from rnncli.notices import warn
     from rnncli.training.evaluation import worse_than_naive

@@ -41,6 +41,12 @@ class TrainConfig(Section):
         "from a cost model of the model's size measured on a 2-core machine (not a clock, so runs stay "
         "reproducible); 300 s keeps any default run to minutes; null = no cap.",
     )
+    cv_folds: int | None = Field(
+        None, ge=0,
+        description="Choose the epochs by k-fold cross-validation, then train on all the data (see "
+        "training/crossval.py); null = 5 folds for an npz/jsonl file whose validation part would hold "
+        "fewer than 30 sequences (train.epochs, data.val_fraction, data.val_source unset); 0 = never.",
+    )
     val_smoothing: float = Field(
         0.0, ge=0.0, lt=1.0,
         description="Early stopping (train.patience) compares an exponential moving average of val_loss "
@@ -145,6 +151,13 @@ class TrainConfig(Section):
         if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             return value
         raise PydanticCustomError("threads", "expected auto or a positive integer")
+
+    @field_validator("cv_folds")
+    @classmethod
+    def _folds(cls, value: int | None) -> int | None:
+        if value == 1:
+            raise PydanticCustomError("folds", "cross-validation needs at least 2 folds (0 = off)")
+        return value
 
     @model_validator(mode="after")
     def _options_apply(self) -> TrainConfig:

@@ -88,3 +88,18 @@ def iterate_batches(
     stop = n - n % batch_size if drop_last else n
     for s in range(0, stop, batch_size):
         yield make_batch(data, order[s : s + batch_size], task, dtype)
+
+
+def bptt_windows(batch: Batch, k: int | None, output: str) -> Iterator[tuple]:
+    """Cut a batch along time into truncated-BPTT windows of k steps: (x, y, lengths, has_loss)."""
+    T = batch.x.shape[1]
+    if not k or k >= T:
+        yield batch.x, batch.y, batch.lengths, True
+        return
+    for s in range(0, T, k):
+        lengths = None if batch.lengths is None else np.clip(batch.lengths - s, 0, k)
+        last = s + k >= T
+        if output == "sequence":
+            yield batch.x[:, s:s + k], batch.y[:, s:s + k], lengths, True
+        else:  # many-to-one: only the final window sees the target; earlier ones just carry the state
+            yield batch.x[:, s:s + k], batch.y, lengths, last

@@ -43,6 +43,16 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(perm[: n - n_val]), np.sort(perm[n - n_val :])
 
 
+def fold_indices(n: int, fold: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) index arrays of cross-validation fold i of k: the seeded shuffle of
+    `split_indices` cut into k near-equal parts, part i validating."""
+    i, k = fold
+    if n < k:
+        raise DataError(f"{n} sequence(s) cannot make {k} folds; lower train.cv_folds")
+    parts = np.array_split(np.random.default_rng([seed, 0x5EED]).permutation(n), k)
+    return np.sort(np.concatenate(parts[:i] + parts[i + 1:])), np.sort(parts[i])
+
+
 def _mask(data: SequenceData) -> np.ndarray | None:
     """(N, T) valid steps of ragged data, or None."""
     if data.lengths is None:
@@ -157,7 +167,10 @@ def _load_file(cfg: DataConfig, seed: int, base_dir, fitted: TaskInfo | None, fr
         data, task = _task_from_data(data, labels, cfg, name, classes)
         check_against_model(data, task, fitted, name)
         task = replace(fitted, baselines={})
-    train_idx, val_idx = split_indices(len(data), frac, seed)
+    if cfg.fold is not None and frac > 0:
+        train_idx, val_idx = fold_indices(len(data), cfg.fold, seed)
+    else:
+        train_idx, val_idx = split_indices(len(data), frac, seed)
     train = data.subset(train_idx)
     val = data.subset(val_idx) if len(val_idx) else None
     if fitted is not None:

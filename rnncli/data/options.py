@@ -28,8 +28,8 @@ APPLIES: dict[str, frozenset[str]] = {
          "delimiter", "output", "standardize", "index_column", "targets", "num_classes",
          "transform", "forecast", "season"}
     ),
-    "npz": frozenset({"targets", "num_classes", "standardize", "layout", "token_ids"}),
-    "jsonl": frozenset({"output", "targets", "num_classes", "standardize", "token_ids"}),
+    "npz": frozenset({"targets", "num_classes", "standardize", "layout", "token_ids", "fold"}),
+    "jsonl": frozenset({"output", "targets", "num_classes", "standardize", "token_ids", "fold"}),
     "npy": frozenset({"layout"}),
 }
 _ALWAYS = frozenset({"source", "val_fraction"})
@@ -99,6 +99,11 @@ class DataConfig(BaseModel):
         0.1, ge=0.0, lt=1.0,
         description="Fraction held out for validation (seeded shuffle; csv and text split by "
         "position, the end of the series/text being validation); unused with data.val_source.",
+    )
+    fold: tuple[int, int] | None = Field(
+        None,
+        description="npz, jsonl: [i, k]: validate on the i-th (0-based) of k folds of a seeded "
+        "shuffle and train on the rest (the fold runs of train.cv_folds); null = data.val_fraction.",
     )
     val_source: str | None = Field(
         None,
@@ -210,6 +215,13 @@ class DataConfig(BaseModel):
         None, description="csv: first row holds column names (default: detect non-numbers)."
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="csv: cell separator.")
+
+    @field_validator("fold")
+    @classmethod
+    def _fold_in_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not (value[1] >= 2 and 0 <= value[0] < value[1]):
+            raise ValueError(f"data.fold {list(value)} needs [i, k] with k >= 2 and 0 <= i < k")
+        return value
 
     @field_validator("val_source")
     @classmethod

@@ -7,9 +7,9 @@ ends with weights bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,14 +21,16 @@ from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, forward, loss_and_grads
 from rnncli.core.optim import clip_gradients
 from rnncli.data import Batch, DataBundle, iterate_batches, num_batches
+from rnncli.data.batching import bptt_windows
 from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
-from rnncli.run_layout import CONFIG
+from rnncli.run_layout import CHECKPOINT, CONFIG
 from rnncli.threads import run_threads
 from rnncli.training.adaptive import describe_chosen
 from rnncli.training.build import init_options, load_checked, optimizer_from_config
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.training.checkpoint import RunSaver, load_checkpoint
+from rnncli.training.crossval import CV_DIR, CV_JSON, cross_validate, plan, planned_folds
 from rnncli.training.evaluation import compute_metrics, main_metric
 from rnncli.training.init_from import check_architecture, load_run_data, read_init_source, transfer_params
 from rnncli.training.resume import resume_changes
@@ -82,27 +84,37 @@ class _Run:
 
 
 def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume: bool = False,
-          argv: list[str] | None = None, base_dir: Path | None = None, init_from: Path | None = None) -> dict:
+          argv: list[str] | None = None, base_dir: Path | None = None, init_from: Path | None = None,
+          after_cv: bool = False) -> dict:
     """Train from a validated Config into `run_dir`; returns the summary.
 
     `init_from` (RUN_DIR or weights file) starts from that model's weights (see training/init_from.py).
+    Small sequence files choose their length by cross-validation first (training/crossval.py;
+    `after_cv`: this is the refit, in the directory that holds the folds).
 
     Raises NonFiniteError (exit 1) on a NaN/inf loss or gradient, Interrupted (exit 130) after
     SIGINT/SIGTERM, ConfigError/DataError (exit 2) for bad input, all after saving what there is.
     """
     t_start = time.perf_counter()  # the summary's wall-clock seconds: data, epochs and saves
     cb = callbacks or TrainCallbacks()
+    kw = {"callbacks": cb, "argv": argv, "base_dir": base_dir}
+    if resume and cfg.train.cv_folds and not (run_dir / CHECKPOINT).is_file():  # stopped mid-CV
+        return cross_validate(cfg, run_dir, resume=True, train_fn=train, **kw)
     changes = resume_changes(run_dir, cfg) if resume else {}  # refuses what the checkpoint cannot take
     dtype = np.dtype(cfg.train.dtype)
     source = read_init_source(init_from) if init_from is not None else None
     def loader(c, base):
         return load_run_data(c, run_dir, source, resume, base)
 
+    asked = cfg  # the keys the user set, before the data resolves and adapts the rest
     cfg, spec, data, chosen = load_checked(cfg, dtype, base_dir or Path.cwd(), loader=loader)
+    folds = planned_folds(asked, data) if source is None and not resume and not after_cv else 0
+    if folds:
+        return cross_validate(plan(asked, data, folds), run_dir, resume=False, train_fn=train, **kw)
     if source is not None:
         check_architecture(source, spec)  # before the run directory is made
     threads = run_threads(cfg, spec, run_dir if resume else None)  # BLAS threads, before any product
-    with hold_run_dir(run_dir, resume=resume):
+    with hold_run_dir(run_dir, resume=resume, keep=(CV_DIR, CV_JSON, CONFIG) if after_cv else ()):
         run, run_info = _begin(cfg, spec, data, run_dir, cb, argv, changes if resume else None, threads,
                                chosen, source)
         try:
@@ -116,6 +128,8 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
         summary["seconds"] = time.perf_counter() - t_start
         run_info.update(status="completed", end=now(), summary=summary)
         write_run_json(run_dir, run_info)
+    if resume and (run_dir / CV_JSON).is_file():  # a resumed refit still reports its folds
+        summary["cv"] = json.loads((run_dir / CV_JSON).read_text(encoding="utf-8"))
     cb.on_train_end(summary)
     return summary
 
@@ -225,24 +239,9 @@ def _train_batch(run: _Run, epoch: int, step: int, batch: Batch) -> None:
     h = state.h_carry if stateful else None
     if h is not None and state_batch(h) != batch.x.shape[0]:
         h = None  # a shorter last batch starts fresh streams
-    for window in _windows(batch, run.cfg.train.bptt, run.spec.output):
+    for window in bptt_windows(batch, run.cfg.train.bptt, run.spec.output):
         h = _train_window(run, window, h, epoch, step)
     state.h_carry = h if stateful else None
-
-
-def _windows(batch: Batch, k: int | None, output: str) -> Iterator[tuple]:
-    """Cut a batch along time into truncated-BPTT windows of k steps: (x, y, lengths, has_loss)."""
-    T = batch.x.shape[1]
-    if not k or k >= T:
-        yield batch.x, batch.y, batch.lengths, True
-        return
-    for s in range(0, T, k):
-        lengths = None if batch.lengths is None else np.clip(batch.lengths - s, 0, k)
-        last = s + k >= T
-        if output == "sequence":
-            yield batch.x[:, s:s + k], batch.y[:, s:s + k], lengths, True
-        else:  # many-to-one: only the final window sees the target; earlier ones just carry the state
-            yield batch.x[:, s:s + k], batch.y, lengths, last
 
 
 def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, step: int):

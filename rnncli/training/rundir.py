@@ -136,19 +136,20 @@ def _release(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def hold_run_dir(run_dir: Path, *, resume: bool) -> Iterator[None]:
+def hold_run_dir(run_dir: Path, *, resume: bool, keep: tuple[str, ...] = ()) -> Iterator[None]:
     """An exclusive claim on `run_dir` for the whole `with` block, a fresh run or a resume.
 
     A fresh run creates the directory (or takes an empty one) and refuses one holding a run; the
     claim is the O_EXCL lock file RUN_DIR/.rnn.lock with the owner's pid, so two processes never
     share a directory. A lock left by a process that no longer runs (SIGKILL) is taken over and
     the takeover explained (notices.warn: one `rnn: warning:` line). A fresh run that ends with a
-    usage/config/data error (exit 2) leaves nothing behind.
+    usage/config/data error (exit 2) leaves nothing behind. `keep`: names a fresh run's directory
+    may already hold (its cross-validation, training/crossval.py).
     """
     top = None if resume else _make_dir(run_dir)
     try:
         note = _take_lock(run_dir)
-        if not resume and any(p.name != LOCK for p in run_dir.iterdir()):
+        if not resume and any(p.name not in (LOCK, *keep) for p in run_dir.iterdir()):
             raise UsageError(
                 f"--out {run_dir}: directory is not empty; choose a new one or use --resume {run_dir}")
     except BaseException:

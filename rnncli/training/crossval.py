@@ -1,0 +1,139 @@
+"""Small data: the training length chosen by k-fold cross-validation, then a refit on all the data.
+
+When the validation part of a sequence file (npz, jsonl) would hold fewer than MIN_VAL examples,
+the epoch with the best validation loss is a noisy pick (4 sequences of BasicMotions: seeds at
+92%, 57% and 52%), and a larger validation part leaves less to learn from. So, with
+`train.cv_folds` unset and neither `train.epochs`, `data.val_fraction` nor `data.val_source`
+given, `rnn train` runs FOLDS folds (each an ordinary run in RUN/cv/fold-i with `data.fold:
+[i, k]`: validated on a fifth of a seeded shuffle, trained on the rest, with the epochs and
+patience chosen for the data within a (k+1)-th of `train.time_budget`), takes the epoch where
+the folds' mean validation loss is lowest (averaging k curves, not picking one) and trains on
+all the data for that many epochs (`data.val_fraction: 0`). What was explicit is honoured:
+`train.cv_folds: 0` turns this off, `train.cv_folds: k` asks for it whatever the data.
+
+Recorded: RUN/config.yaml is the plan while the folds run (`train.cv_folds: k`, the folds'
+epochs) and the refit's config once they are done (epochs = the choice, `cv_folds: 0`), so `rnn
+train -c RUN/config.yaml` repeats the refit bit for bit; RUN/cv.json holds each fold's best epoch
+and validation metrics. Resuming (`--resume RUN`) is defined at every point: completed folds are
+read from their run.json, an interrupted fold resumes from its checkpoint (a fold killed before
+its first checkpoint starts again), then the refit runs; an interrupted refit resumes as any run.
+The result is bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from rnncli.config import config_to_yaml
+from rnncli.data import DataBundle
+from rnncli.fsutil import atomic_write_text
+from rnncli.run_layout import CHECKPOINT, CONFIG
+from rnncli.training.adaptive import adapt_to_data
+from rnncli.training.build import build_spec
+from rnncli.training.rundir import hold_run_dir, read_metrics, read_run_json
+
+MIN_VAL = 30  # validation examples below which a holdout's best epoch is mostly noise
+FOLDS = 5
+CV_DIR, CV_JSON = "cv", "cv.json"
+
+
+def planned_folds(cfg, data: DataBundle) -> int:
+    """How many folds choose the training length: train.cv_folds when set, else FOLDS for a small
+    sequence file whose user left the length and the validation part to the defaults; 0 = none."""
+    tc, d = cfg.train, cfg.data
+    if tc.cv_folds is not None:
+        return tc.cv_folds
+    if d.kind not in ("npz", "jsonl") or d.fold is not None or "epochs" in tc.model_fields_set:
+        return 0
+    if {"val_fraction", "val_source"} & d.model_fields_set or data.val is None:
+        return 0
+    n = len(data.train) + len(data.val)
+    return FOLDS if 0 < len(data.val) < MIN_VAL and n >= 2 * FOLDS else 0
+
+
+def plan(cfg, data: DataBundle, folds: int):
+    """The config every fold starts from (`cfg` as the user gave it): sizes resolved from the
+    data, cv_folds = folds, and the epochs, patience and smoothing chosen for the data within a
+    (folds + 1)-th of the time budget."""
+    cfg, spec = build_spec(cfg, data.task)
+    tc = cfg.train
+    budget = None if tc.time_budget is None else tc.time_budget / (folds + 1)
+    share = cfg.model_copy(update={"train": tc.model_copy(update={"time_budget": budget})})
+    adapted, _ = adapt_to_data(share, data, spec)
+    train = adapted.train.model_copy(update={"time_budget": tc.time_budget, "cv_folds": folds})
+    return adapted.model_copy(update={"train": train})
+
+
+def cross_validate(plan_cfg, run_dir: Path, *, resume: bool, train_fn: Callable, **kw) -> dict:
+    """Run the folds of `plan_cfg` (a fresh run or a resume), then the refit; its summary, with
+    "cv" (see `_record`)."""
+    with hold_run_dir(run_dir, resume=resume):
+        try:
+            if not resume:
+                atomic_write_text(run_dir / CONFIG, config_to_yaml(plan_cfg))
+            results = [_fold(plan_cfg, i, run_dir, train_fn, kw) for i in range(plan_cfg.train.cv_folds)]
+        except BaseException as e:
+            if not resume and getattr(e, "exit_code", None) == 2:  # nothing of a refused run is kept
+                shutil.rmtree(run_dir / CV_DIR, ignore_errors=True)
+            raise
+        final, record = choose(plan_cfg, results)
+        atomic_write_text(run_dir / CV_JSON, json.dumps(record, indent=1) + "\n")
+        atomic_write_text(run_dir / CONFIG, config_to_yaml(final))
+    summary = train_fn(final, run_dir, after_cv=True, **kw)
+    summary["cv"] = record
+    return summary
+
+
+def _fold(plan_cfg, i: int, run_dir: Path, train_fn: Callable, kw: dict) -> tuple[dict, list[float]]:
+    """Fold i: read when completed, resumed when interrupted after a checkpoint, else run; its
+    summary and validation-loss curve."""
+    k = plan_cfg.train.cv_folds
+    fold_dir = run_dir / CV_DIR / f"fold-{i + 1}"
+    data = plan_cfg.data.model_copy(update={"fold": (i, k)})
+    cfg = plan_cfg.model_copy(update={"data": data,
+                                      "train": plan_cfg.train.model_copy(update={"cv_folds": 0})})
+    info = read_run_json(fold_dir)
+    if info.get("status") == "completed" and isinstance(info.get("summary"), dict):
+        summary = info["summary"]
+    elif (fold_dir / CHECKPOINT).is_file():
+        summary = train_fn(cfg, fold_dir, resume=True, **kw)
+    else:
+        with contextlib.suppress(FileNotFoundError):  # killed before its first checkpoint
+            shutil.rmtree(fold_dir)
+        summary = train_fn(cfg, fold_dir, **kw)
+    curve = [r["val_loss"] for r in read_metrics(fold_dir)]
+    return summary, curve
+
+
+def choose(plan_cfg, results: list[tuple[dict, list[float]]]):
+    """The refit's config (epochs where the folds' mean validation loss is lowest, over the epochs
+    every fold ran; all the data; no early stopping) and the record of the folds."""
+    curves = [np.asarray(c, dtype=np.float64) for _, c in results]
+    reached = min(len(c) for c in curves)
+    mean = np.mean([c[:reached] for c in curves], axis=0)
+    epochs = int(np.nanargmin(mean)) + 1 if np.isfinite(mean).any() else reached
+    tc, d = plan_cfg.train, plan_cfg.data
+    final = plan_cfg.model_copy(update={
+        "train": tc.model_copy(update={"epochs": epochs, "patience": None, "cv_folds": 0}),
+        "data": d.model_copy(update={"val_fraction": 0.0, "fold": None})})
+    return final, _record(results, epochs, float(mean[epochs - 1]))
+
+
+def _record(results: list[tuple[dict, list[float]]], epochs: int, mean_loss: float) -> dict:
+    """cv.json: the choice and each fold's best epoch and validation metrics."""
+    summaries = [s for s, _ in results]
+    record = {"folds": len(results), "epochs": epochs, "mean_val_loss": mean_loss,
+              "fold_best_epochs": [s.get("best_epoch") for s in summaries],
+              "fold_epochs": [s.get("epochs") for s in summaries]}
+    for key in sorted({k for s in summaries for k in s if k.startswith("best_val_")}):
+        values = [s.get(key) for s in summaries]
+        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            record["fold_" + key[len("best_"):]] = values
+    return record

@@ -1,0 +1,124 @@
+"""Small data: the training length chosen by k-fold cross-validation, then a refit on all the data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from conftest import rnn
+from strategies import InterruptAfter
+
+from rnncli.config import load_config
+from rnncli.data import DataConfig, load_dataset
+from rnncli.data.dataset import fold_indices
+from rnncli.errors import Interrupted
+from rnncli.training.crossval import choose
+from rnncli.training.loop import train
+from rnncli.weights import load_weights
+
+SMALL = ["model.hidden_size=4", "train.min_steps=24"]  # 40 sequences: 2 steps/epoch, 20 epochs
+
+
+def _npz(tmp_path, n=40):
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "b"] * (n // 2))
+    X = rng.normal(size=(n, 6, 2)) + (y == "a")[:, None, None]
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    return tmp_path / "d.npz"
+
+
+def _weights(run):
+    return load_weights(run / "model.npz")[0]
+
+
+def _same(a, b) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_folds_partition_the_sequences_and_each_validates_once():
+    parts = [fold_indices(23, (i, 5), seed=3) for i in range(5)]
+    vals = np.concatenate([v for _, v in parts])
+    assert sorted(vals.tolist()) == list(range(23))
+    for tr, va in parts:
+        assert not set(tr) & set(va) and len(tr) + len(va) == 23 and len(va) in (4, 5)
+    assert np.array_equal(fold_indices(23, (2, 5), seed=3)[1], parts[2][1])  # seeded
+
+
+def test_a_fold_config_validates_on_its_fold(tmp_path):
+    path = _npz(tmp_path)
+    b = load_dataset(DataConfig(source=str(path), fold=(1, 5)), seed=0)
+    assert (len(b.train), len(b.val)) == (32, 8)
+    with pytest.raises(ValueError, match=r"data.fold \[5, 5\] needs"):
+        DataConfig(source=str(path), fold=(5, 5))
+
+
+def test_the_epoch_is_where_the_mean_validation_curve_is_lowest():
+    cfg = load_config([], ["data.source=x.npz", "train.cv_folds=2"])
+    # fold 1 is lowest at epoch 2, fold 2 at epoch 4; their mean at epoch 3; fold 2 ran longer
+    results = [({"best_epoch": 2}, [1.0, 0.5, 0.6, 0.9]), ({"best_epoch": 4}, [1.0, 0.9, 0.6, 0.5, 0.4])]
+    final, record = choose(cfg, results)
+    assert final.train.epochs == 3 and record["epochs"] == 3
+    assert final.data.val_fraction == 0.0 and final.train.patience is None and final.train.cv_folds == 0
+    assert record["fold_best_epochs"] == [2, 4] and record["mean_val_loss"] == pytest.approx(0.6)
+
+
+def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):
+    path = _npz(tmp_path)
+    res = rnn("train", "--set", f"data.source={path}", *(f"--set={s}" for s in SMALL),
+              "--out", tmp_path / "r", "--json")
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads(res.stdout)
+    record = json.loads((tmp_path / "r" / "cv.json").read_text())
+    assert summary["cv"] == record and record["folds"] == 5 and len(record["fold_val_accuracy"]) == 5
+    assert "cross-validation: 5 folds, val_accuracy" in res.stderr
+    saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert saved["train"]["epochs"] == record["epochs"] == summary["epochs"]
+    assert saved["data"]["val_fraction"] == 0.0 and saved["train"]["cv_folds"] == 0
+    fold = yaml.safe_load((tmp_path / "r" / "cv" / "fold-3" / "config.yaml").read_text())
+    assert fold["data"]["fold"] == [2, 5]
+    # the refit is reproduced bit for bit by its config.yaml
+    again = rnn("train", "-c", tmp_path / "r" / "config.yaml", "--out", tmp_path / "again")
+    assert again.exit_code == 0, again.stderr
+    assert not (tmp_path / "again" / "cv").exists()
+    assert _same(_weights(tmp_path / "r"), _weights(tmp_path / "again"))
+
+
+@pytest.mark.parametrize("explicit", ["data.val_fraction=0.1", "train.cv_folds=0", "train.epochs=3"])
+def test_an_explicit_holdout_or_length_is_honoured_exactly(tmp_path, explicit):
+    path = _npz(tmp_path)
+    cfg = load_config([], [f"data.source={path}", *SMALL, explicit])
+    summary = train(cfg, tmp_path / "r")
+    assert "cv" not in summary and not (tmp_path / "r" / "cv").exists()
+    assert yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["data"]["val_fraction"] == 0.1
+
+
+def test_cv_folds_asks_for_it_on_any_data(tmp_path):
+    path = _npz(tmp_path, n=80)
+    summary = train(load_config([], [f"data.source={path}", *SMALL, "train.cv_folds=2"]), tmp_path / "r")
+    assert summary["cv"]["folds"] == 2
+    assert load_config([], ["train.cv_folds=0"]).train.cv_folds == 0
+    with pytest.raises(Exception, match="at least 2 folds"):
+        load_config([], ["train.cv_folds=1"])
+
+
+def _steps(run) -> int:
+    return json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["fold 2", "refit"])
+def test_resume_mid_cross_validation_is_bit_identical(tmp_path, where):
+    path = _npz(tmp_path)
+    cfg = load_config([], [f"data.source={path}", *SMALL, "train.checkpoint_every=1"])
+    ref = train(cfg, tmp_path / "ref")
+    folds = [_steps(tmp_path / "ref" / "cv" / f"fold-{i}") for i in range(1, 6)]
+    after = folds[0] + 3 if where == "fold 2" else sum(folds) + 3
+    with pytest.raises(Interrupted):
+        train(cfg, tmp_path / "run", callbacks=InterruptAfter(after))
+    resumed = load_config([tmp_path / "run" / "config.yaml"], [])  # as rnn train --resume reads it
+    assert resumed.train.cv_folds == (5 if where == "fold 2" else 0)
+    got = train(resumed, tmp_path / "run", resume=True)
+    assert got["epochs"] == ref["epochs"] and got["cv"] == ref["cv"]
+    assert _same(_weights(tmp_path / "ref"), _weights(tmp_path / "run"))
