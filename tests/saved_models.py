@@ -14,7 +14,8 @@ TEXT_VOCAB = list("ab cde\n")
 def write_model(path: Path, *, layers: int = 1, nonlinearity: str = "tanh", output: str = "last",
                 kind: str = "regression", input_size: int = 3, hidden: int = 5, outputs: int = 2,
                 scaled: bool = True, dtype=np.float32, seed: int = 0, weight_std: float = 0.4,
-                bidirectional: bool = False, embedding: int | None = None, tie: bool = False) -> Path:
+                bidirectional: bool = False, embedding: int | None = None, tie: bool = False,
+                cell: str = "rnn") -> Path:
     """Write a model .npz to `path` and return it."""
     from rnncli.core.init import init_params
     from rnncli.core.model import ModelSpec
@@ -26,7 +27,7 @@ def write_model(path: Path, *, layers: int = 1, nonlinearity: str = "tanh", outp
         input_size = outputs = len(TEXT_VOCAB)
         output = "sequence"
     spec = ModelSpec(input_size, hidden, outputs, layers, nonlinearity, output, bidirectional,
-                     embedding_size=embedding, tie_weights=tie)
+                     embedding_size=embedding, tie_weights=tie, cell=cell)
     params = init_params(spec, rng, init="uniform", dtype=dtype)
     for name, value in params.items():  # biases away from zero too
         params[name] = (value + weight_std * rng.standard_normal(value.shape)).astype(dtype)

@@ -117,7 +117,7 @@ def test_torch_export_loads_with_the_readme_snippet_and_matches(tmp_path, monkey
     weights = write_model(tmp_path / "m.npz", layers=2, nonlinearity="relu", output="last",
                           kind="regression", seed=7, bidirectional=bidirectional)
     export(weights, tmp_path / "sine.pt")
-    snippet = _readme_python_block("torch.nn.RNN(**ck")
+    snippet = _readme_python_block('ck["rnn_class"]')
     assert len(snippet.strip().splitlines()) == 4
     monkeypatch.chdir(tmp_path)
     scope: dict = {}

@@ -30,7 +30,7 @@ def export(
     state: Annotated[
         bool,
         typer.Option("--state", help="ONNX: add the input `h0` and the output `h` (layers, batch, "
-                     "hidden) to carry the hidden state from one call to the next."),
+                     "hidden), and `c0`, `c` for an LSTM, to carry the state from one call to the next."),
     ] = False,
     json_: Json = False,
 ) -> None:

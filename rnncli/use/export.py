@@ -4,13 +4,14 @@ Letters: B batch, T time, I input, H hidden, O output, L layers.
 
 - onnx: see `rnncli.use.export_onnx` (the graph); checked by onnx.checker and, when onnxruntime is
   installed, run on a random batch against the NumPy model before the file is written.
-- torch: `torch.save` of a dict: "rnn" (state dict of torch.nn.RNN), "rnn_args" (its constructor
-  arguments, batch_first=True), "head" / "head_args" (torch.nn.Linear), "embedding" / "embedding_args"
-  (torch.nn.Embedding, or None), "tie_weights" (head.weight is the embedding's), "scaler" (None or the
-  standardisation statistics as float tensors), "vocab" (None or the characters of a text model),
-  "meta" (the weights' meta as a JSON string). torch.nn.RNN's second bias (bias_hh) is zero.
-- safetensors: the tensors under the .npz names (rnn.{l}.W_xh, ..., head.b_y), metadata = the
-  top-level keys of the .npz meta, strings as they are and anything else as JSON.
+- torch: `torch.save` of a dict: "rnn_class" ("RNN", "GRU" or "LSTM": the torch.nn class of the
+  model's cell), "rnn" (its state dict), "rnn_args" (its constructor arguments, batch_first=True), "head"
+  / "head_args" (torch.nn.Linear), "embedding" / "embedding_args" (torch.nn.Embedding, or None),
+  "tie_weights" (head.weight is the embedding's), "scaler" (None or the standardisation statistics as
+  float tensors), "vocab" (None or the characters of a text model), "meta" (the weights' meta as a JSON
+  string). torch.nn.RNN's second bias (bias_hh) is zero; the gated cells' tensors are torch's own.
+- safetensors: the tensors under the .npz names (rnn.{l}.W_xh or rnn.{l}.W_ih, ..., head.b_y),
+  metadata = the top-level keys of the .npz meta, strings as they are and anything else as JSON.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from rnncli.fsutil import atomic_write_bytes
 from rnncli.use.export_check import reference_and_feeds
 from rnncli.use.export_onnx import build_onnx
 from rnncli.use.model_io import LoadedModel
-from rnncli.use.torch_layout import torch_args, torch_state_dicts
+from rnncli.use.torch_layout import torch_args, torch_class, torch_state_dicts
 
 __all__ = ["EXPORT_FORMATS", "export_model", "format_for", "torch_checkpoint"]
 
-EXPORTABLE_CELLS = ("rnn",)  # the gated cells' ONNX/.pt layouts are not written yet
 EXPORT_FORMATS = {".onnx": "onnx", ".pt": "torch", ".safetensors": "safetensors"}
 VERIFY_TOL = 1e-5  # float32 graph against the model's own forward pass, relative to |y| + 1
 
@@ -66,6 +66,7 @@ def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
     if task.scaler:
         scaler = {k: np.asarray(v, dtype=model.dtype) for k, v in task.scaler.items()}
     return {
+        "rnn_class": torch_class(spec),
         "rnn": rnn,
         "rnn_args": torch_args(spec),
         "head": head,
@@ -156,9 +157,6 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
         RunFailure: the ONNX graph does not reproduce the model.
     """
     path = Path(path)
-    if model.spec.cell not in EXPORTABLE_CELLS:
-        raise UsageError(f"model.cell {model.spec.cell}: export supports only "
-                         f"{', '.join(EXPORTABLE_CELLS)} models so far")
     if model.task.forecast:
         raise UsageError(_forecast_refusal(model.task.forecast))
     if fmt != "onnx" and (lengths or state):

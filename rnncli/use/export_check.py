@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.core.cells import state_from_parts, state_parts
 from rnncli.data import Batch
 from rnncli.data.scaling import scale_inputs
 from rnncli.use.export_onnx import takes_tokens
 from rnncli.use.model_io import LoadedModel
+from rnncli.use.onnx_recurrent import state_inputs
 from rnncli.use.predict import predict_outputs
 
 __all__ = ["random_inputs", "reference_and_feeds"]
@@ -44,7 +46,7 @@ def random_inputs(model: LoadedModel, rng: np.random.Generator, batch: int = 3, 
 
 
 def reference_and_feeds(model: LoadedModel, *, lengths: bool, state: bool, seed: int = 0):
-    """(reference outputs [y (, h)], graph feeds {name: array}) for one random batch.
+    """(reference outputs [y (, h (, c))], graph feeds {name: array}) for one random batch.
 
     Steps past a row's length are NaN in a sequence model's reference y: the graph's outputs there
     are not defined (the NumPy model repeats the last state, ONNX's RNN gives zero states).
@@ -61,13 +63,14 @@ def reference_and_feeds(model: LoadedModel, *, lengths: bool, state: bool, seed:
     h0 = None
     if lengths:
         feeds["lengths"] = lens
-    if state:
-        h0 = (0.5 * rng.standard_normal(spec.state_shape(x.shape[0]))).astype(np.float32)
-        feeds["h0"] = h0
-        h0 = h0.astype(dtype)
+    if state:  # h0 (and c0 for the LSTM), each (L*D, B, H)
+        parts = [(0.5 * rng.standard_normal(spec.state_shape(x.shape[0]))).astype(np.float32)
+                 for _ in spec.state_names]
+        feeds.update(zip(state_inputs(spec), parts, strict=True))
+        h0 = state_from_parts(tuple(p.astype(dtype) for p in parts))
     batch = Batch(xin, None, None if lens is None else lens.astype(np.int64))
     y, h = predict_outputs(model, batch, h0, return_state=True)
     y = np.asarray(y, dtype=np.float64)
     if lens is not None and spec.output == "sequence":
         y[np.arange(y.shape[1])[None, :] >= lens[:, None]] = np.nan
-    return ([y, h] if state else [y]), feeds
+    return ([y, *state_parts(h, len(spec.state_names))] if state else [y]), feeds

@@ -7,8 +7,8 @@ The graph (opset 17, IR version 8, float32, dynamic batch and time):
     x (B, T, I) float32            regression / classification inputs in original units
       or (B, T) int64              token ids of a text model (one-hot by a Gather on eye(V))
     -> (x - input_mean) / input_std          when the data was standardised
-    -> Transpose to (T, B, I) -> RNN (one node per layer, activations Tanh or Relu, direction
-       forward or bidirectional; a layer above reads [forward h_t ; reverse h_t])
+    -> Transpose to (T, B, I) -> RNN, GRU or LSTM (one node per layer, forward or bidirectional;
+       a layer above reads [forward h_t ; reverse h_t]; use/onnx_recurrent.py)
     -> head on Y_h of the top layer (last: both directions' final states) or on every step's Y
     -> Softmax (classifiers, text) | y * target_std + target_mean (scaled regression)
     -> y (B, O) or (B, T, O)
@@ -16,8 +16,8 @@ The graph (opset 17, IR version 8, float32, dynamic batch and time):
 Options: `lengths` adds an int32 input (B,) fed to every layer's `sequence_lens`, for zero-padded
 batches of different lengths (Y_h is then the state at each row's last valid step, as in `rnn`);
 `state` adds an input `h0` (L*D, B, H) and an output `h` (L*D, B, H) (D = 2 directions if
-bidirectional, numbered as torch's h_n), to continue a sequence (text
-generation one token at a time).
+bidirectional, numbered as torch's h_n), and for the LSTM `c0` and `c` beside them, to continue a
+sequence (text generation one token at a time).
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from rnncli.core.bidirectional import DIRECTIONS
 from rnncli.errors import UsageError
 from rnncli.use.model_io import LoadedModel
-from rnncli.use.torch_layout import torch_state_dicts
+from rnncli.use.onnx_recurrent import recurrent_layers, state_inputs, state_outputs
 
 __all__ = ["OPSET", "build_onnx", "onnx_inputs", "takes_tokens"]
 
@@ -98,49 +97,6 @@ def _inputs_to_steps(g: _Graph, model: LoadedModel) -> str:
     return g.op1("Transpose", [x], perm=[1, 0, 2])
 
 
-def _layer_weights(g: _Graph, torch_rnn: dict, l: int, D: int) -> tuple[str, str, str]:
-    """W (D, H, in), R (D, H, H), B (D, 2H) of layer l: direction 0 forward, 1 reverse.
-
-    ONNX's RNN takes torch.nn.RNN's tensors as they are (use/torch_layout.py): W = weight_ih,
-    R = weight_hh, B = [bias_ih ; bias_hh].
-    """
-    suffixes = DIRECTIONS[:D]
-    W = np.stack([_f32(torch_rnn[f"weight_ih_l{l}{s}"]) for s in suffixes])
-    R = np.stack([_f32(torch_rnn[f"weight_hh_l{l}{s}"]) for s in suffixes])
-    B = np.stack([np.concatenate([_f32(torch_rnn[f"bias_ih_l{l}{s}"]), _f32(torch_rnn[f"bias_hh_l{l}{s}"])])
-                  for s in suffixes])
-    return g.const(f"rnn.{l}.W", W), g.const(f"rnn.{l}.R", R), g.const(f"rnn.{l}.B", B)
-
-
-def _merge_directions(g: _Graph, Y: str, D: int) -> str:
-    """RNN's Y (T, D, B, H) -> (T, B, D*H): [forward h_t ; reverse h_t] as the layer above reads it."""
-    if D == 1:
-        return g.op1("Squeeze", [Y, g.const("axis_1", np.array([1], dtype=np.int64))])
-    tbdh = g.op1("Transpose", [Y], perm=[0, 2, 1, 3])
-    return g.op1("Reshape", [tbdh, g.const("shape_tb_", np.array([0, 0, -1], dtype=np.int64))])
-
-
-def _layers(g: _Graph, model: LoadedModel, steps: str, *, lengths: bool, state: bool):
-    """One RNN node per layer; returns (top states (T, B, D*H), [Y_h (D, B, H) per layer])."""
-    spec, p = model.spec, model.params
-    H, L, D = spec.hidden_size, spec.num_layers, spec.directions
-    act = {"tanh": "Tanh", "relu": "Relu"}[spec.nonlinearity]
-    # h0 (L*D, B, H) is numbered as torch's h_n: layer l's directions are rows l*D .. l*D + D-1
-    h0s = g.op("Split", ["h0"], n_out=L, axis=0) if state and L > 1 else ["h0"] * L
-    finals = []
-    torch_rnn, _ = torch_state_dicts(p, spec)
-    for l in range(L):
-        W, R, B = _layer_weights(g, torch_rnn, l, D)
-        ins = [steps, W, R, B, "lengths" if lengths else "", h0s[l] if state else ""]
-        while ins[-1] == "":
-            ins.pop()  # trailing optional inputs are left out, not named empty
-        Y, Y_h = g.op("RNN", ins, n_out=2, hidden_size=H, activations=[act] * D,
-                      direction="bidirectional" if D == 2 else "forward")
-        steps = _merge_directions(g, Y, D)
-        finals.append(Y_h)
-    return steps, finals
-
-
 def _head(g: _Graph, model: LoadedModel, top_steps: str, top_final: str) -> str:
     """Linear head, then softmax or un-scaling: the graph output `y`."""
     spec, task, p = model.spec, model.task, model.params
@@ -170,7 +126,9 @@ def onnx_inputs(model: LoadedModel, *, lengths: bool = False, state: bool = Fals
     if lengths:
         out["lengths"] = "int32 (batch,) valid steps per row"
     if state:
-        out["h0"] = f"float32 ({spec.num_layers * spec.directions}, batch, {spec.hidden_size}) initial state"
+        for name, part in zip(state_inputs(spec), spec.state_names, strict=True):
+            out[name] = (f"float32 ({spec.num_layers * spec.directions}, batch, {spec.hidden_size}) "
+                         f"initial {part}")
     return out
 
 
@@ -183,12 +141,13 @@ def _value_infos(helper, TP, model: LoadedModel, *, lengths: bool, state: bool):
         ins = [helper.make_tensor_value_info("x", TP.FLOAT, ["batch", "time", spec.input_size])]
     if lengths:
         ins.append(helper.make_tensor_value_info("lengths", TP.INT32, ["batch"]))
+    state_shape = [L, "batch", H]
     if state:
-        ins.append(helper.make_tensor_value_info("h0", TP.FLOAT, [L, "batch", H]))
+        ins += [helper.make_tensor_value_info(name, TP.FLOAT, state_shape) for name in state_inputs(spec)]
     y_shape = ["batch", O] if spec.output == "last" else ["batch", "time", O]
     outs = [helper.make_tensor_value_info("y", TP.FLOAT, y_shape)]
     if state:
-        outs.append(helper.make_tensor_value_info("h", TP.FLOAT, [L, "batch", H]))
+        outs += [helper.make_tensor_value_info(name, TP.FLOAT, state_shape) for name in state_outputs(spec)]
     return ins, outs
 
 
@@ -197,7 +156,8 @@ def build_onnx(model: LoadedModel, *, lengths: bool = False, state: bool = False
 
     Args:
         lengths: add the int32 input `lengths` (B,) for ragged, zero-padded batches.
-        state: add the input `h0` (L, B, H) and the output `h` (L, B, H).
+        state: add the input `h0` (L*D, B, H) and the output `h` (L*D, B, H) (and `c0`, `c` for the
+            LSTM).
 
     Raises:
         UsageError: onnx is not installed.
@@ -207,12 +167,14 @@ def build_onnx(model: LoadedModel, *, lengths: bool = False, state: bool = False
 
     g = _Graph(helper, numpy_helper)
     steps = _inputs_to_steps(g, model)
-    top_steps, finals = _layers(g, model, steps, lengths=lengths, state=state)
-    y = _head(g, model, top_steps, finals[-1])
+    top_steps, finals = recurrent_layers(g, model, steps, lengths=lengths, state=state)
+    y = _head(g, model, top_steps, finals[-1][0])
     g.nodes.append(helper.make_node("Identity", [y], ["y"], name="output_y"))
-    if state:
-        h = finals[0] if len(finals) == 1 else g.op1("Concat", finals, axis=0)
-        g.nodes.append(helper.make_node("Identity", [h], ["h"], name="output_h"))
+    if state:  # each part of the state: the layers' finals stacked as torch's h_n
+        for k, name in enumerate(state_outputs(model.spec)):
+            layers = [final[k] for final in finals]
+            h = layers[0] if len(layers) == 1 else g.op1("Concat", layers, axis=0)
+            g.nodes.append(helper.make_node("Identity", [h], [name], name=f"output_{name}"))
     ins, outs = _value_infos(helper, TensorProto, model, lengths=lengths, state=state)
     graph = helper.make_graph(g.nodes, "rnn", ins, outs, g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
