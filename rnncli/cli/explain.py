@@ -111,13 +111,17 @@ def _fail_on_disagreement(numerical: dict) -> None:
 def _header(done) -> str:
     s = done.spec
     T = done.x.shape[0]
+    unit = s.nonlinearity if s.cell == "rnn" else s.cell.upper()
     return (f"{done.source}\n{s.num_layers} layer{'s' if s.num_layers > 1 else ''} x {s.hidden_size} "
-            f"{s.nonlinearity}, output {s.output}, loss {done.task.loss}: I={s.input_size}, "
+            f"{unit}, output {s.output}, loss {done.task.loss}: I={s.input_size}, "
             f"H={s.hidden_size}, O={s.output_size}, T={T}")
 
 
 def _sections(done):
-    from rnncli.cli.explain_text import sections
+    if done.spec.cell == "rnn":
+        from rnncli.cli.explain_text import sections
+    else:  # the gates, the cell state and the gradient's two paths
+        from rnncli.cli.explain_gates_text import sections
 
     vocab = done.task.vocab if done.task.kind == "text" else None
     return sections(done.result, done.params, done.spec.to_dict(), done.task.loss, vocab)

@@ -14,6 +14,8 @@ time, the way the maths reads on a blackboard (core/rnn.py does the same sums ba
         da_t = f'(a_t) * dh_t          f'(a_t) = 1 - h_t^2 (tanh) or 1[h_t > 0] (relu), elementwise
         dW_xh += da_t u_t^T    dW_hh += da_t h_{t-1}^T    db_h += da_t    (one term per step: weight sharing)
 
+The gated cells' equations, their gates and the two backward paths (through c_t beside h_t for the
+LSTM, the update gate's direct path beside W_hh's for the GRU) are in tools/explain_gated.py.
 The summed gradients equal core.model.loss_and_grads on the same sequence (tests/test_explain.py
 asserts it), and `numerical_gradients` checks each of them with centred differences in float64.
 Nothing here prints; the results are plain dicts of NumPy arrays for the CLI and the HTML page.
@@ -27,6 +29,7 @@ from rnncli.core.gradcheck import DEFAULT_ATOL, DEFAULT_TOL, relative_error
 from rnncli.core.losses import LOSSES, softmax
 from rnncli.core.model import ModelSpec, forward
 from rnncli.errors import UsageError
+from rnncli.tools.explain_gated import GATED_LAYERS
 
 __all__ = ["explain_sequence", "numerical_gradients"]
 
@@ -34,9 +37,8 @@ __all__ = ["explain_sequence", "numerical_gradients"]
 # passes per entry): a saved 64-unit model would otherwise take thousands of passes.
 MAX_CHECKED = 256
 DIRECTIONS = (("forward", ""), ("reverse", "_reverse"))  # name and parameter-name suffix
+EXPLAINED_CELLS = ("rnn", *GATED_LAYERS)  # Elman's equations below, the gated ones in explain_gated.py
 
-
-EXPLAINED_CELLS = ("rnn",)  # the equations below are the Elman cell's (core/cells/elman.py)
 
 def _act(a: np.ndarray, nonlinearity: str) -> np.ndarray:
     return np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0.0)
@@ -94,6 +96,24 @@ def _layer_backward(params: dict, l: int, u: np.ndarray, h: np.ndarray, dh_out: 
     return steps, du, sums
 
 
+def _cell_forward(p: dict, spec: ModelSpec, l: int, u: np.ndarray, suffix: str
+                  ) -> tuple[list[dict], np.ndarray, object]:
+    """One layer (direction) of any cell: per-step values to show, h (T, H), what its backward needs."""
+    if spec.cell == "rnn":
+        a, h = _layer_forward(p, l, u, spec.nonlinearity, suffix)
+        return [{"a": a_t, "h": h_t} for a_t, h_t in zip(a, h, strict=True)], h, h
+    forward_fn, _, shown = GATED_LAYERS[spec.cell]
+    steps, h = forward_fn(p, l, u, suffix)
+    return [{k: s[k] for k in shown} for s in steps], h, steps
+
+
+def _cell_backward(p: dict, spec: ModelSpec, l: int, u: np.ndarray, kept, dh_out: np.ndarray, suffix: str):
+    """BPTT through one layer (direction) of any cell: (steps, du, summed grads by local name)."""
+    if spec.cell == "rnn":
+        return _layer_backward(p, l, u, kept, dh_out, spec.nonlinearity, suffix)
+    return GATED_LAYERS[spec.cell][1](p, l, u, kept, dh_out, suffix)
+
+
 def _loss(loss: str, y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     """The core's loss on a batch of one: (value, dL/dy of the same shape as y)."""
     value, dy = LOSSES[loss](y[None], np.asarray(target)[None])
@@ -105,23 +125,23 @@ def _stack_forward(p: dict, spec: ModelSpec, x: np.ndarray) -> tuple[list[dict],
     order it runs, t = T-1 down to 0), each layer's input (T, I_l), and each (layer, direction)'s
     states (T, H) in the original time order."""
     T, D = len(x), 2 if spec.bidirectional else 1
-    fwd, inputs, states = [], [], {}
+    fwd, inputs, states, kept = [], [], {}, {}
     u = x
     for l in range(spec.num_layers):
         for d in range(D):
             order = slice(None) if d == 0 else slice(None, None, -1)
-            a, h = _layer_forward(p, l, u[order], spec.nonlinearity, DIRECTIONS[d][1])
+            values, h, kept[l, d] = _cell_forward(p, spec, l, u[order], DIRECTIONS[d][1])
             times = range(T) if d == 0 else range(T - 1, -1, -1)
             for i, t in enumerate(times):
-                entry = {"layer": l, "t": t, "x": u[t], "a": a[i], "h": h[i]}
+                entry = {"layer": l, "t": t, "x": u[t], **values[i]}
                 fwd.append(entry if D == 1 else {**entry, "direction": DIRECTIONS[d][0]})
             states[l, d] = h[order]
         inputs.append(u)
         u = np.concatenate([states[l, d] for d in range(D)], axis=1)  # (T, D*H): what the layer above reads
-    return fwd, inputs, states
+    return fwd, inputs, states, kept
 
 
-def _stack_backward(p: dict, spec: ModelSpec, inputs: list, states: dict, dh_out: np.ndarray
+def _stack_backward(p: dict, spec: ModelSpec, inputs: list, kept: dict, dh_out: np.ndarray
                     ) -> tuple[list[dict], dict]:
     """Backward steps (top layer first; per layer the forward direction last step first, then the reverse
     direction from t = 0 up) and the summed gradients of every layer. dh_out: (T, D*H) on the top layer."""
@@ -132,8 +152,8 @@ def _stack_backward(p: dict, spec: ModelSpec, inputs: list, states: dict, dh_out
         for d in range(D):
             name, suffix = DIRECTIONS[d]
             order = slice(None) if d == 0 else slice(None, None, -1)
-            steps, du, sums = _layer_backward(p, l, inputs[l][order], states[l, d][order],
-                                              dh_out[:, d * H:(d + 1) * H][order], spec.nonlinearity, suffix)
+            steps, du, sums = _cell_backward(p, spec, l, inputs[l][order], kept[l, d],
+                                             dh_out[:, d * H:(d + 1) * H][order], suffix)
             T = len(inputs[l])
             for step in steps:
                 if d == 1:
@@ -196,12 +216,12 @@ def explain_sequence(params: dict[str, np.ndarray], spec: ModelSpec, x: np.ndarr
                          f"{', '.join(EXPLAINED_CELLS)})")
     p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
     x = np.asarray(x, dtype=np.float64)
-    fwd, inputs, states = _stack_forward(p, spec, x)
+    fwd, inputs, states, kept = _stack_forward(p, spec, x)
     y, value, dy, dh_out, head = _head(p, spec, states, loss, target)
     output = {"y": y, "target": np.asarray(target), "dy": dy}
     if loss == "cross_entropy":
         output["p"] = softmax(y)
-    backward, grads = _stack_backward(p, spec, inputs, states, dh_out)
+    backward, grads = _stack_backward(p, spec, inputs, kept, dh_out)
     if spec.output == "sequence":  # y_t and dL/dy_t beside the top layer's (forward direction's) step t
         on_top = [e for e in fwd + backward if e["layer"] == spec.num_layers - 1
                   and e.get("direction", "forward") == "forward"]

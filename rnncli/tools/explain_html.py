@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.fsutil import atomic_write_text
+from rnncli.tools.explain_gates_html import EQUATIONS, gates_section
 
 __all__ = ["page", "write_page"]
 
@@ -44,7 +45,9 @@ const is = (e, layer, dir, t) => e.layer === layer && e.t === t && (e.direction 
 function show(layer, dir, t) {
   const fw = D.forward.find(e => is(e, layer, dir, t));
   const bw = D.backward.find(e => is(e, layer, dir, t));
-  const rows = [['x (the layer input u_t)', fw.x], ['a_t', fw.a], ['h_t', fw.h]]
+  const keys = (e, skip) => Object.keys(e).filter(k => !skip.includes(k)).map(k => [k, e[k]]);
+  const rows = bw.dh_da === undefined ? keys(fw, ['layer', 't', 'direction']).concat(  // a gated cell
+    keys(bw, ['layer', 't', 'direction'])) : [['x (the layer input u_t)', fw.x], ['a_t', fw.a], ['h_t', fw.h]]
     .concat(fw.y ? [['y_t', fw.y]] : [])
     .concat([['dh from output', bw.dh_from_output], ['dh from t+1', bw.dh_from_next], ['dh_t', bw.dh],
              ["f'(a_t)", bw.dh_da], ['da_t', bw.da], ['dW_xh (this step)', bw.dW_xh],
@@ -256,6 +259,7 @@ def page(result: dict, spec: dict, title: str, loss: str) -> str:
                      + ("\nreverse:   the same with W_*_reverse, running from t = T-1 down to 0 (h_T = 0, "
                         "dh from t-1);\n           the layer above and the head read [h fwd ; h rev]"
                         if spec.get("bidirectional") else ""))
+    eq = html.escape(EQUATIONS[spec["cell"]]) if spec.get("cell", "rnn") in EQUATIONS else eq
     data = json.dumps(_json_safe({"forward": result["forward"], "backward": result["backward"]}))
     data = data.replace("</", "<\\/")  # nothing inside the JSON can close the script element
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -263,6 +267,7 @@ def page(result: dict, spec: dict, title: str, loss: str) -> str:
             f'<p class="sub">{html.escape(title)}; loss {html.escape(loss)} = {result["loss"]:.6g}</p>'
             f'<div class="eq">{eq}</div><div class="wrap">{_Drawing(result, spec).svg()}</div>'
             '<p>Click a hidden state for every number of its step.</p><div id="details"></div>'
+            f"{gates_section(result, spec)}"
             f"<h2>Gradients against centred differences</h2>{_check_table(result)}"
             f'<script type="application/json" id="data">{data}</script><script>{_JS}</script></body></html>')
 
@@ -270,8 +275,9 @@ def page(result: dict, spec: dict, title: str, loss: str) -> str:
 def write_page(path: str | Path, done) -> Path:
     """Write the page for an Explained (tools/explain_input.py) atomically to `path`."""
     spec = done.spec.to_dict()
-    title = (f"{done.source} - {spec['num_layers']} layer(s) x {spec['hidden_size']} {spec['nonlinearity']}, "
-             f"output {spec['output']}")
+    unit = spec["nonlinearity"] if spec.get("cell", "rnn") == "rnn" else spec["cell"].upper()
+    title = (f"{done.source} - {spec['num_layers']} layer(s) x {spec['hidden_size']} "
+             f"{unit}, output {spec['output']}")
     text = page(done.result, spec, title, done.task.loss)
     atomic_write_text(path, text)
     return Path(path)
