@@ -1,4 +1,4 @@
-"""`rnn bench`: time a training step of the NumPy RNN against the matmul peak and torch.nn.RNN."""
+"""`rnn bench`: time a training step of a NumPy cell against the matmul peak and torch.nn.RNN/GRU/LSTM."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from rnncli.errors import UsageError
 from rnncli.wording import plural
 
 # The issue's headline size: a batch of 64 sequences of 100 steps, 64 features, 256 hidden units.
-DEFAULTS = {"batch": 64, "seq_len": 100, "input_size": 64, "hidden": 256, "layers": 1, "dtype": "float32"}
+DEFAULTS = {"batch": 64, "seq_len": 100, "input_size": 64, "hidden": 256, "layers": 1, "cell": "rnn",
+            "dtype": "float32"}
 
 
 def _sizes_from_config(paths: list[Path], overrides: list[str]) -> dict:
-    """Batch, steps, input size, hidden size, layers and dtype of the config's training step."""
+    """Batch, steps, input size, hidden size, layers, cell and dtype of the config's training step."""
     import numpy as np
 
     from rnncli.config import load_config
@@ -34,18 +35,19 @@ def _sizes_from_config(paths: list[Path], overrides: list[str]) -> dict:
         "input_size": int(data.task.input_size),
         "hidden": int(cfg.model.hidden_size),
         "layers": int(cfg.model.num_layers),
+        "cell": cfg.model.cell,
         "dtype": cfg.train.dtype,
     }
 
 
 def _table(r: dict) -> Table:
     s, n, t = r["size"], r["numpy"], r.get("torch")
-    title = (f"B={s['batch']} T={s['seq_len']} I={s['input']} H={s['hidden']} L={s['layers']} "
+    title = (f"{s['cell']} B={s['batch']} T={s['seq_len']} I={s['input']} H={s['hidden']} L={s['layers']} "
              f"{s['dtype']}, {plural(r['threads'], 'thread')}")
     table = Table(title=f"rnn bench: {title}", title_justify="left")
     table.add_column("forward+backward")
     table.add_column("numpy", justify="right")
-    table.add_column("torch", justify="right")
+    table.add_column(f"torch.nn.{r['torch_class']}" if t is not None else "torch", justify="right")
     table.add_column("numpy/torch", justify="right")
 
     def row(label, key, digits=4, ratio=False):
@@ -93,6 +95,10 @@ def bench(
     input_size: Annotated[int | None, typer.Option("--input", min=1, help="Input features I.")] = None,
     hidden: Annotated[int | None, typer.Option("--hidden", min=1, help="Hidden units H.")] = None,
     layers: Annotated[int | None, typer.Option("--layers", min=1, help="Stacked layers L.")] = None,
+    cell: Annotated[
+        str | None, typer.Option("--cell", help="rnn, gru or lstm (default rnn), against torch.nn.RNN, "
+                                 "GRU or LSTM.")
+    ] = None,
     dtype: Annotated[
         str | None, typer.Option("--dtype", help="float32 or float64 (default float32).")
     ] = None,
@@ -116,9 +122,10 @@ def bench(
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
-    """Time forward+backward of the RNN layers, in NumPy and (if installed) torch.nn.RNN.
+    """Time forward+backward of one cell's layers, in NumPy and (if installed) torch.nn.RNN/GRU/LSTM.
 
-    Reports the median step time, sequences/s and GFLOP/s (6*B*T*H*(I+H) per layer), the
+    Reports the median step time, sequences/s and GFLOP/s (6*B*T*G*H*(I+H) per layer, G
+    gates: 1 rnn, 3 gru, 4 lstm), the
     machine's own matmul peak measured in the same run and the fraction reached, and the
     same for torch with the same sizes, threads (--threads: auto by default) and dtype.
     Sizes come from the options, else from --config (its batch size, data, model and
@@ -128,7 +135,9 @@ def bench(
       rnn bench
       rnn bench --batch 128 --seq-len 200 --input 128 --hidden 512 --threads 2 --json
       rnn bench -c configs/adding.yaml --dtype float64 --scaling --memory-window 20
+      rnn bench --cell lstm --threads 1
     """
+    from rnncli.core.cells import CELLS
     from rnncli.threads import resolve_threads
     from rnncli.tools.bench import DTYPES, check_bench_memory, run_bench
 
@@ -138,14 +147,16 @@ def bench(
     elif set_:
         raise UsageError("--set needs --config (it overrides a config's keys)")
     given = {"batch": batch, "seq_len": seq_len, "input_size": input_size, "hidden": hidden,
-             "layers": layers, "dtype": dtype}
+             "layers": layers, "cell": cell, "dtype": dtype}
     sizes.update({k: v for k, v in given.items() if v is not None})
     if sizes["dtype"] not in DTYPES:
         raise UsageError(f"--dtype: {sizes['dtype']!r} is not one of {', '.join(DTYPES)}")
+    if sizes["cell"] not in CELLS:
+        raise UsageError(f"--cell: {sizes['cell']!r} is not one of {', '.join(CELLS)}")
     check_bench_memory(sizes["batch"], sizes["seq_len"], sizes["input_size"], sizes["hidden"],
-                       sizes["layers"], sizes["dtype"], scaling=scaling, use_torch=torch)
+                       sizes["layers"], sizes["dtype"], scaling=scaling, use_torch=torch, cell=sizes["cell"])
     count = resolve_threads(threads, batch=sizes["batch"], hidden=sizes["hidden"],
-                            input_size=sizes["input_size"])
+                            input_size=sizes["input_size"], gates=len(CELLS[sizes["cell"]].GATES))
     console = err_console(is_quiet(quiet))
     console.print(f"timing {plural(repeats, 'step')} after {plural(warmup, 'warm-up step')} ...")
     result = run_bench(**sizes, threads=count, repeats=repeats, warmup=warmup, use_torch=torch,

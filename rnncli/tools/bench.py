@@ -1,10 +1,11 @@
-"""Benchmark of a training step: NumPy core against the machine's matmul peak and torch.nn.RNN.
+"""Benchmark of a training step: NumPy core against the machine's matmul peak and torch.nn.RNN/GRU/LSTM.
 
-Letters: B batch, T time, I input, H hidden, L layers, O output.
+Letters: B batch, T time, I input, H hidden, L layers, O output, G gates (1 Elman, 3 GRU, 4 LSTM).
 
-The step timed is forward + backward of the RNN layers (rnn_forward + rnn_backward, which also
-returns dL/dx); its work is counted as 6*B*T*H*(I+H) floating-point operations per layer (I = H above
-the first): 2 for the forward products, 4 for the backward ones. The full training step (head, loss,
+The step timed is forward + backward of the recurrent layers of one cell (rnn_forward + rnn_backward,
+which also returns dL/dx); its work is counted as 6*B*T*G*H*(I+H) floating-point operations per layer
+(I = H above the first): 2 for the forward products, 4 for the backward ones; the gates' elementwise
+work is not counted. The full training step (head, loss,
 gradient clipping, Adam) is timed separately. torch is optional and, when importable, is given its
 fastest honest path: time-major input (its native layout), the same threads and dtype, and no dL/dx.
 
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from rnncli.core.cells import get_cell
 from rnncli.core.model import ModelSpec
 from rnncli.core.rnn import rnn_backward, rnn_forward
 from rnncli.errors import UsageError
@@ -33,10 +35,12 @@ PEAK_SIZES = (512, 1024, 2048)  # square matmul sizes tried for the peak; the be
 SETTLE_S = 0.25  # untimed calls before each timed block: longer than threads spin after a product
 
 
-def step_flops(batch: int, seq_len: int, input_size: int, hidden: int, layers: int = 1) -> int:
-    """Floating-point operations of one forward + backward of the RNN layers."""
+def step_flops(batch: int, seq_len: int, input_size: int, hidden: int, layers: int = 1,
+               cell: str = "rnn") -> int:
+    """Floating-point operations of one forward + backward of the recurrent layers (their products)."""
     per_layer = [input_size] + [hidden] * (layers - 1)
-    return sum(6 * batch * seq_len * hidden * (i + hidden) for i in per_layer)
+    G = len(get_cell(cell).GATES)
+    return sum(6 * batch * seq_len * G * hidden * (i + hidden) for i in per_layer)
 
 
 def blas_info() -> list[dict]:
@@ -143,10 +147,10 @@ def matmul_peak(dtype: str, *, sizes: tuple[int, ...] = PEAK_SIZES, repeats: int
 
 
 def activation_memory(batch: int, seq_len: int, input_size: int, hidden: int, layers: int,
-                      dtype: str, window: int) -> dict:
+                      dtype: str, window: int, cell: str = "rnn") -> dict:
     """Peak bytes allocated (tracemalloc) by forward + backward over the whole sequence, and over
     the same sequence in truncated-BPTT windows of `window` steps carrying the state across."""
-    _, params, x, _ = rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
+    _, params, x, _ = rnn_problem(batch, seq_len, input_size, hidden, layers, dtype, cell=cell)
 
     def run(k: int) -> int:
         tracemalloc.start()
@@ -154,7 +158,7 @@ def activation_memory(batch: int, seq_len: int, input_size: int, hidden: int, la
             h = None
             for s in range(0, seq_len, k):
                 xw = x[:, s:s + k]
-                _, h, cache = rnn_forward(params, xw, num_layers=layers, h0=h)
+                _, h, cache = rnn_forward(params, xw, num_layers=layers, cell=cell, h0=h)
                 rnn_backward(np.ones(xw.shape[:2] + (hidden,), dtype=dtype), cache)
                 del cache
             return tracemalloc.get_traced_memory()[1]
@@ -184,9 +188,9 @@ def _stats(times: list[float], flops: int, batch: int) -> dict:
 
 
 def check_bench_memory(batch: int, seq_len: int, input_size: int, hidden: int, layers: int, dtype: str, *,
-                  scaling: bool, use_torch: bool) -> None:
+                       scaling: bool, use_torch: bool, cell: str = "rnn") -> None:
     """Refuse sizes whose steps would not fit before anything is allocated (memory.check_fits)."""
-    spec = ModelSpec(input_size, hidden, input_size, layers)
+    spec = ModelSpec(input_size, hidden, input_size, layers, cell=cell)
     scale = 2 if scaling else 1  # the 2T and 2B steps
     parts = {"numpy step": scale * step_memory_bytes(spec, batch, seq_len, dtype)}
     if use_torch:
@@ -202,6 +206,7 @@ def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line fla
     input_size: int,
     hidden: int,
     layers: int = 1,
+    cell: str = "rnn",
     dtype: str = "float32",
     threads: int | None = None,
     repeats: int = 20,
@@ -212,11 +217,12 @@ def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line fla
     memory_window: int | None = None,
     peak_sizes: tuple[int, ...] | None = None,
 ) -> dict:
-    """Time the RNN step (and optionally more) at one size; a JSON-ready dict of the results.
+    """Time the recurrent step of one cell (and optionally more) at one size; a JSON-ready dict.
 
     Args:
+        cell: rnn, gru or lstm (core/cells/), against torch.nn.RNN, GRU or LSTM.
         threads: BLAS threads for numpy and torch alike; None = every core.
-        use_torch: compare with torch.nn.RNN when torch is importable.
+        use_torch: compare with the cell's torch.nn class when torch is importable.
         train_step: also time the full training step (head, MSE, clipping, Adam).
         scaling: also time the numpy step at 2*T and at 2*B (linear cost: ratios near 2).
         memory_window: also measure peak memory of full BPTT against windows of this many steps.
@@ -225,17 +231,18 @@ def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line fla
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     check_bench_memory(batch, seq_len, input_size, hidden, layers, dtype, scaling=scaling,
-                       use_torch=use_torch)
+                       use_torch=use_torch, cell=cell)
     threads = threads or os.cpu_count() or 1
     torch = import_torch() if use_torch else None
-    flops = step_flops(batch, seq_len, input_size, hidden, layers)
+    flops = step_flops(batch, seq_len, input_size, hidden, layers, cell)
     load_before = os.getloadavg()
     busy_before = cpu_busy(0.2)
     with thread_limit(threads, torch) as limited:
         result: dict = {
             "size": {"batch": batch, "seq_len": seq_len, "input": input_size, "hidden": hidden,
-                     "layers": layers, "dtype": dtype},
+                     "layers": layers, "cell": cell, "dtype": dtype},
             "threads": threads,
+            "torch_class": get_cell(cell).TORCH_CLASS,
             "flops_per_step": flops,
             "environment": {
                 "numpy": np.__version__,
@@ -249,11 +256,11 @@ def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line fla
         # The best size first; then that product is timed again between the steps, so a machine
         # whose load changes during the run scales the peak and the steps alike.
         n = matmul_peak(dtype, sizes=peak_sizes or PEAK_SIZES, repeats=3)["n"]
-        _, params, x, dhs = rnn_problem(batch, seq_len, input_size, hidden, layers, dtype)
-        fns = {"numpy": numpy_step(params, x, dhs, layers)}
+        _, params, x, dhs = rnn_problem(batch, seq_len, input_size, hidden, layers, dtype, cell=cell)
+        fns = {"numpy": numpy_step(params, x, dhs, layers, cell)}
         grads = fns["numpy"]()[0]
         if torch is not None:
-            fns["torch"], result["torch_max_abs_diff"] = torch_step(torch, params, x, dhs, layers)
+            fns["torch"], result["torch_max_abs_diff"] = torch_step(torch, params, x, dhs, layers, cell)
         fns["peak"] = _matmul_fn(n, dtype)
         times = time_interleaved(fns, warmup=warmup, repeats=repeats)
         peak = {"gflops": 2.0 * n**3 / float(np.median(times["peak"])) / 1e9, "n": n}
@@ -268,7 +275,7 @@ def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line fla
             result["ratio"] = result["numpy"]["step_ms"] / result["torch"]["step_ms"]
         if train_step:
             tfns, train_dtypes, phases = train_steps(torch, batch, seq_len, input_size, hidden,
-                                                      layers, dtype)
+                                                      layers, dtype, cell)
             ttimes = time_interleaved(tfns, warmup=1, repeats=max(3, repeats // 2))
             result["train_step"] = {name: {"step_ms": _median_ms(t)} for name, t in ttimes.items()}
             result["train_step"]["numpy"]["dtypes"] = sorted(train_dtypes)
@@ -277,24 +284,24 @@ def run_bench(  # noqa: PLR0913 - keyword-only options, one per command-line fla
             if "torch" in ttimes:
                 result["train_step"]["ratio"] = _median_ms(ttimes["numpy"]) / _median_ms(ttimes["torch"])
         if scaling:
-            result["scaling"] = _scaling(batch, seq_len, input_size, hidden, layers, dtype,
+            result["scaling"] = _scaling(batch, seq_len, input_size, hidden, layers, dtype, cell,
                                          warmup, max(3, repeats // 2))
     if memory_window:
         result["memory"] = activation_memory(batch, seq_len, input_size, hidden, layers, dtype,
-                                             memory_window)
+                                             memory_window, cell)
     result["environment"]["loadavg"] = [list(load_before), list(os.getloadavg())]
     result["environment"]["cpu_busy_before"] = busy_before
     return result
 
 
-def _scaling(batch, seq_len, input_size, hidden, layers, dtype, warmup, repeats) -> dict:
+def _scaling(batch, seq_len, input_size, hidden, layers, dtype, cell, warmup, repeats) -> dict:
     """numpy step time at 2*T and at 2*B over the base time (2.0 = linear), all three timed in
     the same rounds so that the ratios do not depend on when the machine was busy."""
     fns = {}
     for key, (b, t) in {"base": (batch, seq_len), "2T": (batch, 2 * seq_len),
                         "2B": (2 * batch, seq_len)}.items():
-        _, params, x, dhs = rnn_problem(b, t, input_size, hidden, layers, dtype)
-        fns[key] = numpy_step(params, x, dhs, layers)
+        _, params, x, dhs = rnn_problem(b, t, input_size, hidden, layers, dtype, cell=cell)
+        fns[key] = numpy_step(params, x, dhs, layers, cell)
     times = {k: _median_ms(v) for k, v in time_interleaved(fns, warmup=warmup, repeats=repeats).items()}
     out: dict = {k: {"step_ms": times[k], "ratio": times[k] / times["base"]} for k in ("2T", "2B")}
     out["base_ms"] = times["base"]

@@ -34,33 +34,33 @@ def import_torch():
     return torch
 
 
-def rnn_problem(batch, seq_len, input_size, hidden, layers, dtype, seed=0):
-    """Parameters as torch.nn.RNN initialises them, inputs x (B, T, I) and a gradient dhs (B, T, H)
-    on the top states.
+def rnn_problem(batch, seq_len, input_size, hidden, layers, dtype, seed=0, cell="rnn"):
+    """Parameters as torch.nn.RNN/GRU/LSTM initialise them (U(+-1/sqrt(H)) for every tensor),
+    inputs x (B, T, I) and a gradient dhs (B, T, H) on the top states.
 
     x and dhs are (B, T, .) views of time-major (T, B, .) arrays: the memory torch gets (its native
     layout) and the layout the core works in, so neither contender pays a transposing copy the
     other does not.
     """
-    spec = ModelSpec(input_size, hidden, input_size, layers)
-    params = init_params(spec, np.random.default_rng(seed), dtype=dtype)
+    spec = ModelSpec(input_size, hidden, input_size, layers, cell=cell)
+    params = init_params(spec, np.random.default_rng(seed), forget_bias=0.0, dtype=dtype)
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((seq_len, batch, input_size)).astype(dtype).transpose(1, 0, 2)
     dhs = rng.standard_normal((seq_len, batch, hidden)).astype(dtype).transpose(1, 0, 2)
     return spec, params, x, dhs
 
 
-def numpy_step(params, x, dhs, layers) -> Callable[[], tuple]:
-    """One forward + backward of the RNN layers; returns what rnn_backward returns."""
+def numpy_step(params, x, dhs, layers, cell="rnn") -> Callable[[], tuple]:
+    """One forward + backward of the recurrent layers; returns what rnn_backward returns."""
     def step():
-        _, _, cache = rnn_forward(params, x, num_layers=layers)
+        _, _, cache = rnn_forward(params, x, num_layers=layers, cell=cell)
         return rnn_backward(dhs, cache)
     return step
 
 
-def _torch_rnn(torch, params, input_size, hidden, layers, dtype):
+def _torch_rnn(torch, params, input_size, hidden, layers, dtype, cell="rnn"):
     """The torch.nn module of the same cell holding the same weights (use/torch_layout.py), time-major."""
-    spec = ModelSpec(input_size, hidden, input_size, layers)
+    spec = ModelSpec(input_size, hidden, input_size, layers, cell=cell)
     args = {**torch_args(spec), "batch_first": False}
     rnn = getattr(torch.nn, torch_class(spec))(**args, dtype=getattr(torch, dtype))
     state, _ = torch_state_dicts(params, spec)
@@ -68,11 +68,11 @@ def _torch_rnn(torch, params, input_size, hidden, layers, dtype):
     return rnn
 
 
-def torch_step(torch, params, x, dhs, layers) -> tuple[Callable[[], object], float]:
+def torch_step(torch, params, x, dhs, layers, cell="rnn") -> tuple[Callable[[], object], float]:
     """torch's forward + backward of the same layers, and its max |difference| from ours in hs."""
     _, T, I = x.shape
     H = dhs.shape[-1]
-    rnn = _torch_rnn(torch, params, I, H, layers, x.dtype.name)
+    rnn = _torch_rnn(torch, params, I, H, layers, x.dtype.name, cell)
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2)))  # (T, B, I), no copy
     gt = torch.from_numpy(np.ascontiguousarray(dhs.transpose(1, 0, 2)))
 
@@ -82,21 +82,21 @@ def torch_step(torch, params, x, dhs, layers) -> tuple[Callable[[], object], flo
         out.backward(gt)
 
     with torch.no_grad():
-        ours = rnn_forward(params, x, num_layers=layers)[0]
+        ours = rnn_forward(params, x, num_layers=layers, cell=cell)[0]
         diff = float(np.max(np.abs(rnn(xt)[0].numpy().transpose(1, 0, 2) - ours)))
     return step, diff
 
 
-def train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
-    """Full training steps for numpy and torch: a shuffled batch from the data pipeline, RNN + linear
-    head on every step (next-step regression, O = I), MSE, clipping, Adam.
+def train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype, cell="rnn"):
+    """Full training steps for numpy and torch: a shuffled batch from the data pipeline, the recurrent
+    layers + linear head on every step (next-step regression, O = I), MSE, clipping, Adam.
 
     Returns the step functions, the gradient dtypes seen, and per-phase seconds of the numpy step
     (batch, compute = loss_and_grads, update = clip + Adam) to show what the loop adds to the maths.
     """
 
-    spec = ModelSpec(input_size, hidden, input_size, layers, output="sequence")
-    params = init_params(spec, np.random.default_rng(0), dtype=dtype)
+    spec = ModelSpec(input_size, hidden, input_size, layers, output="sequence", cell=cell)
+    params = init_params(spec, np.random.default_rng(0), forget_bias=0.0, dtype=dtype)
     rng = np.random.default_rng(2)
     n = 4 * batch  # a small data set: the batch is gathered from shuffled rows, as in training
     data = SequenceData(rng.standard_normal((n, seq_len, input_size)).astype(dtype),
@@ -121,7 +121,7 @@ def train_steps(torch, batch, seq_len, input_size, hidden, layers, dtype):
 
     fns = {"numpy": np_train}
     if torch is not None:
-        rnn = _torch_rnn(torch, params, input_size, hidden, layers, dtype)
+        rnn = _torch_rnn(torch, params, input_size, hidden, layers, dtype, cell)
         head = torch.nn.Linear(hidden, input_size, dtype=getattr(torch, dtype))
         weights = list(rnn.parameters()) + list(head.parameters())
         topt = torch.optim.Adam(weights, lr=1e-3)
