@@ -40,11 +40,9 @@ def _config(paths: list[str], sets: list[str]):
 def _torch_model(cfg, spec, params):
     import torch
 
-    from rnncli.use.torch_layout import torch_state_dicts
+    from rnncli.use.torch_layout import torch_args, torch_class, torch_state_dicts
 
-    m = cfg.model
-    rnn = torch.nn.RNN(spec.input_size, spec.hidden_size, spec.num_layers, nonlinearity=spec.nonlinearity,
-                       batch_first=True, dropout=m.dropout)
+    rnn = getattr(torch.nn, torch_class(spec))(**torch_args(spec), dropout=cfg.model.dropout)
     head = torch.nn.Linear(spec.hidden_size, spec.output_size)
     rnn_state, head_state = torch_state_dicts(params, spec)
     rnn.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in rnn_state.items()})
@@ -79,9 +77,10 @@ def torch_worker(args) -> None:
     """Train the config's model in torch, writing one JSON line per epoch to args.torch_out."""
     import torch
 
+    from rnncli.core.cells import map_state
     from rnncli.core.init import init_params
     from rnncli.data import iterate_batches, load_dataset, num_batches
-    from rnncli.training.build import build_spec
+    from rnncli.training.build import build_spec, init_options
     from rnncli.training.schedules import schedule_from_config, scheduled_lr
 
     torch.set_num_threads(args.threads)
@@ -90,15 +89,22 @@ def torch_worker(args) -> None:
     tc, m = cfg.train, cfg.model
     data = load_dataset(cfg.data, seed=cfg.seed, dtype=np.float32, base_dir=Path.cwd())
     cfg, spec = build_spec(cfg, data.task)
-    params = init_params(spec, np.random.default_rng([cfg.seed, 0]), init=m.init,
-                         recurrent_init=m.recurrent_init, scale=m.init_scale, dtype=np.float32)
+    if m.recurrent_dropout > 0 and spec.cell != "rnn":
+        sys.exit(f"text_curve: torch.nn.{spec.cell_module.TORCH_CLASS} has no recurrent dropout to compare")
+    params = init_params(spec, np.random.default_rng([cfg.seed, 0]), **init_options(m), dtype=np.float32)
     rnn, head = _torch_model(cfg, spec, params)
     weights = [*rnn.parameters(), *head.parameters()]
     opt = torch.optim.Adam(weights, lr=tc.lr, betas=(tc.beta1, tc.beta2), eps=tc.eps)
     steps = num_batches(data.train, tc.batch_size)
     sched = schedule_from_config(tc, steps)
 
-    def run(x, h, training):
+    def run(ids, h, training):
+        x = torch.from_numpy(ids)
+        if not x.is_floating_point():  # token ids, one-hot as rnncli's core encodes them
+            x = torch.nn.functional.one_hot(x, spec.input_size).to(torch.float32)
+        if h is None:  # h0, or (h0, c0) for the LSTM, as torch takes them; B streams (<= batch_size)
+            parts = tuple(torch.zeros(spec.state_shape(x.shape[0])) for _ in spec.state_names)
+            h = parts[0] if len(parts) == 1 else parts
         if m.recurrent_dropout > 0:
             return _variational(rnn, x, h, m.recurrent_dropout, m.dropout, training)
         return rnn(x, h)
@@ -106,11 +112,11 @@ def torch_worker(args) -> None:
     start, cpu0, step, out = time.perf_counter(), time.process_time(), 0, open(args.torch_out, "w")  # noqa: SIM115
     for epoch in range(tc.epochs):
         rnn.train()
-        h = torch.zeros(spec.num_layers, tc.batch_size, spec.hidden_size)
+        h = None
         for batch in iterate_batches(data.train, data.task, tc.batch_size, dtype=np.float32):
             for g in opt.param_groups:
                 g["lr"] = scheduled_lr(sched, step, epoch)
-            hs, h = run(torch.from_numpy(batch.x), h.detach(), True)
+            hs, h = run(batch.x, map_state(torch.Tensor.detach, h), True)
             loss = torch.nn.functional.cross_entropy(head(hs).reshape(-1, spec.output_size),
                                                      torch.from_numpy(batch.y).reshape(-1))
             opt.zero_grad()
@@ -121,9 +127,9 @@ def torch_worker(args) -> None:
         rnn.eval()
         total, count = 0.0, 0
         with torch.no_grad():
-            h = torch.zeros(spec.num_layers, tc.batch_size, spec.hidden_size)
+            h = None
             for batch in iterate_batches(data.val, data.task, tc.batch_size, dtype=np.float32):
-                hs, h = run(torch.from_numpy(batch.x), h, False)
+                hs, h = run(batch.x, h, False)
                 logits = head(hs).reshape(-1, spec.output_size)
                 total += float(torch.nn.functional.cross_entropy(
                     logits, torch.from_numpy(batch.y).reshape(-1), reduction="sum"))
