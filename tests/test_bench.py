@@ -43,7 +43,7 @@ def test_bench_json_has_every_field_consistent_with_the_sizes(tiny_peak):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1  # stdout holds the JSON object only; the table went to stderr
     r = json.loads(lines[0])
-    assert r["size"] == {"batch": 2, "seq_len": 8, "input": 3, "hidden": 5, "layers": 1,
+    assert r["size"] == {"batch": 2, "seq_len": 8, "input": 3, "hidden": 5, "layers": 1, "cell": "rnn",
                          "dtype": "float32"}
     assert r["threads"] == 1
     assert r["flops_per_step"] == 6 * 2 * 8 * 5 * (3 + 5)
@@ -64,7 +64,7 @@ def test_bench_json_has_every_field_consistent_with_the_sizes(tiny_peak):
     assert m["window"] == 2 and m["states_bytes_full"] == 8 * 2 * 5 * 4
     assert m["states_bytes_window"] == 2 * 2 * 5 * 4
     assert 0 < m["window_peak_bytes"] < m["full_peak_bytes"]
-    assert "rnn bench: B=2 T=8 I=3 H=5 L=1 float32, 1 thread\n" in result.stderr
+    assert "rnn bench: rnn B=2 T=8 I=3 H=5 L=1 float32, 1 thread\n" in result.stderr
 
 
 def test_bench_compares_with_torch_on_the_same_weights(tiny_peak):
@@ -78,9 +78,24 @@ def test_bench_compares_with_torch_on_the_same_weights(tiny_peak):
     assert "train_step" not in r
 
 
+@pytest.mark.parametrize(("cell", "gates"), [("gru", 3), ("lstm", 4)])
+def test_bench_gated_cell_against_its_torch_class(tiny_peak, cell, gates):
+    needs("torch")
+    result = rnn(*TINY, "--cell", cell, "--json", "--dtype", "float64", "--layers", "2", "--scaling",
+                 "--memory-window", "2")
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.stdout)
+    assert r["size"]["cell"] == cell and r["torch_class"] == cell.upper()
+    assert r["flops_per_step"] == step_flops(2, 8, 3, 5, 2, cell) == gates * step_flops(2, 8, 3, 5, 2)
+    assert r["torch_max_abs_diff"] < 1e-12  # the same layers, the same weights
+    assert r["train_step"]["torch"]["step_ms"] > 0 and r["train_step"]["numpy"]["dtypes"] == ["float64"]
+    assert f"rnn bench: {cell} B=2" in result.stderr and f"torch.nn.{cell.upper()}" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--dtype", "float16"], "--dtype: 'float16' is not one of float32, float64"),
+     (["--cell", "tcn"], "--cell: 'tcn' is not one of rnn, gru, lstm"),
      (["--set", "train.lr=0.1"], "--set needs --config")],
 )
 def test_bench_rejects_bad_usage_naming_the_option(tiny_peak, args, message):
