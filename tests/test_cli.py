@@ -416,7 +416,7 @@ def test_data_is_seeded():
 
 def test_data_errors(tmp_path):
     assert_error(rnn("data", "sinus"), 2, "sine")
-    assert_error(rnn("data", "sine", "-o", str(tmp_path / "x.parquet")), 2, "--format")
+    assert_error(rnn("data", "sine", "-o", str(tmp_path / "x.xml")), 2, "--format")
     assert_error(rnn("data", "sine", "--set", "noise=-1"), 2, "data.noise")
     assert_error(rnn("data", "adding", "--set", "noise=0.5"), 2, "noise")
 

@@ -12,8 +12,6 @@ from rnncli.cli._common import err_console, is_quiet
 from rnncli.errors import UsageError
 from rnncli.wording import plural
 
-OUT_FORMATS = ("jsonl", "csv", "npz", "npy")
-
 
 def _options(name: str, num_samples: int | None, seq_len: int | None, sets: list[str]):
     """A validated DataConfig for generator `name` with the given options."""
@@ -69,20 +67,20 @@ def data(
       rnn data sine -n 5 -o - | rnn predict runs/sine-1 - --format jsonl
     """
     from rnncli.data import generate, write_dataset
+    from rnncli.data.formats.registry import WRITE_FORMATS, from_suffix, get
     from rnncli.fsutil import is_stream
 
     if fmt is None:
-        suffix = Path(output).suffix.lower().lstrip(".")
         # A stream (stdout, /dev/stdout, a FIFO) has no extension to go by: jsonl, as for '-'.
-        fmt = "jsonl" if not suffix and is_stream(output) else suffix
-        if fmt not in OUT_FORMATS:
+        fmt = "jsonl" if not Path(output).suffix and is_stream(output) else from_suffix(output)
+        if fmt not in WRITE_FORMATS:
             raise UsageError(
                 f"cannot tell the format of {output!r} from its extension; "
-                f"give --format {'|'.join(OUT_FORMATS)}"
+                f"give --format {'|'.join(WRITE_FORMATS)}"
             )
-    if fmt not in OUT_FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(OUT_FORMATS)}, got {fmt!r}")
-    if output == "-" and fmt in ("npz", "npy") and sys.stdout.isatty():
+    if fmt not in WRITE_FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(WRITE_FORMATS)}, got {fmt!r}")
+    if output == "-" and get(fmt).binary and sys.stdout.isatty():
         raise UsageError(f"refusing to write binary .{fmt} to a terminal; use -o FILE or a pipe")
     cfg = _options(name, num_samples, seq_len, set_ or [])
     dataset, task = generate(name, cfg, seed=seed, base_dir=Path.cwd())

@@ -54,9 +54,10 @@ class Series:
 
 
 def read_csv_series(source, cfg, *, base_dir: Path | None = None, stdin: IO | None = None,
-                    like: Columns | None = None) -> Series:
-    """Parse a whole series CSV; `like` reuses another file's column choice (by name)."""
-    raw, name = read_source_bytes(source, base_dir=base_dir, stdin=stdin)
+                    like: Columns | None = None, raw: tuple[bytes, str] | None = None) -> Series:
+    """Parse a whole series CSV; `like` reuses another file's column choice (by name); `raw`:
+    (csv bytes, name) already read (a .parquet table as csv)."""
+    raw, name = raw if raw is not None else read_source_bytes(source, base_dir=base_dir, stdin=stdin)
     rows = list(cell_lines(raw, name, cfg.delimiter))
     if not rows:
         raise DataError(f"{name}: no data rows")
@@ -212,12 +213,14 @@ def load_csv_dataset(
     split: bool = True,
     stdin: IO | None = None,
     context: str | None = None,
+    raw: tuple[bytes, str] | None = None,
 ) -> DataBundle:
     """Load cfg.source as a CSV series and return standardised train/val windows.
 
     context: a CSV series whose last W rows come before cfg.source (eval on a test series).
+    raw: (csv bytes, name) already read, instead of reading cfg.source.
     """
-    series = read_csv_series(cfg.source, cfg, base_dir=base_dir, stdin=stdin)
+    series = read_csv_series(cfg.source, cfg, base_dir=base_dir, stdin=stdin, raw=raw)
     cols, name = series.cols, series.name
     h = cfg.horizon
     w = cfg.window or cfg.seq_len

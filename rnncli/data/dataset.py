@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -12,19 +11,12 @@ import numpy as np
 
 from rnncli.core.rnn import length_mask
 from rnncli.data.checks import check_labels
-from rnncli.data.csvpanel import is_long_format, long_records
-from rnncli.data.csvseries import load_csv_dataset
+from rnncli.data.formats.base import Records, Request
+from rnncli.data.formats.registry import get as get_format
 from rnncli.data.generators import MAKERS, class_baselines, generate, regression_baselines
 from rnncli.data.labels import encode_labels, fit_classes, label_names
 from rnncli.data.options import GENERATORS, DataConfig, source_kind
-from rnncli.data.readers import (
-    cell_lines,
-    decode_utf8,
-    load_npz_arrays,
-    read_source_bytes,
-    resolve_path,
-)
-from rnncli.data.records import npz_to_data, read_jsonl_records, records_to_data, token_ids
+from rnncli.data.records import token_ids
 from rnncli.data.scaling import apply_scaler, fit_scaler
 from rnncli.data.text import load_text_corpus
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
@@ -132,30 +124,10 @@ def _cast(data: SequenceData | None, dtype, name: str = "data") -> SequenceData 
     return replace(data, X=x, y=y)
 
 
-def _read_records(cfg: DataConfig, source: str, base_dir, stdin) -> tuple[SequenceData, bool, str]:
-    """(data with raw targets, whether they are labels, display name) of an .npz or .jsonl."""
-    if cfg.kind == "npz":
-        arrays, name = load_npz_arrays(source, base_dir=base_dir, stdin=stdin)
-        data, labels = npz_to_data(arrays, name, targets=cfg.targets, layout=cfg.layout,
-                                   layout_explicit="layout" in cfg.model_fields_set)
-        return data, labels, name
-    raw, name = read_source_bytes(source, base_dir=base_dir, stdin=stdin)
-    if cfg.kind == "csv":  # a long-format panel (see data.csvpanel)
-        rows = list(cell_lines(raw, name, cfg.delimiter))
-        xs, ys, lines = long_records(rows[0][1], rows[1:], name, cfg.output)
-        data, labels = records_to_data(xs, ys, lines, output=cfg.output, targets=cfg.targets,
-                                       name=name)
-        return data, labels, name
-    text = decode_utf8(raw, name)
-    data, labels = read_jsonl_records(text.splitlines(), name, output=cfg.output,
-                                      targets=cfg.targets)
-    return data, labels, name
-
-
-def _load_file(cfg: DataConfig, seed: int, base_dir, fitted: TaskInfo | None, frac: float,
-               stdin) -> DataBundle:
-    """An .npz or .jsonl: class ids, the train/val split, standardisation and baselines."""
-    data, labels, name = _read_records(cfg, cfg.source, base_dir, stdin)
+def _prepare(records: Records, cfg: DataConfig, seed: int, fitted: TaskInfo | None,
+             frac: float) -> DataBundle:
+    """Sequences read from a file: class ids, the train/val split, standardisation, baselines."""
+    data, labels, name = records.data, records.labels, records.name
     ids = cfg.token_ids or (fitted is not None and fitted.tokens == "id")
     if ids:
         data = replace(data, X=token_ids(data.X, name))
@@ -184,29 +156,6 @@ def _load_file(cfg: DataConfig, seed: int, base_dir, fitted: TaskInfo | None, fr
     return DataBundle(train, val, task)
 
 
-def _rereadable(cfg: DataConfig, stdin):
-    """For source '-', standard input read once into memory, so it can be looked at twice."""
-    if cfg.source != "-":
-        return stdin
-    stream = stdin if stdin is not None else sys.stdin
-    raw = getattr(stream, "buffer", stream).read()
-    return io.BytesIO(raw.encode("utf-8") if isinstance(raw, str) else raw)
-
-
-def _long_csv(cfg: DataConfig, base_dir, stdin) -> bool:
-    """Whether the csv source is a long-format panel (header `sample,t,...`)."""
-    if cfg.source == "-":
-        first = stdin.getvalue().split(b"\n", 1)[0]
-    else:
-        try:
-            with resolve_path(cfg.source, base_dir).open("rb") as f:
-                first = f.readline(4096)
-        except OSError:
-            return False  # the series reader reports the problem
-    cells = first.decode("utf-8-sig", "replace").split(cfg.delimiter)
-    return is_long_format(cells)
-
-
 def _with_val_source(cfg: DataConfig, load, fitted: TaskInfo | None) -> DataBundle:
     """Training data from data.source, validation data from data.val_source (no split).
 
@@ -232,23 +181,10 @@ def _with_val_source(cfg: DataConfig, load, fitted: TaskInfo | None) -> DataBund
 
 def _check_context(context: str | None, kind: str, fitted: TaskInfo | None) -> None:
     """--context continues a csv series: refused for any other data or model (never ignored)."""
-    if context is not None and (kind != "csv" or (fitted is not None and fitted.columns is None)):
-        what = f"not {kind} data" if kind != "csv" else "and models trained on one; this one was not"
+    takes = kind not in GENERATORS and get_format(kind).context
+    if context is not None and (not takes or (fitted is not None and fitted.columns is None)):
+        what = f"not {kind} data" if not takes else "and models trained on one; this one was not"
         raise DataError(f"{context}: --context applies to csv series {what}")
-
-
-def _csv_bundle(cfg: DataConfig, seed, dtype, base_dir, fitted, split: bool, stdin, context) -> DataBundle:
-    """A csv source: a long-format panel (sample,t,...) or a series cut into windows."""
-    stdin = _rereadable(cfg, stdin)
-    if _long_csv(cfg, base_dir, stdin):
-        if context is not None:
-            raise DataError(f"{context}: --context continues a series; {cfg.source} is a "
-                            "long-format panel (sample,t,...)")
-        frac = cfg.val_fraction if split else 0.0
-        bundle = _load_file(cfg, seed, base_dir, fitted, frac, stdin)
-        return DataBundle(_cast(bundle.train, dtype), _cast(bundle.val, dtype), bundle.task)
-    return load_csv_dataset(cfg, dtype=dtype, base_dir=base_dir, fitted=fitted, split=split,
-                            stdin=stdin, context=context)
 
 
 def load_dataset(
@@ -286,20 +222,15 @@ def load_dataset(
             return load_dataset(c, seed=seed, dtype=dtype, base_dir=base_dir, fitted=f, split=s,
                                 stdin=stdin)
         return _with_val_source(cfg, load, fitted)
-    if kind in ("text", "txt"):
-        src = cfg.path if kind == "text" else cfg.source
-        return load_text_corpus(src, cfg, base_dir=base_dir, fitted=fitted, split=split,
+    if kind == "text":  # the generator name for a corpus file at data.path
+        return load_text_corpus(cfg.path, cfg, base_dir=base_dir, fitted=fitted, split=split,
                                 stdin=stdin if stdin is not None else sys.stdin)
-    if kind == "csv":
-        return _csv_bundle(cfg, seed, dtype, base_dir, fitted, split, stdin, context)
-    if kind == "npy":
-        raise DataError(
-            f"{cfg.source}: an .npy holds inputs only; training and eval need targets: use an "
-            ".npz with X and y, or .jsonl lines with x and y (.npy is for rnn predict)"
-        )
     frac = cfg.val_fraction if split else 0.0
     if kind not in MAKERS:
-        bundle = _load_file(cfg, seed, base_dir, fitted, frac, stdin)
+        read = get_format(kind).read(Request(cfg, base_dir, stdin, fitted, split, dtype, context))
+        if not isinstance(read, Records):  # the format prepared its own windows or vocabulary
+            return read
+        bundle = _prepare(read, cfg, seed, fitted, frac)
         name = str(cfg.source)
         return DataBundle(_cast(bundle.train, dtype, name), _cast(bundle.val, dtype, name), bundle.task)
     data, task = generate(kind, cfg, seed=seed, dtype=dtype)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rnncli.data.formats.registry import FILE_FORMATS, FORMATS, from_suffix, suffixes
+
 GENERATORS = ("random", "sine", "adding", "copy", "parity", "frequency", "text")
-FILE_FORMATS = ("npz", "npy", "csv", "jsonl", "txt")
 
 # Options each source reads; `source`, `val_fraction` apply everywhere, `format` to files.
 APPLIES: dict[str, frozenset[str]] = {
@@ -22,15 +22,8 @@ APPLIES: dict[str, frozenset[str]] = {
     "parity": frozenset({"num_samples", "seq_len", "min_len"}),
     "frequency": frozenset({"num_samples", "seq_len", "num_classes", "noise", "freq_range"}),
     "text": frozenset({"path", "seq_len", "tokens", "vocab_size", "min_count"}),
-    "txt": frozenset({"seq_len", "tokens", "vocab_size", "min_count"}),
-    "csv": frozenset(
-        {"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "header",
-         "delimiter", "output", "standardize", "index_column", "targets", "num_classes",
-         "transform", "forecast", "season"}
-    ),
-    "npz": frozenset({"targets", "num_classes", "standardize", "layout", "token_ids", "fold"}),
-    "jsonl": frozenset({"output", "targets", "num_classes", "standardize", "token_ids", "fold"}),
-    "npy": frozenset({"layout"}),
+    # each file format's own (data/formats/)
+    **{name: f.options for name, f in FORMATS.items()},
 }
 _ALWAYS = frozenset({"source", "val_fraction"})
 # Files can take their validation part from a second file in the same format and options.
@@ -49,16 +42,16 @@ def source_kind(source: str, fmt: str | None = None, key: str = "data.source") -
         return fmt
     if source == "-":
         raise ValueError(
-            "data.format is required when data.source is '-' (one of csv, jsonl, txt, npz, npy)"
+            f"data.format is required when data.source is '-' (one of {', '.join(FILE_FORMATS)})"
         )
-    suffix = Path(source).suffix.lower().lstrip(".")
-    if suffix in FILE_FORMATS:
-        return suffix
+    suffix_format = from_suffix(source)
+    if suffix_format is not None:
+        return suffix_format
     close = difflib.get_close_matches(source, GENERATORS, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ValueError(
         f"{key} {source!r} is neither a generator ({', '.join(GENERATORS)}) nor a file "
-        f"ending in .{', .'.join(FILE_FORMATS)}{hint}"
+        f"ending in .{', .'.join(suffixes())}{hint}"
     )
 
 
@@ -66,7 +59,7 @@ def applicable_fields(source: str, fmt: str | None = None) -> frozenset[str]:
     """Names of the DataConfig fields that `source` reads (for dumping a minimal config)."""
     kind = source_kind(source, fmt)
     extra = {"format"} if kind not in GENERATORS else set()
-    if kind in ("npz", "jsonl", "csv"):
+    if kind in FORMATS and FORMATS[kind].val_source:
         extra |= _FILES_ONLY
     return APPLIES[kind] | _ALWAYS | extra
 
@@ -86,9 +79,10 @@ class DataConfig(BaseModel):
     source: str = Field(
         "sine",
         description="A generator (random, sine, adding, copy, parity, frequency, text), a file "
-        "path (.npz, .npy, .csv, .jsonl, .txt; relative to the config file) or '-' for stdin.",
+        "path (.npz, .npy, .csv, .jsonl, .txt, .parquet; relative to the config file) or '-' for "
+        "stdin.",
     )
-    format: Literal["npz", "npy", "csv", "jsonl", "txt"] | None = Field(
+    format: Literal[FILE_FORMATS] | None = Field(  # type: ignore[valid-type]
         None, description="File format when the suffix does not say it; required for '-'."
     )
     num_samples: int = Field(1000, ge=1, description="Generators: number of sequences made.")

@@ -7,7 +7,6 @@ column or key at fault.
 from __future__ import annotations
 
 import io
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +16,10 @@ import numpy as np
 
 from rnncli.data.checks import check_alloc, check_file
 from rnncli.data.csvtable import cell_rows
+from rnncli.data.formats.stdin import STDIN_NAME, stdin_bytes
 from rnncli.errors import DataError
 from rnncli.fsutil import check_path_text
 from rnncli.npzsafe import member_header, open_npz, read_member, read_npy_header
-
-STDIN_NAME = "<stdin>"
 
 
 def resolve_path(source: str | Path, base_dir: Path | None) -> Path:
@@ -33,23 +31,12 @@ def resolve_path(source: str | Path, base_dir: Path | None) -> Path:
     return p
 
 
-def _stdin_bytes(stdin: IO | None) -> bytes:
-    stream = stdin if stdin is not None else sys.stdin
-    raw = getattr(stream, "buffer", stream)
-    data = raw.read()
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if not data:
-        raise DataError(f"{STDIN_NAME}: standard input is empty")
-    return data
-
-
 def read_source_bytes(
     source: str | Path, *, base_dir: Path | None = None, stdin: IO | None = None
 ) -> tuple[bytes, str]:
     """All bytes of a file or of stdin ('-'), after existence/size checks; (bytes, name)."""
     if str(source) == "-":
-        return _stdin_bytes(stdin), STDIN_NAME
+        return stdin_bytes(stdin), STDIN_NAME
     name = str(source)
     path = resolve_path(source, base_dir)
     size = check_file(path, name)
@@ -87,7 +74,7 @@ def load_npz_arrays(
 ) -> tuple[dict[str, np.ndarray], str]:
     """The arrays of an .npz as a dict, refusing object arrays (never unpickles)."""
     if str(source) == "-":
-        data: bytes | Path = _stdin_bytes(stdin)
+        data: bytes | Path = stdin_bytes(stdin)
         name = STDIN_NAME
     else:
         name = str(source)
@@ -111,7 +98,7 @@ def load_npy_array(
 ) -> tuple[np.ndarray, str]:
     """The array of an .npy; header checked (shape, size, dtype) before the data is read."""
     if str(source) == "-":
-        stream: IO[bytes] = io.BytesIO(_stdin_bytes(stdin))
+        stream: IO[bytes] = io.BytesIO(stdin_bytes(stdin))
         name, size = STDIN_NAME, len(stream.getvalue())  # type: ignore[attr-defined]
     else:
         name = str(source)
