@@ -65,6 +65,7 @@ __all__ = [
     "read_meta",
     "resolve_weights_path",
     "save_weights",
+    "shareable_meta",
 ]
 
 FORMAT = "rnn-weights"
@@ -299,3 +300,19 @@ def _load_arrays(
     params = {n: arrays[n] for n in shapes}
     extra = {n: a for n, a in arrays.items() if n not in shapes}
     return params, meta, extra
+
+
+def shareable_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` for a file that leaves this machine (an export): absolute paths (the training data's
+    source, a run directory, --init-from) cut to their file name, so the file does not carry the
+    layout of the user's disk. meta.task (vocabulary, classes, columns) is data, kept as it is."""
+    def cut(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: cut(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [cut(x) for x in v]
+        if isinstance(v, str) and len(v) > 1 and os.path.isabs(v):
+            return Path(v).name
+        return v
+
+    return {k: v if k == "task" else cut(v) for k, v in meta.items()}

@@ -56,7 +56,7 @@ def test_scaler_is_applied_to_inputs():
     [
         ("[[1, 2, 3]]\n", "jsonl", "<stdin>: line 1: 3 features per step but the model expects 2"),
         ("[[1, 2]]\n{bad\n", "jsonl", "<stdin>: line 2: invalid JSON"),
-        ("", "jsonl", "<stdin>: no sequences to predict"),
+        ("", "jsonl", "<stdin>: no sequences in the input"),
         ("a,b\n1,2\n", "csv", "the series has 1 rows, fewer than the window 3"),
         ("1,2,3\n", "csv", "line 1: 3 features per step but the model expects 2"),
     ],

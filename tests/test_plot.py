@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import needs, one_blas_thread, rnn
+from conftest import assert_error, needs, one_blas_thread, rnn
 
 from rnncli.config import load_config
 from rnncli.errors import UsageError
@@ -109,13 +109,14 @@ def test_cli_png_by_default_when_matplotlib_is_there(run_dir, tmp_path):
     _png_size((tmp_path / "x.png").read_bytes())
 
 
-def test_cli_falls_back_to_the_terminal(run_dir, tmp_path, monkeypatch):
+def test_a_named_figure_without_matplotlib_is_an_error(run_dir, tmp_path, monkeypatch):
+    # -o names a file the command cannot make: exit 2, never a warning and exit 0 (issue 22)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     res = rnn("plot", str(run_dir), "-o", str(tmp_path / "x.png"))
-    assert res.exit_code == 0, res.stderr
-    assert "matplotlib is not installed" in res.stderr and "not written" in res.stderr
-    assert "loss (log scale)" in res.stderr and res.stdout == ""
+    assert_error(res, 2, f"-o {tmp_path / 'x.png'}", "needs matplotlib", "--terminal")
     assert not (tmp_path / "x.png").exists()
+    res = rnn("plot", str(run_dir), "-o", str(tmp_path / "x.png"), "--terminal")
+    assert res.exit_code == 0 and "loss (log scale)" in res.stderr
 
 
 def test_cli_without_matplotlib_says_so_in_one_line_then_charts(run_dir, monkeypatch):

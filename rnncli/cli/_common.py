@@ -41,14 +41,17 @@ def err_console(quiet: bool = False) -> Console:
     Rich itself honours NO_COLOR and turns colour and live displays off when stderr is
     not a terminal; `quiet` silences it entirely.
     """
-    interactive = sys.stderr.isatty()
+    # A terminal, or COLUMNS (also when piped, as `COLUMNS=80 rnn ... 2>log`): lines are wrapped at
+    # word boundaries to that width (never mid-number), tables fit it. Otherwise one record per line.
+    columns = os.environ.get("COLUMNS", "")
+    fixed = sys.stderr.isatty() or (columns.isdigit() and int(columns) > 0)
     return Console(
         stderr=True,
         quiet=quiet,
-        width=None if interactive else _NO_WRAP_WIDTH,
+        width=None if fixed else _NO_WRAP_WIDTH,  # None: the terminal's, or COLUMNS (Rich reads it)
         no_color=bool(os.environ.get("NO_COLOR")) or None,
         highlight=False,
-        soft_wrap=True,  # one record per line; the terminal wraps, Rich does not
+        soft_wrap=not fixed,
     )
 
 
@@ -110,3 +113,33 @@ def cell_words(m: Mapping[str, Any]) -> str:
     """"tanh RNN" for the vanilla cell, "GRU" / "LSTM" for a gated one (meta.model without a cell: rnn)."""
     cell = m.get("cell") or "rnn"
     return f"{m.get('nonlinearity')} RNN" if cell == "rnn" else cell.upper()
+
+
+def say_weights(weights, model) -> None:
+    """For a run directory, one stderr line (after the command's work) says which file was used."""
+    from pathlib import Path
+
+    if not Path(weights).is_dir():
+        return
+    if model.path.name == "best.npz":
+        text = f"weights: {model.path} (best validation loss, epoch {model.meta.get('epoch')})"
+    else:
+        text = f"weights: {model.path} (final weights; the run has no best.npz)"
+    err_console(is_quiet()).print(text, markup=False, highlight=False)
+
+
+def say_reading_stdin(source: str, fmt: str | None) -> None:
+    """Before reading a terminal's standard input: what is expected and how to end it (a command
+    waiting on a terminal with no word looks hung)."""
+    if source != "-" or not sys.stdin.isatty():
+        return
+    what = {"txt": "lines of text", "csv": "CSV rows", "jsonl": 'JSON lines such as {"x": [[0.1], [0.2]]}'}
+    err_console(is_quiet()).print(
+        f"reading {what.get(fmt or 'jsonl', (fmt or 'jsonl') + ' input')} from standard input; "
+        "end with Ctrl-D (or give a file)", markup=False, highlight=False)
+
+
+def say_wrote(path, what: str = "") -> None:
+    """One stderr line confirming a file written with -o (stdout stays data only)."""
+    err_console(is_quiet()).print(f"wrote {path}{f' ({what})' if what else ''}", markup=False,
+                                  highlight=False)

@@ -67,13 +67,8 @@ def diagnose(
     from rnncli.tools.diagnose import diagnose_config, diagnose_weights
     from rnncli.use.model_io import load_model
 
-    if out is not None and not attribution:
-        raise UsageError("-o/--out draws the attribution map: add --map")
-    if weights is not None and config:
-        raise UsageError("give either WEIGHTS or --config, not both")
+    _check_options(weights, config, set_ or seed is not None, out, attribution)
     if weights is not None:
-        if set_ or seed is not None:
-            raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
         spec = load_model(weights).spec
         set_threads(threads, batch=batch_size, hidden=spec.hidden_size, gates=spec.gates)
         report = diagnose_weights(weights, batch_size=batch_size, steps=steps, attribution=attribution)
@@ -99,15 +94,26 @@ def diagnose(
             console.print(line, markup=False, highlight=False)
 
 
-def _draw_png(report: dict, out: Path, console) -> bool:
-    """Write the map's PNG; without matplotlib say so and fall back to the terminal grid."""
-    from rnncli.tools.attribution import map_png
-    from rnncli.tools.plot import matplotlib_available
+def _check_options(weights, config, overrides: bool, out: Path | None, attribution: bool) -> None:
+    """Options that contradict each other, or a -o that cannot be made, before any work."""
+    if out is not None and not attribution:
+        raise UsageError("-o/--out draws the attribution map: add --map")
+    if out is not None:
+        from rnncli.tools.plot import matplotlib_available
 
-    if not matplotlib_available():
-        console.print(f"rnn: warning: matplotlib is not installed (pip install 'rnncli[plot]'): {out} not "
-                      "written, showing the map as a terminal grid", markup=False, highlight=False)
-        return False
+        if not matplotlib_available():  # the file the user named cannot be made
+            raise UsageError(f"-o {out}: drawing the map needs matplotlib: pip install 'rnncli[plot]' "
+                             "(without -o the map is drawn in the terminal)")
+    if weights is not None and config:
+        raise UsageError("give either WEIGHTS or --config, not both")
+    if weights is not None and overrides:
+        raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
+
+
+def _draw_png(report: dict, out: Path, console) -> bool:
+    """Write the map's PNG (matplotlib was checked before the work)."""
+    from rnncli.tools.attribution import map_png
+
     m = report["model"]
     map_png(report["map"], out, title=f"{report['source']}: {m['num_layers']} x {m['hidden_size']} "
             f"{m['nonlinearity']}, T={report['T']}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli._common import echo_json, err_console, is_quiet, say_weights
 from rnncli.cli.options import Json, Weights
 
 
@@ -52,7 +52,9 @@ def export(
     from rnncli.use.model_io import load_model
 
     kind = format_for(output, fmt)
-    result = export_model(load_model(weights), output, kind, lengths=lengths, state=state)
+    model = load_model(weights)
+    result = export_model(model, output, kind, lengths=lengths, state=state)
+    say_weights(weights, model)
     if json_:
         echo_json(result)
         return

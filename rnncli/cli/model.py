@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli._common import echo_json, err_console, is_quiet, say_reading_stdin, say_weights, say_wrote
 from rnncli.cli.options import BatchSize, Context, Json, Threads, Weights
 from rnncli.errors import UsageError
 
@@ -19,18 +19,6 @@ def _use_threads(threads: int | str | None, model, batch_size: int) -> None:
 
     set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size,
                 gates=model.spec.gates)
-
-
-def _say_weights(weights: Path, model) -> None:
-    """For a run directory, one stderr line (after the command's work) says which file was used."""
-    if not Path(weights).is_dir():
-        return
-    if model.path.name == "best.npz":
-        text = (f"weights: {model.path} (the best validation loss, epoch {model.meta.get('epoch')}; "
-                "name RUN_DIR/model.npz for the final ones)")
-    else:
-        text = f"weights: {model.path} (final weights; the run has no best.npz)"
-    err_console(is_quiet()).print(text, markup=False, highlight=False)
 
 
 def eval_cmd(
@@ -91,7 +79,7 @@ def eval_cmd(
         model, data, overrides=set_ or [], fmt=input_format, seed=seed, context=context
     )
     metrics = evaluate_model(model, bundle, batch_size=batch_size)
-    _say_weights(weights, model)
+    say_weights(weights, model)
     naive = worse_than_naive(metrics.get("mse"), bundle.task.baselines or {})
     if naive and model.task.columns is not None:  # a csv series' forecaster
         warn(f"{data or 'validation'}: {naive}")
@@ -195,13 +183,15 @@ def predict(
                          batch.index)
         writer.close()
 
+    say_reading_stdin(input_, input_format)
     if output is None:
         run(sys.stdout.buffer if binary else sys.stdout)
     else:
         # Nothing appears at FILE unless every prediction was written.
         with atomic_writer(output, "wb" if binary else "w") as f:
             run(f)
-    _say_weights(weights, model)
+        say_wrote(output, fmt)
+    say_weights(weights, model)
 
 
 def sample(
@@ -259,7 +249,7 @@ def sample(
                                      top_p=top_p, vocab_size=len(text_vocab(model)))
     text = sample_text(model, prime, length, np.random.default_rng(seed), decoding)
     sys.stdout.write(prime + text + "\n")
-    _say_weights(weights, model)
+    say_weights(weights, model)
 
 
 def info(weights: Weights, json_: Json = False) -> None:
@@ -267,12 +257,12 @@ def info(weights: Weights, json_: Json = False) -> None:
 
     Example: rnn info runs/sine-1 --json | jq .parameters
     """
-    from rnncli.cli.render import info_lines
+    from rnncli.cli.info_lines import info_lines
     from rnncli.use.model_io import load_model, model_info
 
     model = load_model(weights)
     data = model_info(model)
-    _say_weights(weights, model)
+    say_weights(weights, model)
     if json_:
         echo_json(data)
         return

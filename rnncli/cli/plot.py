@@ -9,6 +9,7 @@ import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
 from rnncli.cli.options import Json, Quiet
+from rnncli.errors import UsageError
 
 
 def plot(
@@ -44,6 +45,9 @@ def plot(
 
     if out is not None:
         figure_format(out)  # an unknown suffix fails before anything is drawn
+        if not terminal and not matplotlib_available():  # a file the user named cannot be made
+            raise UsageError(f"-o {out}: drawing a figure needs matplotlib: pip install 'rnncli[plot]' "
+                             "(or --terminal for text charts)")
     series = run_series(run_dir)  # fails first, with one clear line, on a bad RUN_DIR
     console = err_console(is_quiet(quiet))
     if json_:
@@ -53,8 +57,7 @@ def plot(
         console.print(f"wrote {path}", markup=False, highlight=False)
         return
     if not terminal:
-        what = f"{out} not written" if out is not None else "no figure"
-        console.print(f"rnn: warning: matplotlib is not installed ({what}; pip install 'rnncli[plot]'), "
+        console.print("rnn: warning: matplotlib is not installed (no figure; pip install 'rnncli[plot]'), "
                       "showing terminal charts", markup=False, highlight=False)
     if not json_:
         width = max(20, min(60, console.width - 12))

@@ -17,40 +17,56 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from rnncli.cli._common import cell_words, duration, fmt_num
+from rnncli.cli._common import duration, fmt_num
 from rnncli.training.callbacks import TrainCallbacks
 from rnncli.wording import plural
 
 # Bookkeeping fields of a metrics record that the epoch line does not repeat.
-_NOT_SHOWN = {
+NOT_SHOWN = {
     "epoch", "seconds", "lr", "grad_norm", "grad_norm_max", "dh_ratio", "fb_seconds",
     "val_seconds", "step", "steps", "time", "best", "status", "skipped_steps",
 }
 
 
 def epoch_line(record: Mapping[str, Any], epochs: int | None, steps: int | None,
-               elapsed: float | None = None) -> str:
+               elapsed: float | None = None, *, width: int | None = None, lr: float | None = None) -> str:
     """`epoch 3/20 loss 0.41 val_loss 0.45 ... 12ms/step, 4.2s elapsed` for one metrics record.
 
     Args:
         elapsed: seconds since training (this session) started; shown last when given.
+        width: the console's columns: metrics after loss, val_loss and the first validation
+            metric are left out, last first, until the line fits (metrics.jsonl has them all).
+        lr: a learning rate to show at the end (a schedule changed it).
     """
     epoch = record.get("epoch", "?")
-    parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
+    head = f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"
     keys = [k for k in ("loss", "val_loss") if k in record]
-    keys += [k for k in record if k not in keys and k not in _NOT_SHOWN]
+    keys += [k for k in record if k not in keys and k not in NOT_SHOWN]
+    metrics = []
     for k in keys:
         v = record[k]
         if isinstance(v, bool) or not isinstance(v, (int, float)) and v is not None:
             continue
-        parts.append(f"{k} {fmt_num(v)}")
+        metrics.append(f"{k} {fmt_num(v)}")
+    tail = []
     seconds = record.get("seconds")
     if isinstance(seconds, (int, float)) and steps:
-        parts.append(f"{seconds / steps * 1000:.0f}ms/step")
+        tail.append(f"{seconds / steps * 1000:.0f}ms/step")
     elif isinstance(seconds, (int, float)):
-        parts.append(f"{seconds:.2f}s")
-    line = " ".join(parts)
-    return line if elapsed is None else f"{line}, {duration(elapsed)} elapsed"
+        tail.append(f"{seconds:.2f}s")
+    extra = ([f"{duration(elapsed)} elapsed"] if elapsed is not None else []) + (
+        [f"lr {fmt_num(lr)}"] if lr is not None else [])
+
+    def text() -> str:
+        return ", ".join([" ".join([head, *metrics, *tail]), *extra])
+
+    while width and len(text()) > width and len(metrics) > 3:
+        metrics.pop()
+    if width and len(text()) > width and elapsed is not None:
+        extra[0] = duration(elapsed)  # "4.2s elapsed" -> "4.2s"
+    while width and len(text()) > width and len(metrics) > 2:
+        metrics.pop()
+    return text()
 
 
 def start_line(info: Mapping[str, Any]) -> str:
@@ -166,9 +182,11 @@ class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]
     def on_epoch_end(self, record: dict) -> None:
         # On a terminal the line is printed above the live bar; elsewhere it is the output.
         self.records.append(record)
-        line, lr = epoch_line(record, self.epochs, self.steps, self.elapsed()), record.get("lr")
-        if lr is not None and lr != self._lr:  # a schedule changed it
-            line, self._lr = f"{line}, lr {fmt_num(lr)}", lr
+        lr = record.get("lr")
+        changed = lr is not None and lr != self._lr  # a schedule changed it
+        self._lr = lr if changed else self._lr
+        line = epoch_line(record, self.epochs, self.steps, self.elapsed(), width=self.console.width,
+                          lr=lr if changed else None)
         self.console.print(line, markup=False)
         if self._progress is not None:
             self._progress.reset(self._task)
@@ -219,51 +237,3 @@ def gradcheck_table(rows: list, tol: float, atol: float | None = None) -> Table:
 
 def _sci(v: Any) -> str:
     return f"{v:.2e}" if isinstance(v, float) and math.isfinite(v) else ("-" if v is None else str(v))
-
-
-def _embedding_line(m: Mapping[str, Any]) -> list[str]:
-    if not m.get("embedding_size"):
-        return []
-    tied = ", shared with the output layer" if m.get("tie_weights") else ""
-    return [f"embedding: {m.get('input_size')} tokens x {m['embedding_size']}{tied}"]
-
-
-def info_lines(info: Mapping[str, Any]) -> list[str]:
-    """Human description of a saved model (what `rnn info` prints on stderr)."""
-    m, t = info.get("model", {}), info.get("task", {})
-    lines = [
-        f"model: {m.get('num_layers')}-layer {'bidirectional ' if m.get('bidirectional') else ''}"
-        f"{cell_words(m)}, input {m.get('input_size')}, "
-        f"hidden {m.get('hidden_size')}, output {m.get('output_size')} ({m.get('output')})",
-        *_embedding_line(m),
-        f"parameters: {info.get('parameters')} ({info.get('dtype')})",
-    ]
-    task = f"task: {t.get('kind')} with {t.get('loss')} loss"
-    if t.get("num_classes"):
-        shown = t.get("classes") or []
-        task += f", {t['num_classes']} classes" + (
-            f" ({', '.join(map(str, shown[:8]))}{', ...' if len(shown) > 8 else ''})" if shown else "")
-    if t.get("vocab_size"):
-        task += f", vocabulary of {t['vocab_size']} {'words' if t.get('tokens') == 'word' else 'characters'}"
-    if t.get("scaled"):
-        task += ", standardised data (outputs in original units)"
-    lines.append(task)
-    data = info.get("data") or {}
-    if data:
-        opts = ", ".join(f"{k}={v}" for k, v in data.items() if k != "source" and v is not None)
-        lines.append(f"data: {data.get('source')}" + (f" ({opts})" if opts else ""))
-    train = info.get("train") or {}
-    if train:
-        keys = ("epochs", "batch_size", "optimizer", "lr", "clip_norm", "bptt", "dtype")
-        lines.append("train: " + ", ".join(f"{k}={train[k]}" for k in keys if k in train))
-    if info.get("seed") is not None:
-        lines.append(f"seed: {info['seed']}")
-    if info.get("epoch") is not None:
-        lines.append(f"epoch: {info['epoch']}")
-    metrics = info.get("metrics") or {}
-    if isinstance(metrics, Mapping) and metrics:
-        shown = {k: v for k, v in metrics.items() if k not in _NOT_SHOWN}
-        lines.append("metrics: " + " ".join(f"{k} {fmt_num(v)}" for k, v in shown.items()))
-    for k, v in (t.get("baselines") or {}).items():
-        lines.append(f"baseline {k}: {fmt_num(v)}")
-    return lines

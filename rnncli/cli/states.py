@@ -21,6 +21,7 @@ from typing import IO, Annotated
 import numpy as np
 import typer
 
+from rnncli.cli._common import say_reading_stdin, say_weights, say_wrote
 from rnncli.cli.options import BatchSize, Threads, Weights
 from rnncli.errors import UsageError
 
@@ -151,6 +152,7 @@ def states(
                 gates=model.spec.gates)
     if input_ == "-" and input_format is None:
         input_format = "txt" if model.task.kind == "text" else "jsonl"
+    say_reading_stdin(input_, input_format)
     batches = iter_predict_inputs(input_, task=model.task, fmt=input_format, batch_size=batch_size,
                                   dtype=model.dtype)
     results = iter_states(model, batches)
@@ -166,3 +168,6 @@ def states(
     else:
         with atomic_writer(output, "w") as f:  # nothing appears at FILE unless every state was written
             _stream(results, f, fmt, state_columns(model))
+    if not to_stdout:
+        say_wrote(output, fmt)
+    say_weights(weights, model)

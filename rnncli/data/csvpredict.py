@@ -57,7 +57,7 @@ def _rows(lines: Iterator[str], name: str):
     rows = cell_rows(lines, name)
     first = next(rows, None)
     if first is None:
-        raise DataError(f"{name}: no sequences to predict (empty input)")
+        raise DataError(f"{name}: no sequences in the input (it is empty)")
     second = next(rows, None)
     header = has_header(first[1], second[1] if second else None, None)
     rest = [second] if second is not None else []

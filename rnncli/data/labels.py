@@ -27,8 +27,17 @@ def _python(v) -> str | int | float | bool:
 
 
 def _key(v) -> str:
-    """What makes two labels the same class: the text of their value (1, 1.0 and "1" match)."""
-    return str(_python(v))
+    """What makes two labels the same class: the text of their value (1, 1.0, "1" and "1.0"
+    match: a file mixing them, or a JSON list NumPy turned into text, still has one class 1)."""
+    v = _python(v)
+    if isinstance(v, str):
+        try:
+            number = float(v)
+        except ValueError:
+            return v
+        if number.is_integer() and v.strip().lstrip("+-").replace(".", "", 1).isdigit():
+            return str(int(number))  # "1.0", "+1" -> "1"; not "1e3" or "inf" (text that is no label number)
+    return str(v)
 
 
 def labels_or_regression(y: np.ndarray, targets: str, name: str, key: str) -> bool:
@@ -95,7 +104,8 @@ def fit_classes(y: np.ndarray, name: str, key: str, num_classes: int | None = No
         return list(range(num_classes))
     unique: dict[str, object] = {}
     for v in np.unique(y.reshape(-1)):
-        unique.setdefault(_key(v), _python(v))
+        value = _python(v)  # a text label is kept as its key: "+1" and "1.0" are the class "1"
+        unique.setdefault(_key(v), _key(v) if isinstance(value, str) else value)
     if len(unique) < 2:
         only = next(iter(unique.values()), None)
         raise DataError(f"{name}: {key} has a single class ({only!r}); a classifier needs two or more")

@@ -81,4 +81,4 @@ def iter_predict_inputs(
         yielded = True
         yield batch
     if not yielded:
-        raise DataError(f"{display_name(source)}: no sequences to predict (empty input)")
+        raise DataError(f"{display_name(source)}: no sequences in the input (it is empty)")

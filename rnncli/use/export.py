@@ -30,6 +30,7 @@ from rnncli.use.export_check import reference_and_feeds
 from rnncli.use.export_onnx import build_onnx
 from rnncli.use.model_io import LoadedModel
 from rnncli.use.torch_layout import torch_args, torch_class, torch_state_dicts
+from rnncli.weights import shareable_meta
 
 __all__ = ["EXPORT_FORMATS", "export_model", "format_for", "torch_checkpoint"]
 
@@ -77,7 +78,7 @@ def torch_checkpoint(model: LoadedModel) -> dict[str, Any]:
         "tie_weights": spec.tie_weights,
         "scaler": scaler,
         "vocab": list(task.vocab) if task.vocab else None,
-        "meta": json.dumps(model.meta),
+        "meta": json.dumps(shareable_meta(model.meta)),
     }
 
 
@@ -107,7 +108,7 @@ def _write_safetensors(model: LoadedModel, path: Path) -> None:
     from safetensors.numpy import save
 
     tensors = {k: np.ascontiguousarray(v) for k, v in model.params.items()}
-    atomic_write_bytes(path, save(tensors, metadata=safetensors_metadata(model.meta)))
+    atomic_write_bytes(path, save(tensors, metadata=safetensors_metadata(shareable_meta(model.meta))))
 
 
 def verify_onnx(model: LoadedModel, data: bytes, *, lengths: bool, state: bool) -> float | None:
@@ -163,6 +164,9 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
         raise UsageError(f"--lengths and --state apply to onnx; the format is {fmt}")
     if not path.parent.is_dir():
         raise UsageError(f"-o {path}: directory {str(path.parent)!r} does not exist")
+    if model.path is not None and path.exists() and os.path.samefile(path, model.path):
+        raise UsageError(f"-o {path}: is the weights file being exported ({model.path}); "
+                         "write the export under another name")
     check = None
     if fmt == "onnx":
         data = build_onnx(model, lengths=lengths, state=state).SerializeToString()

@@ -59,7 +59,8 @@ def reference_and_feeds(model: LoadedModel, *, lengths: bool, state: bool, seed:
     else:
         lens64 = None if lens is None else lens.astype(np.int64)
         xin = scale_inputs(x.astype(dtype), model.task.scaler, lens64)
-    feeds: dict[str, np.ndarray] = {"x": x}
+    nct = model.task.layout == "NCT" and not takes_tokens(model)
+    feeds: dict[str, np.ndarray] = {"x": np.ascontiguousarray(x.transpose(0, 2, 1)) if nct else x}
     h0 = None
     if lengths:
         feeds["lengths"] = lens

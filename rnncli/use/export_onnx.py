@@ -30,6 +30,7 @@ import numpy as np
 from rnncli.errors import UsageError
 from rnncli.use.model_io import LoadedModel
 from rnncli.use.onnx_recurrent import recurrent_layers, state_inputs, state_outputs
+from rnncli.weights import shareable_meta
 
 __all__ = ["OPSET", "build_onnx", "onnx_inputs", "takes_tokens"]
 
@@ -88,7 +89,8 @@ def _inputs_to_steps(g: _Graph, model: LoadedModel) -> str:
                  else np.eye(spec.input_size, dtype=np.float32))
         x = g.op1("Gather", [g.const("embed.W", table), "x"], axis=0)
     else:
-        x = "x"
+        # a model trained on (N, C, T) arrays takes them as `rnn predict` does
+        x = "x" if task.layout != "NCT" else g.op1("Transpose", ["x"], perm=[0, 2, 1])
         if task.scaler and "input_mean" in task.scaler:
             I = model.spec.input_size
             mean = g.const("input_mean", _tiled(task.scaler["input_mean"], I))
@@ -121,8 +123,9 @@ def _head(g: _Graph, model: LoadedModel, top_steps: str, top_final: str) -> str:
 def onnx_inputs(model: LoadedModel, *, lengths: bool = False, state: bool = False) -> dict[str, str]:
     """Name -> a short description of each graph input (for help texts and the model's doc)."""
     spec = model.spec
-    out = {"x": "int64 (batch, time) token ids" if takes_tokens(model)
-           else f"float32 (batch, time, {spec.input_size})"}
+    features = (f"float32 (batch, {spec.input_size}, time)" if model.task.layout == "NCT"
+                else f"float32 (batch, time, {spec.input_size})")
+    out = {"x": "int64 (batch, time) token ids" if takes_tokens(model) else features}
     if lengths:
         out["lengths"] = "int32 (batch,) valid steps per row"
     if state:
@@ -138,7 +141,9 @@ def _value_infos(helper, TP, model: LoadedModel, *, lengths: bool, state: bool):
     if takes_tokens(model):
         ins = [helper.make_tensor_value_info("x", TP.INT64, ["batch", "time"])]
     else:
-        ins = [helper.make_tensor_value_info("x", TP.FLOAT, ["batch", "time", spec.input_size])]
+        dims = ["batch", spec.input_size, "time"] if model.task.layout == "NCT" else [
+            "batch", "time", spec.input_size]
+        ins = [helper.make_tensor_value_info("x", TP.FLOAT, dims)]
     if lengths:
         ins.append(helper.make_tensor_value_info("lengths", TP.INT32, ["batch"]))
     state_shape = [L, "batch", H]
@@ -194,8 +199,12 @@ def _doc(model: LoadedModel, lengths: bool, state: bool) -> str:
 
 
 def _metadata(model: LoadedModel) -> dict[str, str]:
-    """String metadata: the weights' meta, plus the vocabulary of a text model on its own."""
-    props = {"rnn.meta": json.dumps(model.meta), "kind": model.task.kind, "output": model.spec.output}
+    """String metadata: the weights' meta (absolute paths cut to file names), the input layout, and
+    on their own the class labels of a classifier and the vocabulary of a text model."""
+    props = {"rnn.meta": json.dumps(shareable_meta(model.meta)), "kind": model.task.kind,
+             "output": model.spec.output, "layout": model.task.layout}
+    if model.task.classes:  # class id -> the label the training data used (outputs are probabilities)
+        props["classes"] = json.dumps(model.task.classes)
     if model.task.vocab:  # ids -> tokens; "tokens" says how they join (char: as they are, word: spaces)
         props["vocab"] = json.dumps(model.task.vocab)
         props["tokens"] = str(model.task.tokens)
