@@ -1,4 +1,13 @@
-"""The training loop: one flat loop with commented phases, reporting through callbacks, never printing.
+"""The training loop, split into its phases; reports through callbacks, never prints.
+
+`train(cfg, run_dir, ...)` loads and checks the data and model (training/build.py), hands small
+sequence files to cross-validation first (training/crossval.py), claims the run directory
+(training/rundir.py) and runs `_run_epochs`. The phases share one `_Run` (config, spec, data,
+TrainState, generators, saver, callbacks): `_begin` (initial or resumed weights, the run's files),
+`_run_epochs` -> `_train_epoch` (the epoch's batch order, resumable mid-epoch) -> `_train_batch`
+(the scheduled lr; the stateful carry) -> `_train_window` (one truncated-BPTT window: forward and
+backward, clip, the non-finite check, the update), then `_end_epoch` (validation, the epoch's
+record, plateau and patience) and `_save_progress` (checkpoint, best.npz, metrics.jsonl).
 
 Reproducible: parameters, data order and dropout masks come from three generators seeded from the
 config's seed, and a checkpoint holds all their states, so a run interrupted at any step and resumed
