@@ -169,3 +169,38 @@ def test_labels_1_and_1_0_and_text_1_are_one_class(tmp_path):
     from rnncli.weights import read_meta
 
     assert [str(c) for c in read_meta(tmp_path / "run")["task"]["classes"]] == ["0", "1"]
+
+
+def _commands():
+    import typer
+
+    from rnncli.cli import app
+
+    group = typer.main.get_command(app)
+    return {name: cmd for name, cmd in group.commands.items() if name != "config"}
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_help_at_80_columns(name, monkeypatch):
+    import inspect
+
+    monkeypatch.setenv("COLUMNS", "80")
+    r = rnn(name, "--help")
+    assert r.exit_code == 0, r.output
+    text = r.stdout
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    assert "{" not in usage and "[[" not in usage, usage
+    assert "<bool>" not in text  # a flag takes no value: --json true is refused
+    assert max(len(line) for line in text.splitlines()) <= 80
+    doc = inspect.getdoc(_commands()[name].callback) or ""
+    examples = doc.partition("Examples:")[2].splitlines()
+    for line in examples:  # each fits on one line of the help, so it can be pasted
+        assert len(line) + 1 <= 78, line
+
+
+def test_prose_is_reflowed_examples_are_not():
+    from rnncli.cli.help_format import reflow
+
+    text = "First line.\n\nA paragraph\nbroken in the source.\n\nExamples:\n  rnn a\n  rnn b \\\n    --c"
+    assert reflow(text) == ("First line.\n\nA paragraph broken in the source.\n\n"
+                            "Examples:\n  rnn a\n  rnn b \\\n    --c")

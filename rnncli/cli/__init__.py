@@ -238,22 +238,23 @@ def _register() -> None:
     from rnncli.cli import states as states_cmds
     from rnncli.cli import sweep as sweep_cmds
     from rnncli.cli import train as train_cmds
+    from rnncli.cli.help_format import RnnCommand
 
-    app.command("train")(train_cmds.train)
-    app.command("eval")(model_cmds.eval_cmd)
-    app.command("predict")(model_cmds.predict)
-    app.command("sample")(model_cmds.sample)
-    app.command("info")(model_cmds.info)
-    app.command("export")(export_cmds.export)
-    app.command("gradcheck")(gradcheck_cmds.gradcheck)
-    app.command("data")(data_cmds.data)
-    app.command("bench")(bench_cmds.bench)
-    app.command("diagnose")(diagnose_cmds.diagnose)
-    app.command("explain")(explain_cmds.explain)
-    app.command("states")(states_cmds.states)
-    app.command("plot")(plot_cmds.plot)
-    app.command("compare")(compare_cmds.compare)
-    app.command("sweep")(sweep_cmds.sweep)
+    app.command("train", cls=RnnCommand)(train_cmds.train)
+    app.command("eval", cls=RnnCommand)(model_cmds.eval_cmd)
+    app.command("predict", cls=RnnCommand)(model_cmds.predict)
+    app.command("sample", cls=RnnCommand)(model_cmds.sample)
+    app.command("info", cls=RnnCommand)(model_cmds.info)
+    app.command("export", cls=RnnCommand)(export_cmds.export)
+    app.command("gradcheck", cls=RnnCommand)(gradcheck_cmds.gradcheck)
+    app.command("data", cls=RnnCommand)(data_cmds.data)
+    app.command("bench", cls=RnnCommand)(bench_cmds.bench)
+    app.command("diagnose", cls=RnnCommand)(diagnose_cmds.diagnose)
+    app.command("explain", cls=RnnCommand)(explain_cmds.explain)
+    app.command("states", cls=RnnCommand)(states_cmds.states)
+    app.command("plot", cls=RnnCommand)(plot_cmds.plot)
+    app.command("compare", cls=RnnCommand)(compare_cmds.compare)
+    app.command("sweep", cls=RnnCommand)(sweep_cmds.sweep)
     app.add_typer(config_cmds.config_app, name="config")
 
 

@@ -133,8 +133,10 @@ def bench(
 
     Examples:
       rnn bench
-      rnn bench --batch 128 --seq-len 200 --input 128 --hidden 512 --threads 2 --json
-      rnn bench -c configs/adding.yaml --dtype float64 --scaling --memory-window 20
+      rnn bench --batch 128 --seq-len 200 --input 128 --hidden 512 \\
+        --threads 2 --json
+      rnn bench -c configs/adding.yaml --dtype float64 --scaling \\
+        --memory-window 20
       rnn bench --cell lstm --threads 1
     """
     from rnncli.core.cells import CELLS

@@ -61,11 +61,13 @@ def train(
 
     Examples:
       rnn train -c configs/sine.yaml
-      rnn train -c configs/adding.yaml --set train.epochs=5 --set model.hidden_size=64
+      rnn train -c configs/adding.yaml --set train.epochs=5 \\
+        --set model.hidden_size=64
       rnn train --resume runs/adding-1
       rnn train -c configs/sine.yaml --log-to tensorboard
       rnn train -c configs/adding.yaml --threads 1
-      rnn train -c runs/text-1/config.yaml --set data.path=other.txt --init-from runs/text-1
+      rnn train -c runs/text-1/config.yaml --set data.path=other.txt \\
+        --init-from runs/text-1
     """
     from rnncli.cli.render import ProgressReporter
     from rnncli.cli.summary import curve_lines, summary_lines
