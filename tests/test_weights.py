@@ -396,3 +396,20 @@ def test_sigkill_during_writes_leaves_a_loadable_file(tmp_path):
     params, meta, _ = load_weights(p)
     epoch = meta["epoch"]
     assert all((a == epoch).all() for a in params.values())  # one complete version, not a mix
+
+
+def test_meta_model_cell_is_validated_and_defaults_to_the_vanilla_cell(tmp_path):
+    p = tmp_path / "m.npz"
+    write_npz(p, good_arrays({"model": {**MODEL, "cell": "transformer"}}))
+    assert load_error(p) == f"{p}: meta.model.cell must be one of rnn, gru, lstm (got 'transformer')"
+    write_npz(p, good_arrays({"model": {**MODEL, "cell": "lstm"}}))  # Elman tensors for an LSTM
+    assert load_error(p).startswith(f"{p}: missing parameters: rnn.0.W_ih")
+    assert "cell" not in MODEL and set(expected_shapes(MODEL)) == set(good_arrays()) - {"meta"}
+
+
+def test_gated_cells_name_their_tensors_as_torch():
+    shapes = expected_shapes({**MODEL, "cell": "gru", "bidirectional": True})
+    H, I = MODEL["hidden_size"], MODEL["input_size"]
+    assert shapes["rnn.0.W_ih"] == (3 * H, I) and shapes["rnn.1.W_ih_reverse"] == (3 * H, 2 * H)
+    assert shapes["rnn.0.W_hh"] == (3 * H, H) and shapes["rnn.1.b_hh_reverse"] == (3 * H,)
+    assert expected_shapes({**MODEL, "cell": "lstm"})["rnn.0.b_ih"] == (4 * H,)
