@@ -123,3 +123,20 @@ def test_state_helpers_read_one_array_or_a_pair():
         state_parts(h, 2)
     with pytest.raises(ValueError, match="cell must be one of"):
         get_cell("transformer")
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_float32_stays_float32_and_agrees_with_float64(name):
+    cell = get_cell(name)
+    p, u, state0, padded, rmask, G_hs, G_fin = _problem(cell, rdrop=0.3)
+    out = {}
+    for dtype in (np.float32, np.float64):
+        cast = {k: v.astype(dtype) for k, v in p.items()}
+        s0 = tuple(a.astype(dtype) for a in state0)
+        hs, final, cache = cell.forward(cast, u.astype(dtype), s0, padded=padded, rmask=rmask.astype(dtype))
+        grads, du, d0, _ = cell.backward(G_hs.astype(dtype), cache, tuple(g.astype(dtype) for g in G_fin))
+        assert {a.dtype for a in (hs, du, *final, *d0, *grads.values())} == {np.dtype(dtype)}
+        out[dtype] = (hs, grads)
+    np.testing.assert_allclose(out[np.float32][0], out[np.float64][0], atol=1e-5)
+    for k in p:
+        np.testing.assert_allclose(out[np.float32][1][k], out[np.float64][1][k], atol=2e-4, rtol=1e-4)
