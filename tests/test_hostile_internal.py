@@ -55,6 +55,15 @@ DATA = {
                                                "data.index_column=0", *OUT], ("i.csv", "the only column"),
                                               {"i.csv": "1\n2\n3\n"}),
 }
+# once two lines each (a pydantic block, a traceback-like ValueError): one line now, kept that way
+DATA["freq-range-nan"] = Case(["data", "frequency", "--set", "freq_range=[.nan, 2]", "-o", "{d}/f.npz"],
+                              ("freq_range", "finite"), absent=("f.npz",))
+DATA["zero-length-T-in-npz"] = Case(["train", "--set", "data.source={d}/z.npz", *OUT],
+                                    ("z.npz", "'X'", "zero"),
+                                    {"z.npz": lambda w: npz_bytes(X=np.zeros((4, 0, 1)), y=np.zeros((4, 1)))})
+DATA["stride-not-an-integer"] = Case(["train", "--set", "data.source={d}/y.csv", "--set", "data.stride=1e20",
+                                      *OUT], ("data.stride", "integer"), {"y.csv": YEARS})
+
 META = {
     # every reader: predict here; the same function serves eval, sample, states, export, info
     "char-vocab-empty-entry": Case(["sample", "{d}/w.npz", "-n", "3"], ("w.npz", "meta.task.vocab[1]", "''"),
