@@ -64,8 +64,9 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     dtype = u.dtype
     gates = np.empty((T, B, 3 * H), dtype=dtype)  # pre-activations, then r | z | n in place
     np.matmul(u.reshape(T * B, -1), W_ih.T, out=gates.reshape(T * B, 3 * H))
-    gates += b_ih
-    gates[:, :, : 2 * H] += b_hh[: 2 * H]  # r and z add b_hh outside the product; n's sits inside r * (.)
+    bias = b_ih.copy()
+    bias[: 2 * H] += b_hh[: 2 * H]  # r and z add b_hh outside the product; n's sits inside r * (.)
+    gates += bias  # one pass over the (T, B, 3H) buffer
     b_hn = b_hh[2 * H:]
     hn = np.empty((T, B, H), dtype=dtype)  # W_hn (m * h_{t-1}) + b_hn, kept for backward
     buf = np.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
@@ -110,7 +111,8 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
     dan = np.empty((T, B, H), dtype=dtype)  # d(n's pre-activation)
     dh_norms = np.empty(T, dtype=np.float64)
     dh, d_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
-    dhv, tmp = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
+    dhv = np.empty((B, H), dtype=dtype) if valid is not None else None
+    tmp = np.empty((B, H), dtype=dtype)
     start(dfinal, 0, d_next)
     for t in range(T - 1, -1, -1):
         if dhs is None:
@@ -119,7 +121,7 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
             np.add(dhs[t], d_next, out=dh)
         dh_norms[t] = np.sqrt(np.vdot(dh, dh))
         if valid is None:
-            np.copyto(dhv, dh)
+            dhv = dh  # read only below: no copy needed
         else:
             np.multiply(dh, valid[t], out=dhv)  # a padded step has no gate gradients of its own
         g, d = gates[t], dR[t]

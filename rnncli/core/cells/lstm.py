@@ -70,8 +70,7 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     dtype = u.dtype
     gates = np.empty((T, B, 4 * H), dtype=dtype)  # pre-activations, then i | f | g | o in place
     np.matmul(u.reshape(T * B, -1), W_ih.T, out=gates.reshape(T * B, 4 * H))
-    gates += b_ih
-    gates += b_hh
+    gates += b_ih + b_hh  # (4H,): one pass over the (T, B, 4H) buffer
     buf = np.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
     cbuf = np.empty((T + 1, B, H), dtype=dtype)  # cbuf[0] = c0, cbuf[t + 1] = c_t
     start(state0, 0, buf[0])
@@ -120,7 +119,8 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
     dh_norms = np.empty(T, dtype=np.float64)
     dh, d_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
     dc, dc_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
-    dhv, tmp = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
+    dhv = np.empty((B, H), dtype=dtype) if valid is not None else None
+    tmp = np.empty((B, H), dtype=dtype)
     start(dfinal, 0, d_next)
     start(dfinal, 1, dc_next)
     for t in range(T - 1, -1, -1):
@@ -130,7 +130,7 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
             np.add(dhs[t], d_next, out=dh)
         dh_norms[t] = np.sqrt(np.vdot(dh, dh))
         if valid is None:
-            np.copyto(dhv, dh)
+            dhv = dh  # read only below: no copy needed
             np.copyto(dc, dc_next)
         else:
             np.multiply(dh, valid[t], out=dhv)  # a padded step has no gate gradients of its own
