@@ -37,7 +37,7 @@ WARNING_MARKS = ("Warning:", "warnings.warn", "Traceback", "Exception ignored")
 EXTRAS = {
     "torch": "torch", "onnx": "export", "onnxruntime": "export", "safetensors": "export",
     "optuna": "sweep", "matplotlib": "plot", "tensorboardX": "tensorboard", "mlflow": "mlflow",
-    "pyarrow": "parquet", "cupy": "cuda12",
+    "pyarrow": "parquet", "cupy": "cuda12", "radon": "dev",
 }
 
 

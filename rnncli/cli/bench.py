@@ -87,7 +87,7 @@ def _scaling_rows(table: Table, r: dict) -> None:
                           f"{sc[key]['step_ms']:.4g} ({sc[key]['ratio']:.2f}x)", "", "")
 
 
-def bench(
+def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
     config: ConfigFiles = None,
     set_: SetOverrides = None,
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="Sequences per step B.")] = None,

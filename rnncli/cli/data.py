@@ -25,6 +25,26 @@ def _options(name: str, num_samples: int | None, seq_len: int | None, sets: list
     return data_config_from(options, sets)
 
 
+def _out_format(output: str, fmt: str | None) -> str:
+    """The format to write: --format, else the file's suffix; jsonl for a stream without one."""
+    from rnncli.data.formats.registry import WRITE_FORMATS, from_suffix, get
+    from rnncli.fsutil import is_stream
+
+    if fmt is None:
+        # A stream (stdout, /dev/stdout, a FIFO) has no extension to go by: jsonl, as for '-'.
+        fmt = "jsonl" if not Path(output).suffix and is_stream(output) else from_suffix(output)
+        if fmt not in WRITE_FORMATS:
+            raise UsageError(
+                f"cannot tell the format of {output!r} from its extension; "
+                f"give --format {'|'.join(WRITE_FORMATS)}"
+            )
+    if fmt not in WRITE_FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(WRITE_FORMATS)}, got {fmt!r}")
+    if output == "-" and get(fmt).binary and sys.stdout.isatty():
+        raise UsageError(f"refusing to write binary .{fmt} to a terminal; use -o FILE or a pipe")
+    return fmt
+
+
 def data(
     name: Annotated[
         str,
@@ -41,7 +61,8 @@ def data(
     fmt: Annotated[
         str | None,
         typer.Option("--format", "-f",
-                     help="jsonl, csv, npz or npy; default from FILE's extension, jsonl for '-'."),
+                     help="jsonl, csv, npz, npy or parquet; default from FILE's extension, jsonl "
+                     "for '-'."),
     ] = None,
     num_samples: Annotated[
         int | None, typer.Option("--num-samples", "-n", min=1, help="Number of sequences.")
@@ -67,21 +88,8 @@ def data(
       rnn data sine -n 5 -o - | rnn predict runs/sine-1 - --format jsonl
     """
     from rnncli.data import generate, write_dataset
-    from rnncli.data.formats.registry import WRITE_FORMATS, from_suffix, get
-    from rnncli.fsutil import is_stream
 
-    if fmt is None:
-        # A stream (stdout, /dev/stdout, a FIFO) has no extension to go by: jsonl, as for '-'.
-        fmt = "jsonl" if not Path(output).suffix and is_stream(output) else from_suffix(output)
-        if fmt not in WRITE_FORMATS:
-            raise UsageError(
-                f"cannot tell the format of {output!r} from its extension; "
-                f"give --format {'|'.join(WRITE_FORMATS)}"
-            )
-    if fmt not in WRITE_FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(WRITE_FORMATS)}, got {fmt!r}")
-    if output == "-" and get(fmt).binary and sys.stdout.isatty():
-        raise UsageError(f"refusing to write binary .{fmt} to a terminal; use -o FILE or a pipe")
+    fmt = _out_format(output, fmt)
     cfg = _options(name, num_samples, seq_len, set_ or [])
     dataset, task = generate(name, cfg, seed=seed, base_dir=Path.cwd())
     # The data layer writes files atomically and '-' to the stream we hand it.

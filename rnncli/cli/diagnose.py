@@ -16,7 +16,7 @@ from rnncli.errors import UsageError
 _STYLE = {"vanishing": "bold yellow", "exploding": "bold red", "healthy": "bold green"}
 
 
-def diagnose(
+def diagnose(  # noqa: PLR0913 - a Typer command: one parameter per option
     weights: Annotated[
         Path | None,
         typer.Argument(metavar="[WEIGHTS]", show_default=False,

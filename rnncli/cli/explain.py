@@ -16,7 +16,7 @@ from rnncli.errors import GradcheckFailed, UsageError
 JSON_KEYS = ("forward", "output", "loss", "backward", "grads", "numerical")
 
 
-def explain(
+def explain(  # noqa: PLR0913 - a Typer command: one parameter per option
     weights: Annotated[
         Path | None,
         typer.Argument(metavar="[WEIGHTS]", show_default=False,

@@ -12,7 +12,7 @@ from rnncli.errors import GradcheckFailed
 from rnncli.wording import plural
 
 
-def gradcheck(
+def gradcheck(  # noqa: PLR0913 - a Typer command: one parameter per option
     config: ConfigFiles = None,
     set_: SetOverrides = None,
     seed: Seed = None,

@@ -93,7 +93,7 @@ def eval_cmd(
             print_table(console, table)
 
 
-def predict(
+def predict(  # noqa: PLR0913 - a Typer command: one parameter per option
     weights: Weights,
     input_: Annotated[
         str,

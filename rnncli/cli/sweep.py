@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ DEFAULT_TRIALS = 20
 MAX_WORKERS = 256
 
 
-def sweep(
+def sweep(  # noqa: PLR0913 - a Typer command: one parameter per option
     config: ConfigFiles = None,
     set_: SetOverrides = None,
     param: Annotated[
@@ -109,8 +110,8 @@ def sweep(
     out_dir = Path(out) if out is not None else None
     created = out_dir is not None and not out_dir.exists()
     try:
-        spec = _spec(config or [], set_ or [], param or [], space, trials, out, sampler, metric, direction,
-                     prune, storage, study, seed, threads)
+        spec = _spec(_Options(config or [], set_ or [], param or [], space, trials, out, sampler, metric,
+                              direction, prune, storage, study, seed, threads))
         created = created or not Path(spec.out).exists()
         study_obj = _open(spec, storage is None)
     except BaseException:
@@ -148,38 +149,79 @@ def _open(spec, default_storage: bool):
     return study
 
 
-def _spec(configs, overrides, params, space, trials, out, sampler, metric, direction, prune, storage,
-          study, seed, threads):
-    """Check the options and the search space; the SweepSpec the workers run."""
-    from rnncli.config import load_config
-    from rnncli.tools.sweep import SweepSpec, infer_direction
-    from rnncli.tools.sweep_space import check_space, grid_space, load_space, parse_param
-    from rnncli.tools.sweep_study import default_storage
+@dataclass(frozen=True)
+class _Options:
+    """The sweep's options as the command got them (one value instead of fourteen arguments)."""
 
-    for name, value, allowed in (("--sampler", sampler, SAMPLERS), ("--prune", prune, PRUNERS),
-                                 ("--direction", direction, ("minimize", "maximize", None))):
+    configs: list
+    overrides: list
+    params: list
+    space: Path | None
+    trials: int | None
+    out: Path | None
+    sampler: str
+    metric: str
+    direction: str | None
+    prune: str
+    storage: str | None
+    study: str | None
+    seed: int | None
+    threads: int | None
+
+
+def _search_space(o: _Options) -> list:
+    """The choices checked and the searched parameters parsed (--param, then --space)."""
+    from rnncli.tools.sweep_space import load_space, parse_param
+
+    for name, value, allowed in (("--sampler", o.sampler, SAMPLERS), ("--prune", o.prune, PRUNERS),
+                                 ("--direction", o.direction, ("minimize", "maximize", None))):
         if value not in allowed:
             raise UsageError(f"{name}: {value!r} is not one of {', '.join(a for a in allowed if a)}")
-    space_params = [parse_param(p) for p in params] + (load_space(space) if space else [])
+    space_params = [parse_param(p) for p in o.params] + (load_space(o.space) if o.space else [])
     if not space_params:
         raise UsageError("nothing to search: give --param KEY=SPEC (e.g. --param "
                          "train.lr=loguniform:1e-4:1e-2) or --space FILE")
-    cfg = load_config(configs, overrides, seed=seed)  # the base config must be valid by itself
-    check_space(space_params, configs, overrides)
-    if sampler == "grid":
-        size = 1
-        for values in grid_space(space_params).values():
-            size *= len(values)
-        trials = min(trials or size, size)
-    out = Path(out) if out is not None else Path("sweeps") / (cfg.name or "default")
-    _check_out(out, storage)  # made by _open, after every check
+    return space_params
+
+
+def _grid_trials(space_params: list, trials: int | None) -> int:
+    """A grid sweep runs each point once: at most the grid's size (by default all of it)."""
+    from rnncli.tools.sweep_space import grid_space
+
+    size = 1
+    for values in grid_space(space_params).values():
+        size *= len(values)
+    return min(trials or size, size)
+
+
+def _spec(o: _Options):
+    """Check the options and the search space; the SweepSpec the workers run."""
+    from rnncli.config import load_config
+    from rnncli.tools.sweep_space import check_space
+
+    space_params = _search_space(o)
+    cfg = load_config(o.configs, o.overrides, seed=o.seed)  # the base config must be valid by itself
+    check_space(space_params, o.configs, o.overrides)
+    trials = _grid_trials(space_params, o.trials) if o.sampler == "grid" else o.trials
+    out = Path(o.out) if o.out is not None else Path("sweeps") / (cfg.name or "default")
+    _check_out(out, o.storage)  # made by _open, after every check
+    return _sweep_spec(o, out, space_params, trials)
+
+
+def _sweep_spec(o: _Options, out: Path, space_params: list, trials: int | None):
+    """The SweepSpec of checked options, with the defaults of what was not given."""
+    from rnncli.tools.sweep import SweepSpec, infer_direction
+    from rnncli.tools.sweep_study import default_storage
+
     return SweepSpec(
-        out=str(out.resolve()), storage=storage or default_storage(out), study=study or out.resolve().name,
+        out=str(out.resolve()), storage=o.storage or default_storage(out),
+        study=o.study or out.resolve().name,
         params=[{"key": p.key, "kind": p.kind, "values": list(p.values), "origin": p.origin}
                 for p in space_params],
-        trials=trials or DEFAULT_TRIALS, metric=metric, direction=direction or infer_direction(metric),
-        sampler=sampler, prune=prune, configs=[str(Path(c).resolve()) for c in configs],
-        overrides=list(overrides), seed=seed, threads=1 if threads is None else threads, argv=list(sys.argv))
+        trials=trials or DEFAULT_TRIALS, metric=o.metric, direction=o.direction or infer_direction(o.metric),
+        sampler=o.sampler, prune=o.prune, configs=[str(Path(c).resolve()) for c in o.configs],
+        overrides=list(o.overrides), seed=o.seed, threads=1 if o.threads is None else o.threads,
+        argv=list(sys.argv))
 
 
 def _check_out(out: Path, storage: str | None) -> None:

@@ -124,27 +124,36 @@ def _cast(data: SequenceData | None, dtype, name: str = "data") -> SequenceData 
     return replace(data, X=x, y=y)
 
 
-def _prepare(records: Records, cfg: DataConfig, seed: int, fitted: TaskInfo | None,
-             frac: float) -> DataBundle:
-    """Sequences read from a file: class ids, the train/val split, standardisation, baselines."""
-    data, labels, name = records.data, records.labels, records.name
-    ids = cfg.token_ids or (fitted is not None and fitted.tokens == "id")
-    if ids:
-        data = replace(data, X=token_ids(data.X, name))
+def _task_of(data: SequenceData, labels: bool, cfg: DataConfig, name: str,
+             fitted: TaskInfo | None) -> tuple[SequenceData, TaskInfo]:
+    """Labels as class ids and the task: fitted on this data, or the saved model's (checked)."""
     if fitted is None:
-        data, task = _task_from_data(data, labels, cfg, name)
-    else:
-        k = int(fitted.num_classes or fitted.output_size)
-        classes = label_names(fitted.classes, k) if labels and fitted.loss == "cross_entropy" else None
-        data, task = _task_from_data(data, labels, cfg, name, classes)
-        check_against_model(data, task, fitted, name)
-        task = replace(fitted, baselines={})
+        return _task_from_data(data, labels, cfg, name)
+    k = int(fitted.num_classes or fitted.output_size)
+    classes = label_names(fitted.classes, k) if labels and fitted.loss == "cross_entropy" else None
+    data, task = _task_from_data(data, labels, cfg, name, classes)
+    check_against_model(data, task, fitted, name)
+    return data, replace(fitted, baselines={})
+
+
+def _split(data: SequenceData, cfg: DataConfig, seed: int, frac: float):
+    """(train, val or None): cross-validation fold data.fold, else the seeded val_fraction split."""
     if cfg.fold is not None and frac > 0:
         train_idx, val_idx = fold_indices(len(data), cfg.fold, seed)
     else:
         train_idx, val_idx = split_indices(len(data), frac, seed)
-    train = data.subset(train_idx)
-    val = data.subset(val_idx) if len(val_idx) else None
+    return data.subset(train_idx), data.subset(val_idx) if len(val_idx) else None
+
+
+def _prepare(records: Records, cfg: DataConfig, seed: int, fitted: TaskInfo | None,
+             frac: float) -> DataBundle:
+    """Sequences read from a file: class ids, the train/val split, standardisation, baselines."""
+    data, name = records.data, records.name
+    ids = cfg.token_ids or (fitted is not None and fitted.tokens == "id")
+    if ids:
+        data = replace(data, X=token_ids(data.X, name))
+    data, task = _task_of(data, records.labels, cfg, name, fitted)
+    train, val = _split(data, cfg, seed, frac)
     if fitted is not None:
         task.scaler = fitted.scaler
     elif cfg.standardize and not ids:  # token ids are never scaled

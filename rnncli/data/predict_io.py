@@ -34,6 +34,10 @@ from rnncli.data.types import Batch, TaskInfo
 from rnncli.errors import DataError
 
 
+def _either(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
 def _predict_format(source: str | Path, fmt: str | None, task: TaskInfo) -> DataFormat:
     """The input format: given, or from the suffix; it must suit the model."""
     name = display_name(source)
@@ -44,12 +48,11 @@ def _predict_format(source: str | Path, fmt: str | None, task: TaskInfo) -> Data
             raise DataError(f"{name}: cannot tell the format; give --format {'|'.join(readable)}")
     if fmt not in readable:
         raise DataError(f"{name}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    chosen = FORMATS[fmt]
-    if chosen.text_models != (task.kind == "text"):
-        others = [n for n in readable if FORMATS[n].text_models == (task.kind == "text")]
-        want = ", ".join(others[:-1]) + " or " + others[-1] if len(others) > 1 else others[0]
+    text = task.kind == "text"
+    if FORMATS[fmt].text_models != text:
+        want = _either([n for n in readable if FORMATS[n].text_models == text])
         raise DataError(f"{name}: format {fmt} does not fit a {task.kind} model; give {want}")
-    return chosen
+    return FORMATS[fmt]
 
 
 def iter_predict_inputs(

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnncli.config import Config
 from rnncli.core.losses import LOSSES
 from rnncli.core.model import ModelSpec, backward, forward, sequence_mask
 from rnncli.core.optim import Optimizer, clip_gradients, make_optimizer
@@ -185,7 +186,7 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
     }
 
 
-def diagnose_config(cfg, *, batch_size: int = 32, steps: int | None = None,
+def diagnose_config(cfg: Config, *, batch_size: int = 32, steps: int | None = None,
                     base_dir: Path | None = None, attribution: bool = False) -> dict:
     """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
     on the first sequences of its training data, with one step of its optimizer; `attribution` adds

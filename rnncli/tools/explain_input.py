@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnncli.config import Config
 from rnncli.core.model import ModelSpec
 from rnncli.data import SequenceData, TaskInfo, encode_text, load_dataset, one_hot
 from rnncli.data.scaling import model_inputs, scale_targets
@@ -175,7 +176,7 @@ def _pick(data: SequenceData, task: TaskInfo, index: int, steps: int | None, out
     return x, y
 
 
-def explain_config(cfg, *, x_text: str | None = None, y_text: str | None = None, index: int = 0,
+def explain_config(cfg: Config, *, x_text: str | None = None, y_text: str | None = None, index: int = 0,
                    steps: int | None = None, base_dir: Path | None = None) -> Explained:
     """The config's model at initialisation (the weights `rnn train` starts from) on sequence `index`
     of its training data, of the data file `x_text` names, or on the JSON sequence `x_text`."""

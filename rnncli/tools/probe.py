@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnncli.config import Config
 from rnncli.core.gradcheck import gradcheck
 from rnncli.core.init import init_params
 from rnncli.data import Batch, SequenceData, TaskInfo, iterate_batches, load_dataset
@@ -32,14 +33,14 @@ def first_batch(data: SequenceData, task: TaskInfo, batch_size: int, steps: int 
     return Batch(x, y, lengths)
 
 
-def initial_params(cfg, spec) -> dict[str, np.ndarray]:
+def initial_params(cfg: Config, spec) -> dict[str, np.ndarray]:
     """The config's model at initialisation in float64: the weights `rnn train` starts from (seeded
     exactly as the training loop seeds its init generator)."""
     return init_params(spec, np.random.default_rng([cfg.seed, 0]), **init_options(cfg.model),
                        dtype=np.float64)
 
 
-def config_batch(cfg, *, batch_size: int, steps: int | None, base_dir: Path | None = None,
+def config_batch(cfg: Config, *, batch_size: int, steps: int | None, base_dir: Path | None = None,
                  what: str = "diagnose"):
     """(resolved cfg, ModelSpec, TaskInfo, Batch): the config's model and the first sequences of
     its training data; refused up front (`what` names the command) if they would not fit in memory."""
@@ -50,7 +51,7 @@ def config_batch(cfg, *, batch_size: int, steps: int | None, base_dir: Path | No
     return cfg, spec, data.task, first_batch(data.train, data.task, batch_size, steps, spec.output)
 
 
-def gradcheck_config(cfg, *, batch_size: int = 4, steps: int | None = 8, eps: float = 1e-6,
+def gradcheck_config(cfg: Config, *, batch_size: int = 4, steps: int | None = 8, eps: float = 1e-6,
                      tol: float | None = None, atol: float | None = None, sample: int | None = None,
                      base_dir: Path | None = None):
     """Gradient-check the config's model on a small batch of its own data, in float64.

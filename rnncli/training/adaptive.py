@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from rnncli.config import Config
 from rnncli.core.model import ModelSpec
 from rnncli.data import DataBundle, num_batches
 from rnncli.data.options import GENERATORS
@@ -59,7 +60,7 @@ def epoch_seconds(spec: ModelSpec, n_train: int, n_val: int, t: int, batch: int)
     return train + val
 
 
-def adapt_to_data(cfg, data: DataBundle, spec: ModelSpec | None = None) -> tuple[object, dict]:
+def adapt_to_data(cfg: Config, data: DataBundle, spec: ModelSpec | None = None) -> tuple[object, dict]:
     """`cfg` with train.epochs (and train.patience, val_smoothing) chosen for the data when unset.
 
     Returns:
@@ -86,7 +87,7 @@ def adapt_to_data(cfg, data: DataBundle, spec: ModelSpec | None = None) -> tuple
     return cfg.model_copy(update={"train": train}), chosen
 
 
-def _with_window(cfg, data: DataBundle):
+def _with_window(cfg: Config, data: DataBundle):
     """A csv series cut with a window the data layer chose (data.seq_len unset): the window is
     written into data.seq_len, so config.yaml, eval and predict cut the same windows."""
     d = cfg.data
@@ -97,7 +98,7 @@ def _with_window(cfg, data: DataBundle):
     return cfg.model_copy(update={"data": d.model_copy(update={"seq_len": data.task.seq_len})})
 
 
-def describe_chosen(chosen: dict, cfg) -> str:
+def describe_chosen(chosen: dict, cfg: Config) -> str:
     """What `adapt_to_data` chose, in words for the start of training ('' when nothing)."""
     if not chosen:
         return ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnncli.config import resolve_with_task
+from rnncli.config import Config, resolve_with_task
 from rnncli.core.model import ModelSpec
 from rnncli.core.optim import OPTIMIZER_OPTIONS, Optimizer, make_optimizer
 from rnncli.data import GENERATORS, DataBundle, TaskInfo, load_dataset, num_batches
@@ -14,7 +14,7 @@ from rnncli.memory import check_fits, config_estimate, memory_budget, step_memor
 from rnncli.training.adaptive import adapt_to_data
 
 
-def build_spec(cfg, task: TaskInfo):
+def build_spec(cfg: Config, task: TaskInfo):
     """The config with sizes, output mode and loss filled in from the data (keys the user set must
     agree with it), and the ModelSpec it describes."""
     cfg = resolve_with_task(cfg, task)
@@ -31,7 +31,7 @@ def init_options(m) -> dict:
             "forget_bias": m.forget_bias}
 
 
-def optimizer_from_config(cfg) -> Optimizer:
+def optimizer_from_config(cfg: Config) -> Optimizer:
     """A fresh optimizer as cfg.train describes it, given only the options it reads."""
     tc = cfg.train
     values = {"momentum": tc.momentum, "nesterov": tc.nesterov, "beta1": tc.beta1, "beta2": tc.beta2,
@@ -43,12 +43,12 @@ def optimizer_from_config(cfg) -> Optimizer:
 _HINT = "lower train.batch_size, model.hidden_size, data.seq_len or data.num_samples, or set train.bptt"
 
 
-def _sizes(cfg, batch: int, window: int) -> str:
+def _sizes(cfg: Config, batch: int, window: int) -> str:
     m = cfg.model
     return f"batch_size {batch}, {window} steps, hidden_size {m.hidden_size}, {m.num_layers} layers"
 
 
-def check_config_memory(cfg, what: str, **kwargs) -> None:
+def check_config_memory(cfg: Config, what: str, **kwargs) -> None:
     """Refuse, from the config alone and before any data is generated or model built, a command
     whose data and model would not fit (memory.config_estimate; kwargs: batch_size, steps, dtype,
     copies)."""
@@ -60,7 +60,7 @@ def check_config_memory(cfg, what: str, **kwargs) -> None:
                f"{what} ({_sizes(cfg, batch, min(kwargs.get('steps') or T, T))})", _HINT, ConfigError)
 
 
-def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
+def check_memory(cfg: Config, spec: ModelSpec, data: DataBundle) -> None:
     """Refuse, before allocating the model, a training step that would not fit with the loaded data."""
     T = data.train.X.shape[1]
     window = min(cfg.train.bptt or T, T)
@@ -70,7 +70,7 @@ def check_memory(cfg, spec: ModelSpec, data: DataBundle) -> None:
                _HINT, ConfigError)
 
 
-def load_checked(cfg, dtype, base_dir: Path, loader=None):
+def load_checked(cfg: Config, dtype, base_dir: Path, loader=None):
     """(resolved cfg, ModelSpec, DataBundle, chosen) for training, every check made before its
     allocation: the config's memory estimate before the data exists, the exact step once it does
     (after the training keys adapted to the data, `chosen`), the batches."""
@@ -85,7 +85,7 @@ def load_checked(cfg, dtype, base_dir: Path, loader=None):
     return cfg, spec, data, chosen
 
 
-def check_batches(cfg, data: DataBundle) -> None:
+def check_batches(cfg: Config, data: DataBundle) -> None:
     """Refuse a config under which an epoch would train on no batch at all (the loss would be NaN)."""
     n, bs, drop_last = len(data.train), cfg.train.batch_size, cfg.train.drop_last
     if num_batches(data.train, bs, drop_last) > 0:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import __version__
-from rnncli.config import config_to_dict
+from rnncli.config import Config, config_to_dict
 from rnncli.core.cells import state_from_parts, state_parts
 from rnncli.core.model import ModelSpec
 from rnncli.data import TaskInfo
@@ -26,7 +26,7 @@ from rnncli.training.state import EpochSums, TrainState
 from rnncli.weights import load_weights, save_weights
 
 
-def model_meta(cfg, spec: ModelSpec, task: TaskInfo, epoch: int, metrics: dict | None) -> dict:
+def model_meta(cfg: Config, spec: ModelSpec, task: TaskInfo, epoch: int, metrics: dict | None) -> dict:
     return {"config": config_to_dict(cfg), "model": spec.to_dict(), "task": task.to_dict(),
             "epoch": epoch, "metrics": metrics, "rnn_version": __version__}
 

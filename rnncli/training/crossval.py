@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncli.config import config_to_yaml
+from rnncli.config import Config, config_to_yaml
 from rnncli.data import DataBundle
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
@@ -44,7 +44,7 @@ FOLDS = 5
 CV_DIR, CV_JSON = "cv", "cv.json"
 
 
-def planned_folds(cfg, data: DataBundle) -> int:
+def planned_folds(cfg: Config, data: DataBundle) -> int:
     """How many folds choose the training length: train.cv_folds when set, else FOLDS for a small
     sequence file whose user left the length and the validation part to the defaults; 0 = none."""
     tc, d = cfg.train, cfg.data
@@ -58,7 +58,7 @@ def planned_folds(cfg, data: DataBundle) -> int:
     return FOLDS if 0 < len(data.val) < MIN_VAL and n >= 2 * FOLDS else 0
 
 
-def plan(cfg, data: DataBundle, folds: int):
+def plan(cfg: Config, data: DataBundle, folds: int):
     """The config every fold starts from (`cfg` as the user gave it): sizes resolved from the
     data, cv_folds = folds, and the epochs, patience and smoothing chosen for the data within a
     (folds + 1)-th of the time budget."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnncli.config import Config
 from rnncli.core.model import ModelSpec, param_shapes
 from rnncli.data import DataBundle, TaskInfo, load_dataset
 from rnncli.data.taskmeta import model_and_task
@@ -139,7 +140,8 @@ def fine_tuned_task(run_dir: Path) -> TaskInfo | None:
     return model_and_task(read_meta(checkpoint), str(checkpoint))[1]
 
 
-def load_run_data(cfg, run_dir: Path, source: InitSource | None, resume: bool, base_dir: Path) -> DataBundle:
+def load_run_data(cfg: Config, run_dir: Path, source: InitSource | None, resume: bool,
+                  base_dir: Path) -> DataBundle:
     """A run's data; a fine-tuned run (starting or resumed) reads it as its source model does."""
     where = {"seed": cfg.seed, "dtype": np.dtype(cfg.train.dtype), "base_dir": base_dir}
     if source is not None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncli.config import config_to_dict, config_to_yaml
+from rnncli.config import Config, config_to_dict, config_to_yaml
 from rnncli.core.cells import state_batch
 from rnncli.core.init import init_params
 from rnncli.core.model import ModelSpec, forward, loss_and_grads
@@ -92,7 +92,7 @@ class _Run:
         return self.saver.run_dir
 
 
-def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume: bool = False,
+def train(cfg: Config, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume: bool = False,
           argv: list[str] | None = None, base_dir: Path | None = None, init_from: Path | None = None,
           after_cv: bool = False) -> dict:
     """Train from a validated Config into `run_dir`; returns the summary.
@@ -143,7 +143,7 @@ def train(cfg, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume
     return summary
 
 
-def _begin(cfg, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: TrainCallbacks,
+def _begin(cfg: Config, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: TrainCallbacks,
            argv: list[str] | None, changes: dict | None, threads, chosen: dict, source=None
            ) -> tuple[_Run, dict]:
     """The run's state (fresh, or from the checkpoint when resuming: `changes` not None) and its

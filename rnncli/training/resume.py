@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnncli.config import config_to_dict, load_config
+from rnncli.config import Config, config_to_dict, load_config
 from rnncli.config.dump import flatten
 from rnncli.errors import ConfigError
 from rnncli.run_layout import CONFIG
@@ -27,7 +27,7 @@ RESUMABLE = frozenset({
 })
 
 
-def resume_changes(run_dir: Path, cfg) -> dict[str, list]:
+def resume_changes(run_dir: Path, cfg: Config) -> dict[str, list]:
     """The keys `cfg` changes against RUN_DIR/config.yaml, as {key: [old, new]}.
 
     Args:

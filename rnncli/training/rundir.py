@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from rnncli import __version__, notices
+from rnncli.config import Config
 from rnncli.errors import Interrupted, UsageError, from_os_error
 from rnncli.fsutil import atomic_write_text, check_path_text
 from rnncli.run_layout import LOCK, METRICS, RUN_FILES, RUN_JSON
 
 
-def default_run_dir(cfg, root: Path = Path("runs"), config_paths=()) -> Path:
+def default_run_dir(cfg: Config, root: Path = Path("runs"), config_paths=()) -> Path:
     """runs/<name>-<N> with the first N whose directory does not exist yet: runs are never overwritten.
 
     The name is the config's `name`, else the stem of the last --config file, else the data source.

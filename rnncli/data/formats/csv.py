@@ -75,31 +75,38 @@ def _cells(values) -> list[str]:
     return [repr(v) if isinstance(v, float) else str(v) for v in values]
 
 
-def write(data: SequenceData, task: TaskInfo) -> Iterator[str]:
-    """Long-format rows: sample, t, x0..x{I-1}, then y0..y{O-1} (or one y column of labels).
-
-    Per-step targets fill every row; a per-sequence target fills only the sequence's last row,
-    other rows leave y empty. Header first.
-    """
+def _header(data: SequenceData) -> list[str]:
+    """sample, t, x0..x{I-1}, then y0..y{O-1} (or one y column of labels, or none)."""
     X, y = data.X, data.y
     xcols = [f"x{j}" for j in range(X.shape[2])] if X.ndim == 3 else ["x"]
-    labels = y is not None and y.dtype.kind in "iu"
-    ycols = [] if y is None else ["y"] if labels else [f"y{j}" for j in range(y.shape[-1])]
-    yield ",".join(["sample", "t", *xcols, *ycols]) + "\n"
-    seq = task.output == "sequence"
+    if y is None:
+        return ["sample", "t", *xcols]
+    ycols = ["y"] if y.dtype.kind in "iu" else [f"y{j}" for j in range(y.shape[-1])]
+    return ["sample", "t", *xcols, *ycols]
+
+
+def _target(data: SequenceData, i: int, t: int, t_len: int, seq: bool):
+    """Row t's target cells: every step's for per-step targets, else only the last step's."""
+    if seq:
+        return data.y[i, t]
+    return data.y[i] if t == t_len - 1 else None
+
+
+def write(data: SequenceData, task: TaskInfo) -> Iterator[str]:
+    """Long-format rows, header first. Per-step targets fill every row; a per-sequence target fills
+    only the sequence's last row, other rows leave y empty."""
+    header = _header(data)
+    yield ",".join(header) + "\n"
+    X, seq = data.X, task.output == "sequence"
+    n_y = len(header) - 2 - (X.shape[2] if X.ndim == 3 else 1)
     for i in range(len(data)):
         t_len = int(X.shape[1] if data.lengths is None else data.lengths[i])
         for t in range(t_len):
             xs = X[i, t].tolist() if X.ndim == 3 else [X[i, t].item()]
             row = [str(i), str(t), *_cells(xs)]
-            if y is not None:
-                if seq:
-                    yv = y[i, t]
-                elif t == t_len - 1:
-                    yv = y[i]
-                else:
-                    yv = None
-                row += [""] * len(ycols) if yv is None else _cells(np.atleast_1d(yv).tolist())
+            if data.y is not None:
+                yv = _target(data, i, t, t_len, seq)
+                row += [""] * n_y if yv is None else _cells(np.atleast_1d(yv).tolist())
             yield ",".join(row) + "\n"
 
 
