@@ -55,7 +55,7 @@ def test_run_dir_means_best_weights_and_model_npz_the_final(panel):
     best = rnn("info", str(panel / "run"), "--json")
     final = rnn("info", str(panel / "run" / "model.npz"), "--json")
     assert best.exit_code == final.exit_code == 0
-    assert "best.npz (the best validation loss" in best.stderr
+    assert "best.npz (best validation loss" in best.stderr
     assert "weights:" not in final.stderr
     assert json.loads(final.stdout)["epoch"] == 3
     assert json.loads(final.stdout)["task"]["classes"] == ["high", "low"]

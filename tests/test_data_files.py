@@ -241,7 +241,7 @@ def test_csv_sequence_output_stride_and_indices(tmp_path):
     assert b.train.X.shape == (4, 3, 1)  # starts 0, 5, 10, 15
     np.testing.assert_array_equal(b.train.X[1, :, 0], [5, 6, 7])
     np.testing.assert_array_equal(b.train.y[1, :, 0], [60, 70, 80])
-    assert b.task.columns is None
+    assert b.task.columns == {}  # headerless: no names, still a csv series (--context applies)
 
 
 def test_csv_scaler_uses_the_training_rows_only(tmp_path):
