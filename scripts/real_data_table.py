@@ -12,7 +12,8 @@ column) and trained as a user would:
 - tuned: settings chosen by hand per dataset (TUNED below);
 - torch: torch.nn.RNN + nn.Linear with the defaults run's resolved settings (hidden size,
   init of W_hh, Adam and its lr, batch size, epochs, patience, clip 1.0) on the very same
-  standardised arrays, keeping the weights of the best validation loss.
+  standardised arrays, keeping the weights of the best validation loss;
+- gru, lstm (--cells): the defaults with `model.cell` set, everything else as the defaults run.
 Scores are on the dataset's own test split: accuracy, or RMSE in sunspot numbers. One BLAS
 thread. Prints a Markdown table (mean ± std over seeds) on stdout, progress on stderr.
 """
@@ -210,17 +211,21 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip the torch.nn.RNN column")
     parser.add_argument("--no-tuned", action="store_true", help="skip the tuned column")
     parser.add_argument("--set", action="append", default=[], help="extra override for 'defaults'")
+    parser.add_argument("--cells", nargs="*", choices=["gru", "lstm"], default=["gru", "lstm"],
+                        help="a column per gated cell: the defaults with model.cell set")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    print("| dataset | metric (test) | defaults | tuned | torch.nn.RNN, defaults' settings | "
-          "defaults: epochs run, time |")
-    print("|---|---|---|---|---|---|")
+    cells = "".join(f" {c.upper()}, defaults |" for c in args.cells)
+    print("| dataset | metric (test) | defaults | tuned | torch.nn.RNN, defaults' settings |"
+          f"{cells} defaults: epochs run, time |")
+    print("|---|---|---|---|---|---|" + "---|" * len(args.cells))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in args.only:
             describe, tuned = DATASETS[name]
             tr, te = prepare(name, work)
-            res: dict[str, list[float]] = {"defaults": [], "tuned": [], "torch": []}
+            res: dict[str, list[float]] = {"defaults": [], "tuned": [], "torch": [],
+                                           **{c: [] for c in args.cells}}
             epochs, secs = [], []
             for seed in args.seeds:
                 out = work / f"{name}-{seed}"
@@ -233,14 +238,18 @@ def main() -> None:
                         run_rnn(tr, te, [*describe, *tuned], seed, work / f"{name}-t{seed}")[0])
                 if not args.no_torch:
                     res["torch"].append(run_torch(cfg, te, seed)[0])
+                for c in args.cells:
+                    res[c].append(run_rnn(tr, te, [*describe, *args.set, f"model.cell={c}"], seed,
+                                          work / f"{name}-{c}{seed}")[0])
                 print(f"{name} seed {seed}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in res.items()
                                                           if v), file=sys.stderr, flush=True)
             fmt = ".1%" if name != "sunspots" else ".1f"
             metric = "accuracy" if name != "sunspots" else "RMSE"
             torch_cell = _cell(res["torch"], fmt) if res["torch"] else "-"
             tuned_cell = _cell(res["tuned"], fmt) if res["tuned"] else "-"
+            gated = "".join(f" {_cell(res[c], fmt)} |" for c in args.cells)
             print(f"| {DESCRIBE[name]} | {metric} | {_cell(res['defaults'], fmt)} | "
-                  f"{tuned_cell} | {torch_cell} | {np.mean(epochs):.0f}, "
+                  f"{tuned_cell} | {torch_cell} |{gated} {np.mean(epochs):.0f}, "
                   f"{np.mean(secs):.0f} s |", flush=True)
 
 
