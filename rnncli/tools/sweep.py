@@ -194,18 +194,21 @@ def _claim_queued(study, claims: Path):
     return None
 
 
-def _next_trial(study, budget: int, claims: Path | None = None):
+def _next_trial(study, budget: int, claims: Path, queued_only: bool = False):
     """A new trial, or None once the study has its `budget` finished (or running) trials.
 
-    With `claims` (grid search: every point queued up front) only queued trials are run, each
-    claimed atomically; otherwise Optuna's sampler asks for a new one."""
+    A queued trial (a grid point, a retry of an interrupted or lost one) is claimed atomically
+    first; `queued_only` (grid search: every point queued up front) runs nothing else, otherwise
+    Optuna's sampler asks for a new one when the queue is empty."""
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
     fail_stale_trials(study)
     if not budget_left(study.get_trials(deepcopy=False), budget):
         return None
-    trial = _claim_queued(study, claims) if claims is not None else study.ask()
+    trial = _claim_queued(study, claims)
+    if trial is None and not queued_only:
+        trial = study.ask()
     if trial is None:
         return None
     if not budget_left(study.get_trials(deepcopy=False), budget, trial.number):
@@ -224,9 +227,8 @@ def run_worker(spec: SweepSpec, stop: threading.Event, worker: int = 0) -> int:
     study, storage = open_sweep(spec, worker)
     space = spec.space()
     ran = 0
-    claims = claims_dir(spec) if spec.sampler == "grid" else None
     while not stop.is_set():
-        trial = _next_trial(study, spec.trials, claims)
+        trial = _next_trial(study, spec.trials, claims_dir(spec), queued_only=spec.sampler == "grid")
         if trial is None:
             break
         with _heartbeat(storage, trial._trial_id):  # Optuna has no public id for a trial
