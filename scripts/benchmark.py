@@ -192,9 +192,9 @@ def naive_classification(prep: Prepared) -> dict:
     ytr, yte = tr["y"], te["y"]
     values, counts = np.unique(ytr, return_counts=True)
     majority = float(np.mean(yte == values[np.argmax(counts)]))
-    a, b = np.nan_to_num(tr["X"].reshape(len(ytr), -1)), np.nan_to_num(te["X"].reshape(len(yte), -1))
-    width = max(a.shape[1], b.shape[1])
-    a, b = (np.pad(m, ((0, 0), (0, width - m.shape[1]))) for m in (a, b))
+    t = max(tr["X"].shape[2], te["X"].shape[2])  # (N, C, T): ragged sets pad T to one length
+    a, b = (np.nan_to_num(np.pad(x, ((0, 0), (0, 0), (0, t - x.shape[2])))).reshape(len(x), -1)
+            for x in (tr["X"], te["X"]))
     mu, sd = a.mean(0), a.std(0) + 1e-12
     a, b = (a - mu) / sd, (b - mu) / sd
     d = (b ** 2).sum(1)[:, None] - 2 * b @ a.T + (a ** 2).sum(1)[None, :]
