@@ -206,18 +206,46 @@ def _cell(values: list[float], fmt: str) -> str:
     return f"{a.mean():{fmt}} ± {a.std():{fmt}}" if len(a) > 1 else f"{a.mean():{fmt}}"
 
 
-def table_row(prep: Prepared, runs: list[dict], torch_runs: list[dict], naive: dict) -> str:
+def table_row(prep: Prepared, runs: list[dict], torch_runs: list[dict], naive: dict,
+              before: list[dict] | None = None) -> str:
+    """One Markdown row; `before`: the runs of an earlier version's defaults (--before LOG)."""
     fmt = ".1%" if prep.kind == "classification" else ".2f"
-    ours = _cell([r["score"] for r in runs], fmt) if runs else "error"
-    theirs = _cell([r["score"] for r in torch_runs], fmt) if torch_runs else "-"
+
+    def scores(rs: list[dict]) -> str:
+        ok = [r["score"] for r in rs if "score" in r]
+        return _cell(ok, fmt) if ok else ("error" if rs else "-")
+
     if prep.kind == "classification":
         base = f"majority {naive['majority']:.1%}, 1-NN {naive['nn1']:.1%}"
     else:
         seasonal = [r["seasonal"] for r in runs if "seasonal" in r]
         base = "persistence 1.00" + (f", seasonal {np.mean(seasonal):.2f}" if seasonal else "")
-    wall = f"{np.mean([r['seconds'] for r in runs]):.0f} s" if runs else "-"
+    wall = f"{np.mean([r['seconds'] for r in runs if 'seconds' in r] or [np.nan]):.0f} s"
     twall = f"{np.mean([r['seconds'] for r in torch_runs]):.0f} s" if torch_runs else "-"
-    return f"| {prep.about} | {ours} | {theirs} | {base} | {wall} | {twall} |"
+    old = f" {scores(before)} |" if before is not None else ""
+    return f"| {prep.about} |{old} {scores(runs)} | {scores(torch_runs)} | {base} | {wall} | {twall} |"
+
+
+def table_from_logs(logs: list[Path], before: Path | None, work: Path) -> None:
+    """The Markdown table of runs logged by --log (several runs may share the work)."""
+    lines = [json.loads(t) for log in logs for t in log.read_text().splitlines() if t.strip()]
+    old = [json.loads(t) for t in before.read_text().splitlines() if t.strip()] if before else []
+    _header(before is not None)
+    for name in DATASETS:
+        mine = [r for r in lines if r["dataset"] == name]
+        if not mine:
+            continue
+        prep = prepare(name, work)
+        naive = naive_classification(prep) if prep.kind == "classification" else {}
+        was = [r["defaults"] for r in old if r["dataset"] == name] if before else None
+        print(table_row(prep, [r["defaults"] for r in mine], [r["torch"] for r in mine if "torch" in r],
+                        naive, was))
+
+
+def _header(before: bool) -> None:
+    old = " defaults before |" if before else ""
+    print(f"| dataset |{old} defaults | tuned torch.nn.RNN | naive | defaults wall | torch wall |")
+    print("|---|" + "---|" * (5 + before), flush=True)
 
 
 def main() -> None:
@@ -227,9 +255,14 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip the torch.nn.RNN column")
     parser.add_argument("--set", action="append", default=[], help="extra override for 'defaults'")
     parser.add_argument("--log", type=Path, help="also append one JSON line per run here")
+    parser.add_argument("--from-log", type=Path, nargs="*", help="only print the table of these logs")
+    parser.add_argument("--before", type=Path, help="with --from-log: a log of earlier defaults")
     args = parser.parse_args()
-    print("| dataset | defaults | tuned torch.nn.RNN | naive | defaults wall | torch wall |")
-    print("|---|---|---|---|---|---|", flush=True)
+    if args.from_log:
+        with tempfile.TemporaryDirectory() as tmp:
+            table_from_logs(args.from_log, args.before, Path(tmp))
+        return
+    _header(False)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in args.only:
@@ -242,8 +275,7 @@ def main() -> None:
                 except RnnError as exc:  # a default that fails on the data is a result too
                     res = {"error": str(exc)[:200]}
                 line = {"dataset": name, "seed": seed, "defaults": res}
-                if "error" not in res:
-                    runs.append(res)
+                runs.append(res)
                 if not args.no_torch:
                     torch_runs.append(run_torch(prep, seed, res.get("window") or _window(prep)))
                     line["torch"] = torch_runs[-1]
