@@ -12,6 +12,7 @@ from strategies import InterruptAfter
 
 from rnncli.config import load_config
 from rnncli.data import DataConfig, load_dataset
+from rnncli.data.csvseries import split_windows
 from rnncli.data.dataset import fold_indices
 from rnncli.errors import Interrupted
 from rnncli.training.crossval import choose
@@ -122,3 +123,23 @@ def test_resume_mid_cross_validation_is_bit_identical(tmp_path, where):
     got = train(resumed, tmp_path / "run", resume=True)
     assert got["epochs"] == ref["epochs"] and got["cv"] == ref["cv"]
     assert _same(_weights(tmp_path / "ref"), _weights(tmp_path / "run"))
+
+
+def test_a_series_folds_into_blocks_leaving_out_the_windows_that_read_the_block():
+    cfg = DataConfig(source="s.csv", fold=(1, 4))
+    tr, va = split_windows(20, cfg, True, w=3, h=1)
+    assert va.tolist() == [5, 6, 7, 8, 9]
+    assert tr.tolist() == [0, 1, 2, 3, 4, *range(14, 20)]  # 10..13 read rows of the block's targets
+    assert [x.tolist() for x in split_windows(20, DataConfig(source="s.csv"), True, 3, 1)] == [
+        list(range(18)), [18, 19]]
+
+
+def test_a_short_series_is_cross_validated_by_blocks(tmp_path):
+    t = np.arange(60)
+    (tmp_path / "s.csv").write_text("v\n" + "".join(f"{float(v)!r}\n" for v in 10 + np.sin(t / 3) + t / 20))
+    cfg = load_config([], [f"data.source={tmp_path / 's.csv'}", *SMALL])
+    summary = train(cfg, tmp_path / "r")
+    assert summary["cv"]["folds"] == 5 and len(summary["cv"]["fold_val_mse"]) == 5
+    fold = load_config([tmp_path / "r" / "cv" / "fold-2" / "config.yaml"], [])
+    b = load_dataset(fold.data, seed=0)
+    assert len(b.val) == 10 and len(b.train) == 49 - 10 - 12  # windows of 11: 49 of them; gap 12

@@ -132,18 +132,42 @@ def _check_fitted(fitted: TaskInfo, cols: Columns, width: int, name: str) -> Non
                         f"model outputs {fitted.output_size}")
 
 
-def _scaler(series: Series, cfg, n_train: int, w: int, h: int,
-            changes: np.ndarray | None) -> dict | None:
-    """Statistics of the rows the training windows touch; for change targets, of the changes
-    (N, h*C) of the training windows."""
+def _scaler(series: Series, cfg, rows: np.ndarray, changes: np.ndarray | None) -> dict | None:
+    """Statistics of the rows the training windows touch (`rows`, a boolean mask); for change
+    targets, of the changes (N, h*C) of the training windows."""
     if not cfg.standardize:
         return None
-    rows = slice(0, (n_train - 1) * cfg.stride + w + h)  # the rows training windows touch
     im, istd = column_stats(series.part(series.cols.inputs)[rows])
     c = len(series.cols.targets)
     tm, tstd = column_stats(series.part(series.cols.targets)[rows] if changes is None
                             else changes.reshape(-1, c))
     return {"input_mean": im, "input_std": istd, "target_mean": tm, "target_std": tstd}
+
+
+def split_windows(n: int, cfg, split: bool, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) window indices: the last data.val_fraction of the windows validate; with
+    data.fold [i, k], the i-th of k contiguous blocks validates and the windows just after it,
+    whose inputs would hold its targets, are left out (blocked cross-validation)."""
+    if not split:
+        return np.arange(n), np.arange(0)
+    if cfg.fold is None:
+        n_val = int(n * cfg.val_fraction)
+        return np.arange(n - n_val), np.arange(n - n_val, n)
+    i, k = cfg.fold
+    if n < 2 * k:
+        raise DataError(f"{n} window(s) cannot make {k} folds; lower train.cv_folds")
+    val = np.array_split(np.arange(n), k)[i]
+    gap = -(-(w + h) // cfg.stride)  # windows after the block that read its rows
+    keep = (np.arange(n) < val[0]) | (np.arange(n) > val[-1] + gap)
+    return np.flatnonzero(keep), val
+
+
+def _rows_of(starts: np.ndarray, rows: int, span: int) -> np.ndarray:
+    """(R,) bool: the rows windows starting at `starts` and `span` rows long touch."""
+    edges = np.zeros(rows + 1, np.int64)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, np.minimum(starts + span, rows), -1)
+    return np.cumsum(edges[:-1]) > 0
 
 
 def _columns_meta(cols: Columns) -> dict:
@@ -182,25 +206,19 @@ def fitting_window(rows: int, h: int, name: str) -> int:
     return w
 
 
-def _baselines(series: Series, cfg, w: int, h: int, n_train: int, n_val: int,
-               fitted: TaskInfo | None) -> dict:
-    """Baselines of the validation windows (else the training ones), in original units: the
-    mean, persistence (last_value_mse) and, with a season (data.season, else detected on the
-    training rows), seasonal_naive_mse (seasonal_period says which)."""
-    cols = series.cols
-    X, y = make_windows(series.part(cols.inputs), series.part(cols.targets), w, h, cfg.stride,
-                        cfg.output)
-    n = n_train + n_val
-    ref = slice(n_train, n) if n_val else slice(0, n_train)
-    out = csv_baselines(X[ref], y[ref], cols, h, cfg.output)
+def _baselines(raw: Series, X: np.ndarray, y: np.ndarray, starts: np.ndarray, ref: np.ndarray,
+               fit: np.ndarray, cfg, w: int, h: int, fitted: TaskInfo | None) -> dict:
+    """Baselines of the windows `ref` (X, y in original units), in original units: the mean,
+    persistence (last_value_mse) and, with a season (data.season, else detected on the training
+    rows `fit`), seasonal_naive_mse (seasonal_period says which)."""
+    out = csv_baselines(X[ref], y[ref], raw.cols, h, cfg.output)
     if cfg.output != "last":
         return out
-    starts = np.arange(0, n * cfg.stride, cfg.stride)[ref]
-    fit_rows = (n_train - 1) * cfg.stride + w + h
     season = cfg.season
     if season is None and fitted is not None:
         season = int(fitted.baselines.get("seasonal_period", 0)) or None
-    out.update(seasonal_baseline(series.part(cols.targets), starts, w, h, season, fit_rows))
+    targets = raw.part(raw.cols.targets)
+    out.update(seasonal_baseline(targets, starts[ref], w, h, season, targets[fit]))
     return out
 
 
@@ -232,34 +250,33 @@ def load_csv_dataset(
     if len(series.values) < w + h:
         raise DataError(f"{name}: window {w} + horizon {h} needs at least {w + h} rows, the series "
                         f"has {len(series.values)}; lower data.seq_len")
-    if fitted is not None:
-        forecast = fitted.forecast
-    else:
-        n_all = len(range(0, len(series.values) - w - h + 1, cfg.stride))
-        n_fit = n_all - (int(n_all * cfg.val_fraction) if split else 0)
-        rows = series.values[: max(n_fit - 1, 0) * cfg.stride + w + h]
-        forecast = forecast_plan(cfg, cols, name, rows)
-    raw = series
-    if forecast and forecast["transform"] == "log":
-        series = Series(cols, log_values(series.values, name), series.index, name)
     X, y = make_windows(series.part(cols.inputs), series.part(cols.targets), w, h, cfg.stride,
                         cfg.output)
     n = X.shape[0]
-    n_val = int(n * cfg.val_fraction) if split else 0
-    n_train = n - n_val
-    if n_train < 1:
+    starts = np.arange(0, len(series.values) - w - h + 1, min(cfg.stride, max(len(series.values), 1)))
+    tr, va = split_windows(n, cfg, split, w, h)
+    if len(tr) < 1:
         raise DataError(f"{name}: only {n} window(s); lower data.val_fraction or the window")
+    fit = _rows_of(starts[tr], len(series.values), w + h)  # the rows training windows touch
+    forecast = fitted.forecast if fitted is not None else forecast_plan(cfg, cols, name,
+                                                                        series.values[fit])
+    baselines = _baselines(series, X, y, starts, va if len(va) else tr, fit, cfg, w, h, fitted)
+    if forecast and forecast["transform"] == "log":
+        X, y = log_values(X, name), log_values(y, name)
     if fitted is not None:
         _check_fitted(fitted, cols, y.shape[-1], name)
     if forecast and forecast["target"] == "change":  # a residual on the persistence forecast
         y = y - np.tile(X[:, -1, forecast["last"]], h)
-    changes = y[:n_train] if forecast and forecast["target"] == "change" else None
-    scaler = fitted.scaler if fitted is not None else _scaler(series, cfg, n_train, w, h, changes)
+    changes = y[tr] if forecast and forecast["target"] == "change" else None
+    logged = series
+    if forecast and forecast["transform"] == "log":  # every row a training window reads is > 0
+        logged = Series(cols, np.log(np.where(series.values > 0, series.values, 1.0)), None, name)
+    scaler = fitted.scaler if fitted is not None else _scaler(logged, cfg, fit, changes)
     task = TaskInfo(len(cols.inputs), y.shape[-1], cfg.output, "mse", "regression",
                     scaler=scaler, seq_len=w, columns=_columns_meta(cols), forecast=forecast)
-    task.baselines = _baselines(raw, cfg, w, h, n_train, n_val, fitted)
+    task.baselines = baselines
     Xs = scale_inputs(X, scaler).astype(dtype, copy=False)
     ys = scale_targets(y, scaler).astype(dtype, copy=False)
-    train = SequenceData(Xs[:n_train], ys[:n_train])
-    val = SequenceData(Xs[n_train:], ys[n_train:]) if n_val else None
+    train = SequenceData(Xs[tr], ys[tr])
+    val = SequenceData(Xs[va], ys[va]) if len(va) else None
     return DataBundle(train, val, task)

@@ -83,10 +83,10 @@ def forecast_plan(cfg, cols: Columns, name: str, train_rows: np.ndarray) -> dict
 
 
 def seasonal_baseline(targets: np.ndarray, starts: np.ndarray, w: int, h: int, season: int | None,
-                      fit_rows: int) -> dict:
+                      fit_rows: np.ndarray) -> dict:
     """{"seasonal_naive_mse", "seasonal_period"} of the windows at `starts` (targets (R, C) in
-    original units), with `season` or the one detected in the first `fit_rows` rows; {} when
-    there is none or the windows cannot look a season back."""
-    p = season or detect_season(targets[:fit_rows, 0])
+    original units), with `season` or the one detected in the training rows `fit_rows` (F, C);
+    {} when there is none or the windows cannot look a season back."""
+    p = season or detect_season(fit_rows[:, 0])
     mse = seasonal_naive_mse(targets, starts, w, h, p) if p else None
     return {} if mse is None else {"seasonal_naive_mse": mse, "seasonal_period": float(p)}

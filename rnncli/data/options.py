@@ -96,8 +96,9 @@ class DataConfig(BaseModel):
     )
     fold: tuple[int, int] | None = Field(
         None,
-        description="npz, jsonl: [i, k]: validate on the i-th (0-based) of k folds of a seeded "
-        "shuffle and train on the rest (the fold runs of train.cv_folds); null = data.val_fraction.",
+        description="npz, jsonl, csv: [i, k]: validate on the i-th (0-based) of k folds (of a seeded "
+        "shuffle; of a csv series: the i-th of k blocks of windows, without the windows just after "
+        "it) and train on the rest (the fold runs of train.cv_folds); null = data.val_fraction.",
     )
     val_source: str | None = Field(
         None,

@@ -114,6 +114,6 @@ FORMAT = DataFormat(
     "csv", ("csv",),
     frozenset({"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "header",
                "delimiter", "output", "standardize", "index_column", "targets", "num_classes",
-               "transform", "forecast", "season"}),
+               "transform", "forecast", "season", "fold"}),
     read=read, predict=predict, write=write, val_source=True, context=True,
 )

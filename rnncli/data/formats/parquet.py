@@ -154,6 +154,6 @@ FORMAT = DataFormat(
     "parquet", ("parquet", "pq"),
     frozenset({"seq_len", "window", "input_columns", "target_columns", "horizon", "stride", "output",
                "standardize", "index_column", "targets", "num_classes", "token_ids",
-               "transform", "forecast", "season"}),
+               "transform", "forecast", "season", "fold"}),
     read=read, predict=predict, write=write, binary=True, val_source=True,
 )
