@@ -222,6 +222,25 @@ def _baselines(raw: Series, X: np.ndarray, y: np.ndarray, starts: np.ndarray, re
     return out
 
 
+def _window(cfg, fitted: TaskInfo | None, rows: int, name: str) -> int:
+    """data.window or data.seq_len when set; else the training window (a validation or test
+    series of a fitted model), or one that fits the series (training)."""
+    w = cfg.window or cfg.seq_len
+    if {"window", "seq_len"} & cfg.model_fields_set:
+        return w
+    return fitted.seq_len or w if fitted is not None else fitting_window(rows, cfg.horizon, name)
+
+
+def _planned(X: np.ndarray, y: np.ndarray, forecast: dict | None, h: int, name: str):
+    """Windows (X, y) as the forecast plan models them: logs, targets as changes from the last
+    value (a residual on the persistence forecast)."""
+    if forecast and forecast["transform"] == "log":
+        X, y = log_values(X, name), log_values(y, name)
+    if forecast and forecast["target"] == "change":
+        y = y - np.tile(X[:, -1, forecast["last"]], h)
+    return X, y
+
+
 def load_csv_dataset(
     cfg,
     *,
@@ -241,10 +260,7 @@ def load_csv_dataset(
     series = read_csv_series(cfg.source, cfg, base_dir=base_dir, stdin=stdin, raw=raw)
     cols, name = series.cols, series.name
     h = cfg.horizon
-    w = cfg.window or cfg.seq_len
-    if not {"window", "seq_len"} & cfg.model_fields_set:
-        # a validation series is cut like the training one (fitted); only training chooses
-        w = fitted.seq_len or w if fitted is not None else fitting_window(len(series.values), h, name)
+    w = _window(cfg, fitted, len(series.values), name)
     if context is not None:
         series = _with_context(series, cfg, base_dir, context, w)
     if len(series.values) < w + h:
@@ -261,12 +277,9 @@ def load_csv_dataset(
     forecast = fitted.forecast if fitted is not None else forecast_plan(cfg, cols, name,
                                                                         series.values[fit])
     baselines = _baselines(series, X, y, starts, va if len(va) else tr, fit, cfg, w, h, fitted)
-    if forecast and forecast["transform"] == "log":
-        X, y = log_values(X, name), log_values(y, name)
     if fitted is not None:
         _check_fitted(fitted, cols, y.shape[-1], name)
-    if forecast and forecast["target"] == "change":  # a residual on the persistence forecast
-        y = y - np.tile(X[:, -1, forecast["last"]], h)
+    X, y = _planned(X, y, forecast, h, name)
     changes = y[tr] if forecast and forecast["target"] == "change" else None
     logged = series
     if forecast and forecast["transform"] == "log":  # every row a training window reads is > 0

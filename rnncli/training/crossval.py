@@ -51,7 +51,9 @@ def planned_folds(cfg: Config, data: DataBundle) -> int:
     tc, d = cfg.train, cfg.data
     if tc.cv_folds is not None:
         return tc.cv_folds
-    if d.kind not in ("npz", "jsonl", "csv", "parquet") or d.fold is not None or "epochs" in tc.model_fields_set:
+    if d.kind not in ("npz", "jsonl", "csv", "parquet") or d.fold is not None:
+        return 0
+    if "epochs" in tc.model_fields_set:
         return 0
     if {"val_fraction", "val_source"} & d.model_fields_set or data.val is None:
         return 0
