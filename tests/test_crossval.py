@@ -134,10 +134,12 @@ def test_a_series_folds_into_blocks_leaving_out_the_windows_that_read_the_block(
         list(range(18)), [18, 19]]
 
 
-def test_a_short_series_is_cross_validated_by_blocks(tmp_path):
+def test_a_short_series_is_cross_validated_by_blocks_when_asked(tmp_path):
     t = np.arange(60)
     (tmp_path / "s.csv").write_text("v\n" + "".join(f"{float(v)!r}\n" for v in 10 + np.sin(t / 3) + t / 20))
-    cfg = load_config([], [f"data.source={tmp_path / 's.csv'}", *SMALL])
+    holdout = train(load_config([], [f"data.source={tmp_path / 's.csv'}", *SMALL]), tmp_path / "h")
+    assert "cv" not in holdout  # a series keeps its holdout unless asked (measured better)
+    cfg = load_config([], [f"data.source={tmp_path / 's.csv'}", *SMALL, "train.cv_folds=5"])
     summary = train(cfg, tmp_path / "r")
     assert summary["cv"]["folds"] == 5 and len(summary["cv"]["fold_val_mse"]) == 5
     fold = load_config([tmp_path / "r" / "cv" / "fold-2" / "config.yaml"], [])

@@ -44,7 +44,7 @@ class TrainConfig(Section):
     cv_folds: int | None = Field(
         None, ge=0,
         description="Choose the epochs by k-fold cross-validation, then train on all the data (see "
-        "training/crossval.py); null = 5 folds for an npz/jsonl/csv file whose validation part would hold "
+        "training/crossval.py); null = 5 folds for an npz/jsonl file whose validation part would hold "
         "fewer than 30 sequences (train.epochs, data.val_fraction, data.val_source unset); 0 = never.",
     )
     val_smoothing: float = Field(
