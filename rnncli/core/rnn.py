@@ -25,6 +25,9 @@ state after the last valid step reaches the end unchanged (as packed sequences e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from rnncli.core.bidirectional import DIRECTIONS, reverse_index
@@ -111,41 +114,77 @@ def rnn_forward(  # noqa: PLR0913 - keyword-only: the stack's shape (4) and its 
     c = get_cell(cell)
     B, T, _ = x.shape
     D = 2 if bidirectional else 1
-    dtype = x.dtype
     mask = step_mask(lengths, T)
     padded = None if mask is None else ~mask  # (T, B, 1): where a step copies its previous state
     ridx = reverse_index(lengths, B, T).T if bidirectional else None  # (T, B)
-    init = state_parts(h0, len(c.STATE))
     H = c.hidden_size(layer_params(params, c, 0))
     # Plain loops and lists on this path, no generator expressions or comprehensions feeding dicts:
     # those left ~50 bytes per call in the allocator's free lists, which the flat-memory check of
     # truncated BPTT (tests/test_bench.py) counts.
-    finals = tuple([np.empty((num_layers * D, B, H), dtype=dtype) for _ in c.STATE])  # as h0
-    records, keeps = [], []
+    finals = tuple([np.empty((num_layers * D, B, H), dtype=x.dtype) for _ in c.STATE])  # as h0
+    sweep = _Sweep(c, D, padded, ridx, state_parts(h0, len(c.STATE)), finals, [], rng, recurrent_dropout,
+                   nonlinearity)
+    keeps = []
     u = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
     for l in range(num_layers):
-        keep = None
-        if l > 0 and dropout > 0.0 and rng is not None:
-            keep = _layer_keep(rng, u.shape, dropout, dtype, D)
-            u = u * keep
-        outs = []
-        for d, suffix in enumerate(DIRECTIONS[:D]):
-            p = layer_params(params, c, l, suffix)
-            rmask = None
-            if recurrent_dropout > 0.0 and rng is not None:
-                rmask = keep_mask(rng, (B, c.hidden_size(p)), recurrent_dropout, dtype)
-            hs, final, record = c.forward(p, u if d == 0 else _reverse(u, ridx), _at(init, D * l + d),
-                                          padded=padded, rmask=rmask, nonlinearity=nonlinearity)
-            for k in range(len(finals)):
-                finals[k][D * l + d] = final[k]
-            records.append(record)
-            outs.append(hs if d == 0 else _reverse(hs, ridx))
+        u, keep = _input_dropout(u, l, dropout, rng, D)
         keeps.append(keep)
-        u = outs[0] if D == 1 else np.concatenate(outs, axis=2)  # (T, B, D*H)
-    h_final = state_from_parts(finals)
-    cache = {"cell": c, "layers": records, "keeps": keeps, "ridx": ridx, "num_layers": num_layers,
+        u = _layer_forward(params, l, u, sweep)  # (T, B, D*H)
+    cache = {"cell": c, "layers": sweep.records, "keeps": keeps, "ridx": ridx, "num_layers": num_layers,
              "directions": D, "top_states": u}
-    return u.transpose(1, 0, 2), h_final, cache
+    return u.transpose(1, 0, 2), state_from_parts(finals), cache
+
+
+@dataclass
+class _Sweep:
+    """What every layer of one rnn_forward call shares."""
+
+    cell: Any
+    D: int
+    padded: np.ndarray | None  # (T, B, 1)
+    ridx: np.ndarray | None  # (T, B)
+    init: tuple  # the initial state's parts, (L*D, B, H) or None each
+    finals: tuple  # the final state's parts, filled layer by layer
+    records: list  # the cells' caches in h_final's order
+    rng: np.random.Generator | None
+    recurrent_dropout: float
+    nonlinearity: str
+
+
+def _input_dropout(u: np.ndarray, l: int, rate: float, rng: np.random.Generator | None, D: int
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Layer l's input with dropout between layers applied (never on the data): (u, keep mask or None)."""
+    if l == 0 or rate <= 0.0 or rng is None:
+        return u, None
+    keep = _layer_keep(rng, u.shape, rate, u.dtype, D)
+    return u * keep, keep
+
+
+def _recurrent_mask(rng: np.random.Generator | None, shape: tuple[int, int], rate: float, dtype
+                    ) -> np.ndarray | None:
+    """One direction's (B, H) keep mask on h_{t-1} (recurrent dropout), or None."""
+    if rate <= 0.0 or rng is None:
+        return None
+    return keep_mask(rng, shape, rate, dtype)
+
+
+def _layer_forward(params: dict[str, np.ndarray], l: int, u: np.ndarray, sw: _Sweep) -> np.ndarray:
+    """Layer l's directions over u (T, B, F); records their caches and final states in `sw`.
+
+    Returns the layer's output (T, B, D*H): [forward ; reverse] states in the original time order.
+    """
+    c, D = sw.cell, sw.D
+    outs = []
+    for d, suffix in enumerate(DIRECTIONS[:D]):
+        p = layer_params(params, c, l, suffix)
+        rmask = _recurrent_mask(sw.rng, (u.shape[1], c.hidden_size(p)), sw.recurrent_dropout, u.dtype)
+        hs, final, record = c.forward(p, u if d == 0 else _reverse(u, sw.ridx), _at(sw.init, D * l + d),
+                                      padded=sw.padded, rmask=rmask, nonlinearity=sw.nonlinearity)
+        for k in range(len(sw.finals)):
+            sw.finals[k][D * l + d] = final[k]
+        sw.records.append(record)
+        outs.append(hs if d == 0 else _reverse(hs, sw.ridx))
+    return outs[0] if D == 1 else np.concatenate(outs, axis=2)
 
 
 def rnn_backward(dhs: np.ndarray | None, cache: dict, dh_final=None
@@ -163,34 +202,44 @@ def rnn_backward(dhs: np.ndarray | None, cache: dict, dh_final=None
         dh_norms: (L*D, T) Frobenius norm over the batch of dL/dh_t per layer and direction, by step
             of that direction's own sweep (the reverse direction's step 0 reads each last valid input).
     """
-    c, records, keeps, ridx = cache["cell"], cache["layers"], cache["keeps"], cache["ridx"]
+    c, records = cache["cell"], cache["layers"]
     L, D = cache["num_layers"], cache["directions"]
     n = len(c.STATE)
-    dfinal = state_parts(dh_final, n)
-    grads: dict[str, np.ndarray] = {}
     T, B, H = records[0]["hs"].shape
     dtype = records[0]["hs"].dtype
-    d0 = tuple([np.empty((L * D, B, H), dtype=dtype) for _ in range(n)])
-    dh_norms = np.empty((L * D, T), dtype=np.float64)
+    out = {"grads": {}, "dfinal": state_parts(dh_final, n),
+           "d0": tuple([np.empty((L * D, B, H), dtype=dtype) for _ in range(n)]),
+           "dh_norms": np.empty((L * D, T), dtype=np.float64)}
     # (T, B, D*H) view, read only: the cell reads each step's (B, H) slice in place.
     d_above = None if dhs is None else dhs.transpose(1, 0, 2)
     for l in reversed(range(L)):
-        du = None
-        for d, suffix in enumerate(DIRECTIONS[:D]):
-            s = D * l + d
-            part = d_above
-            if d_above is not None and D > 1:
-                part = d_above[:, :, d * H:(d + 1) * H]
-                if d == 1:
-                    part = _reverse(part, ridx)
-            g, du_d, ds0, dh_norms[s] = c.backward(part, records[s], _at(dfinal, s))
-            for k in range(n):
-                d0[k][s] = ds0[k]
-            for k, v in g.items():
-                grads[f"rnn.{l}.{k}{suffix}"] = v
-            du_d = du_d if d == 0 else _reverse(du_d, ridx)
-            du = du_d if du is None else du + du_d
-        if keeps[l] is not None:
-            du *= keeps[l]
-        d_above = du
-    return grads, d_above.transpose(1, 0, 2), state_from_parts(d0), dh_norms
+        d_above = _layer_backward(cache, l, d_above, out)
+        if cache["keeps"][l] is not None:
+            d_above *= cache["keeps"][l]  # the dropout between layers
+    return out["grads"], d_above.transpose(1, 0, 2), state_from_parts(out["d0"]), out["dh_norms"]
+
+
+def _direction_grad(d_above: np.ndarray | None, d: int, H: int, D: int, ridx: np.ndarray | None):
+    """Direction d's share of the gradient on the layer's output (T, B, H), in that direction's time order."""
+    if d_above is None or D == 1:
+        return d_above
+    part = d_above[:, :, d * H:(d + 1) * H]
+    return part if d == 0 else _reverse(part, ridx)
+
+
+def _layer_backward(cache: dict, l: int, d_above: np.ndarray | None, out: dict) -> np.ndarray:
+    """Layer l's directions backwards; fills out's grads, d0 and dh_norms. Returns dL/du (T, B, F)."""
+    c, records, ridx, D = cache["cell"], cache["layers"], cache["ridx"], cache["directions"]
+    H = records[0]["hs"].shape[2]
+    du = None
+    for d, suffix in enumerate(DIRECTIONS[:D]):
+        s = D * l + d
+        g, du_d, ds0, out["dh_norms"][s] = c.backward(_direction_grad(d_above, d, H, D, ridx), records[s],
+                                                      _at(out["dfinal"], s))
+        for k in range(len(ds0)):
+            out["d0"][k][s] = ds0[k]
+        for k, v in g.items():
+            out["grads"][f"rnn.{l}.{k}{suffix}"] = v
+        du_d = du_d if d == 0 else _reverse(du_d, ridx)
+        du = du_d if du is None else du + du_d
+    return du

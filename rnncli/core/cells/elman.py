@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.core.cells.common import bias_grads, recurrent_inputs
 from rnncli.core.initializers import draw, recurrent_block
 
 NAME = "rnn"
@@ -196,10 +197,9 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
             d_next += dh
     da2 = da.reshape(T * B, H)
     grads = {"W_xh": da2.T @ u.reshape(T * B, -1)}
-    prev = buf[:T] if rmask is None else buf[:T] * rmask  # what W_hh multiplied: (m *) h_{t-1}
+    prev = recurrent_inputs(buf, rmask)  # what W_hh multiplied: (m *) h_{t-1}
     grads["W_hh"] = da2.T @ prev.reshape(T * B, H)  # pairs (da_t, h_{t-1}), h_{-1} = h0
     del prev  # (a masked copy is as big as the states: never kept while the next layer runs)
-    # Summed over the batch, then over time: float32 round-off grows with B + T, not B * T.
-    grads["b_h"] = da.sum(axis=1).sum(axis=0)
+    grads["b_h"] = bias_grads(da)  # over the batch, then time: float32 round-off grows with B + T
     du = (da2 @ W_xh).reshape(T, B, -1)
     return grads, du, (d_next,), dh_norms

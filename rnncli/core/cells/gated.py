@@ -54,16 +54,3 @@ def sigmoid_(a: np.ndarray) -> None:
     np.tanh(a, out=a)
     a *= 0.5
     a += 0.5
-
-
-def start(state0: tuple | None, k: int, out: np.ndarray) -> None:
-    """out[...] = part k of state0, or 0 when it is not given (a copy: the caller's array is never kept)."""
-    if state0 is None or state0[k] is None:
-        out[...] = 0.0
-    else:
-        out[...] = state0[k]
-
-
-def bias_grads(d: np.ndarray) -> np.ndarray:
-    """(T, B, G*H) -> (G*H,): summed over the batch, then over time (float32 round-off grows with B + T)."""
-    return d.sum(axis=1).sum(axis=0)

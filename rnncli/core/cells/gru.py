@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnncli.core.cells import gated
-from rnncli.core.cells.gated import TORCH_NAMES, bias_grads, hidden_size, sigmoid_, start
+from rnncli.core.cells.common import bias_grads, recurrent_inputs, start
+from rnncli.core.cells.gated import TORCH_NAMES, hidden_size, sigmoid_
 
 __all__ = ["TORCH_NAMES", "backward", "forward", "hidden_size", "init_layer", "param_shapes"]
 
@@ -150,7 +151,7 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
         if passthrough is not None:
             dh *= passthrough[t]  # a padded step copied h_{t-1}: its gradient goes straight back
             d_next += dh
-    prev = buf[:T] if rmask is None else buf[:T] * rmask
+    prev = recurrent_inputs(buf, rmask)  # what W_hh multiplied: (m *) h_{t-1}
     dR2 = dR.reshape(T * B, 3 * H)
     grads = {"W_hh": dR2.T @ prev.reshape(T * B, H), "b_hh": bias_grads(dR)}
     del prev

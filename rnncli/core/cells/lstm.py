@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnncli.core.cells import gated
-from rnncli.core.cells.gated import TORCH_NAMES, bias_grads, hidden_size, sigmoid_, start
+from rnncli.core.cells.common import bias_grads, recurrent_inputs, start
+from rnncli.core.cells.gated import TORCH_NAMES, hidden_size, sigmoid_
 
 __all__ = ["TORCH_NAMES", "backward", "forward", "hidden_size", "init_layer", "param_shapes"]
 
@@ -170,7 +171,7 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
             dc_next *= passthrough[t]
             dc += dc_next
         dc, dc_next = dc_next, dc
-    prev = buf[:T] if rmask is None else buf[:T] * rmask
+    prev = recurrent_inputs(buf, rmask)  # what W_hh multiplied: (m *) h_{t-1}
     dG2 = dG.reshape(T * B, 4 * H)
     grads = {"W_ih": dG2.T @ u.reshape(T * B, -1), "W_hh": dG2.T @ prev.reshape(T * B, H)}
     del prev
