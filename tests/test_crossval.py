@@ -57,12 +57,15 @@ def test_a_fold_config_validates_on_its_fold(tmp_path):
 
 def test_the_epoch_is_where_the_mean_validation_curve_is_lowest():
     cfg = load_config([], ["data.source=x.npz", "train.cv_folds=2"])
-    # fold 1 is lowest at epoch 2, fold 2 at epoch 4; their mean at epoch 3; fold 2 ran longer
-    results = [({"best_epoch": 2}, [1.0, 0.5, 0.6, 0.9]), ({"best_epoch": 4}, [1.0, 0.9, 0.6, 0.5, 0.4])]
+    # fold 1 is lowest at epoch 2, fold 2 at epoch 5; their mean at epoch 3; fold 2 ran longer
+    results = [({"best_epoch": 2}, [1.0, 0.5, 0.6, 0.9]), ({"best_epoch": 5}, [1.0, 0.9, 0.6, 0.5, 0.4])]
     final, record = choose(cfg, results)
     assert final.train.epochs == 3 and record["epochs"] == 3
+    # a fold that stopped early counts at its last value: the longer fold's later gain decides
+    longer = [({"best_epoch": 2}, [1.0, 0.5, 0.6]), ({"best_epoch": 6}, [1.0, 0.9, 0.8, 0.6, 0.4, 0.2])]
+    assert choose(cfg, longer)[0].train.epochs == 6  # (0.6 + 0.2) / 2 beats (0.5 + 0.9) / 2
     assert final.data.val_fraction == 0.0 and final.train.patience is None and final.train.cv_folds == 0
-    assert record["fold_best_epochs"] == [2, 4] and record["mean_val_loss"] == pytest.approx(0.6)
+    assert record["fold_best_epochs"] == [2, 5] and record["mean_val_loss"] == pytest.approx(0.6)
 
 
 def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):

@@ -119,11 +119,14 @@ def _fold(plan_cfg, i: int, run_dir: Path, train_fn: Callable, kw: dict) -> tupl
 
 
 def choose(plan_cfg, results: list[tuple[dict, list[float]]]):
-    """The refit's config (epochs where the folds' mean validation loss is lowest, over the epochs
-    every fold ran; all the data; no early stopping) and the record of the folds."""
+    """The refit's config (epochs where the folds' mean validation loss is lowest, a fold that
+    stopped early counted at its last value after it; all the data; no early stopping) and the
+    record of the folds."""
     curves = [np.asarray(c, dtype=np.float64) for _, c in results]
-    reached = min(len(c) for c in curves)
-    mean = np.mean([c[:reached] for c in curves], axis=0)
+    # a fold that stopped early (patience) had stopped improving: its last value carries on, so
+    # one early stop does not cut short the others' longer training
+    reached = max(len(c) for c in curves)
+    mean = np.mean([np.pad(c, (0, reached - len(c)), mode="edge") for c in curves], axis=0)
     epochs = int(np.nanargmin(mean)) + 1 if np.isfinite(mean).any() else reached
     tc, d = plan_cfg.train, plan_cfg.data
     final = plan_cfg.model_copy(update={
