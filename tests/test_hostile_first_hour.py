@@ -172,12 +172,18 @@ def test_labels_1_and_1_0_and_text_1_are_one_class(tmp_path):
 
 
 def _commands():
+    """Every command and group by its words: "train", "config", "config show", ... and "" (rnn)."""
     import typer
 
     from rnncli.cli import app
 
-    group = typer.main.get_command(app)
-    return {name: cmd for name, cmd in group.commands.items() if name != "config"}
+    root = typer.main.get_command(app)
+    found = {"": root}
+    for name, cmd in root.commands.items():
+        found[name] = cmd
+        for sub, subcmd in getattr(cmd, "commands", {}).items():
+            found[f"{name} {sub}"] = subcmd
+    return found
 
 
 @pytest.mark.parametrize("name", sorted(_commands()))
@@ -185,14 +191,15 @@ def test_help_at_80_columns(name, monkeypatch):
     import inspect
 
     monkeypatch.setenv("COLUMNS", "80")
-    r = rnn(name, "--help")
+    r = rnn(*name.split(), "--help")
     assert r.exit_code == 0, r.output
     text = r.stdout
     usage = next(line for line in text.splitlines() if "Usage:" in line)
     assert "{" not in usage and "[[" not in usage, usage
     assert "<bool>" not in text  # a flag takes no value: --json true is refused
     assert max(len(line) for line in text.splitlines()) <= 80
-    doc = inspect.getdoc(_commands()[name].callback) or ""
+    callback = _commands()[name].callback
+    doc = (inspect.getdoc(callback) or "") if callback else ""
     examples = doc.partition("Examples:")[2].splitlines()
     for line in examples:  # each fits on one line of the help, so it can be pasted
         assert len(line) + 1 <= 78, line

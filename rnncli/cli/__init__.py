@@ -24,10 +24,10 @@ import traceback
 from collections.abc import Callable, Iterator
 
 import typer
-from typer.core import TyperGroup
 
 from rnncli import __version__, notices
 from rnncli.cli._common import FLAGS, root_param
+from rnncli.cli.help_format import HelpGroup
 from rnncli.cli.usage import one_line_usage_errors
 from rnncli.errors import Interrupted, RnnError, Terminated, from_os_error
 
@@ -156,7 +156,7 @@ def _warning_printer(quiet: bool):
     return show
 
 
-class RnnGroup(TyperGroup):
+class RnnGroup(HelpGroup):
     """Root group: runs every command inside the error boundary."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:

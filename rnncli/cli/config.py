@@ -10,15 +10,17 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import err_console, is_quiet
+from rnncli.cli.help_format import HelpGroup, RnnCommand
 from rnncli.cli.options import ConfigFiles, Seed, SetOverrides
 
 config_app = typer.Typer(
+    cls=HelpGroup,
     help="Show the resolved config, validate config files, print the JSON Schema.",
     no_args_is_help=True,
 )
 
 
-@config_app.command("show")
+@config_app.command("show", cls=RnnCommand)
 def show(config: ConfigFiles = None, set_: SetOverrides = None, seed: Seed = None) -> None:
     """Print the fully resolved config as YAML (defaults filled in, overrides applied).
 
@@ -30,7 +32,7 @@ def show(config: ConfigFiles = None, set_: SetOverrides = None, seed: Seed = Non
     sys.stdout.write(config_to_yaml(cfg))
 
 
-@config_app.command("validate")
+@config_app.command("validate", cls=RnnCommand)
 def validate(
     files: Annotated[
         list[Path], typer.Argument(metavar="FILE...", help="Config files to check.")
@@ -58,7 +60,7 @@ def validate(
         raise ConfigError("\n".join(problems))
 
 
-@config_app.command("schema")
+@config_app.command("schema", cls=RnnCommand)
 def schema() -> None:
     """Print the JSON Schema of the config (for editor completion and validation)."""
     from rnncli.config import config_schema
@@ -66,7 +68,7 @@ def schema() -> None:
     sys.stdout.write(json.dumps(config_schema(), indent=2) + "\n")
 
 
-@config_app.command("reference")
+@config_app.command("reference", cls=RnnCommand)
 def reference() -> None:
     """Print the reference of every config key with its default, as Markdown."""
     from rnncli.config import config_reference_markdown

@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from typer.core import TyperArgument, TyperCommand
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-__all__ = ["RnnCommand", "reflow"]
+__all__ = ["HelpGroup", "RnnCommand", "reflow", "valueless_flags"]
 
 
 def reflow(text: str | None) -> str | None:
@@ -28,27 +28,40 @@ def reflow(text: str | None) -> str | None:
     return "\n\n".join(out)
 
 
+def valueless_flags(params) -> None:
+    """Flags show no type in --help: `--json <bool>` suggested a value the flag refuses."""
+    for param in params:
+        if getattr(param, "is_flag", False) and not isinstance(param, TyperArgument):
+            param.metavar = ""
+
+
+class HelpGroup(TyperGroup):
+    """A command group whose --help shows no `<bool>` either (the root group adds the error
+    boundary on top: cli/__init__.RnnGroup)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)  # completion and help options included
+        valueless_flags(params)
+        return params
+
+
 class RnnCommand(TyperCommand):
     """A Typer command whose help fits the terminal (see the module docstring)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.help = reflow(self.help)
-        for param in self.params:
-            if getattr(param, "is_flag", False) and not isinstance(param, TyperArgument):
-                param.metavar = ""  # shown as nothing: a flag takes no value
 
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
+    def get_params(self, ctx):
+        params = super().get_params(ctx)  # the help option included
+        valueless_flags(params)
+        return params
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if isinstance(param, TyperArgument):
-                name = (param.metavar or param.name or "").strip("[]").upper()
+                name = (param.metavar or param.name or "").strip("[]").removesuffix("...").upper()
                 name = name if param.required else f"[{name}]"
                 pieces.append(name + ("..." if param.nargs != 1 else ""))
         return pieces
