@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.core.cells import CELLS
-from rnncli.core.model import ModelSpec, param_shapes
+from rnncli.core.model import MAX_LAYERS, MAX_SIZE, ModelSpec, param_shapes
 from rnncli.errors import WeightsError
 from rnncli.fsutil import atomic_writer, check_path_text, check_readable_file
 from rnncli.npzsafe import member_header, open_npz, read_member
@@ -74,10 +74,8 @@ PARAM_PREFIXES = ("rnn.", "head.", "embed.")
 MODEL_KEYS = ("input_size", "hidden_size", "output_size", "num_layers", "nonlinearity", "output")
 # meta is a short JSON text (config, vocabulary, metrics); anything bigger is not ours.
 MAX_META_BYTES = 64 * 2**20
-# Bounds on meta.model checked before any shape is computed (a meta claiming 10 million layers
-# would otherwise build 30 million names first); far above any model this code can train.
-MAX_LAYERS = 1024
-MAX_SIZE = 2**24
+# meta.model's sizes are checked against core.model's MAX_LAYERS / MAX_SIZE (the bounds the
+# config has too) before any shape is computed.
 
 
 def _short(v: Any) -> str:

@@ -114,3 +114,22 @@ def text_model(tmp_path_factory) -> Path:
                  "--set", "train.epochs=1", "-q", "-o", str(d / "run"))
     assert result.exit_code == 0, result.stderr
     return d / "run"
+
+
+def _tiny_cell_run(tmp_path_factory, cell: str) -> Path:
+    run_dir = tmp_path_factory.mktemp(cell) / "run"
+    result = rnn("train", *TINY, "--set", f"model.cell={cell}", "-o", str(run_dir), "-q")
+    assert result.exit_code == 0, result.stderr
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def gru_run(tmp_path_factory) -> Path:
+    """The tiny sine regression with model.cell gru (for gated-cell cases)."""
+    return _tiny_cell_run(tmp_path_factory, "gru")
+
+
+@pytest.fixture(scope="session")
+def lstm_run(tmp_path_factory) -> Path:
+    """The tiny sine regression with model.cell lstm (c state in its checkpoint)."""
+    return _tiny_cell_run(tmp_path_factory, "lstm")

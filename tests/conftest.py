@@ -226,4 +226,4 @@ def assert_clean(result, codes=(0, 1, 2), *, alone: bool = False) -> None:
 
 
 # The tiny trained runs many test files use (tests/battery.py), made once per test session.
-from battery import text_model, trained  # noqa: E402, F401
+from battery import gru_run, lstm_run, text_model, trained  # noqa: E402, F401

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from rnncli.config.section import Section
 from rnncli.core.cells import CELLS
+from rnncli.core.model import MAX_LAYERS, MAX_SIZE
 
 __all__ = ["CELL_NAMES", "ModelConfig"]
 
@@ -25,12 +26,13 @@ class ModelConfig(Section):
     )
 
     input_size: int | None = Field(
-        None, ge=1, description="Features per step I; null = inferred from the data."
+        None, ge=1, le=MAX_SIZE, description="Features per step I; null = inferred from the data."
     )
     hidden_size: int = Field(
-        64, ge=1, description="Hidden units H per layer; 64 learns the shipped tasks in seconds."
+        64, ge=1, le=MAX_SIZE, description="Hidden units H per layer; 64 learns the shipped tasks in seconds."
     )
-    num_layers: int = Field(1, ge=1, description="Stacked RNN layers; each feeds its states to the next.")
+    num_layers: int = Field(1, ge=1, le=MAX_LAYERS,
+                            description="Stacked RNN layers; each feeds its states to the next.")
     nonlinearity: Literal["tanh", "relu"] = Field(
         "tanh", description="Hidden activation of the rnn cell; tanh is bounded and the stable default "
         "(gru and lstm have their own sigmoid/tanh gates: relu is refused there)."
@@ -83,6 +85,7 @@ class ModelConfig(Section):
     embedding_size: int | None = Field(
         None,
         ge=1,
+        le=MAX_SIZE,
         description="Token inputs (text) are looked up in a learned embed.W (V, E) of this "
         "width E instead of one-hot vectors of the vocabulary's width V; null = one-hot. Needed "
         "for word-level text, where V is in the thousands.",
@@ -96,6 +99,10 @@ class ModelConfig(Section):
 
     forget_bias: float = Field(
         1.0,
+        # sigmoid(37) is already 1 in float64: a bias past 100 only overflows float32 weights to
+        # inf (a run that trains, then saves weights every reader refuses).
+        ge=-100,
+        le=100,
         description="lstm only: added to the forget gate's input bias at init (Jozefowicz et al. "
         "2015, Keras' unit_forget_bias). 1 keeps the cell state flowing from the first update, which "
         "long dependencies need; torch.nn.LSTM adds nothing (set 0 for its init exactly).",

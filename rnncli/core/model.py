@@ -32,6 +32,13 @@ from rnncli.core.embedding import embed_backward, embed_forward, is_token_input,
 from rnncli.core.losses import LOSSES
 from rnncli.core.rnn import length_mask, rnn_backward, rnn_forward
 
+# The largest model a config may ask for and a weights file may describe, one bound for both (a
+# config past them once trained for minutes and then failed to save): checked before any shape
+# is computed (10 million layers would otherwise build 30 million names first); far above any
+# model this code can train.
+MAX_LAYERS = 1024
+MAX_SIZE = 2**24
+
 OUTPUTS = ("last", "sequence")
 
 

@@ -1,0 +1,86 @@
+"""The battery on this round's surfaces: gated cells (model.cell, model.forget_bias, gated weights,
+checkpoints and exports), forecasting (data.forecast/transform/season/fold, train.time_budget),
+--device and Parquet. Each case is one bad input that must fail the one clean way
+(conftest.assert_error: one `rnn: error:` line naming the file/key/value, exit 2 for bad input,
+nothing left behind); each was found failing another way first, or pins a neighbour of one that was.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from battery import TINY, Case, run_case, weights_with
+
+OUT = ["-o", "{d}/out"]
+TRAIN = ["train", *TINY, "-q"]
+
+CONFIG = {
+    # trained for minutes, then the save refused the layer count: an internal error, exit 1
+    "layers-past-the-weights-bound": Case([*TRAIN, "--set", "model.num_layers=1025", *OUT],
+                                          ("model.num_layers", "1024")),
+    # the memory estimate listed 10^9 layers' names first: still running after minutes
+    "layers-1e9": Case([*TRAIN, "--set", "model.cell=lstm", "--set", "model.num_layers=1000000000", *OUT],
+                       ("model.num_layers", "1000000000")),
+    "embedding-1e9": Case([*TRAIN, "--set", "model.embedding_size=1000000000", *OUT],
+                          ("model.embedding_size",)),
+    # float32 weights with b_ih = inf: trained, then every reader refused them
+    "forget-bias-1e300": Case([*TRAIN, "--set", "model.cell=lstm", "--set", "model.forget_bias=1e300",
+                               "--set", "train.dtype=float32", *OUT], ("model.forget_bias", "100")),
+    "forget-bias-gru": Case([*TRAIN, "--set", "model.cell=gru", "--set", "model.forget_bias=2", *OUT],
+                            ("model.forget_bias", "lstm only")),
+    "forget-bias-nan": Case([*TRAIN, "--set", "model.cell=lstm", "--set", "model.forget_bias=.nan", *OUT],
+                            ("model.forget_bias", "finite")),
+    "cell-upper-case": Case([*TRAIN, "--set", "model.cell=LSTM", *OUT], ("model.cell", "'LSTM'")),
+    "relu-lstm": Case([*TRAIN, "--set", "model.cell=lstm", "--set", "model.nonlinearity=relu", *OUT],
+                      ("model.nonlinearity", "rnn only")),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONFIG)
+def test_config(name, tmp_path, monkeypatch):
+    run_case(CONFIG[name], tmp_path, None, monkeypatch)
+
+
+def _model_meta(**changes):
+    def edit(text: str) -> str:
+        meta = json.loads(text)
+        meta["model"].update(changes)
+        return json.dumps(meta)
+    return edit
+
+
+def _tampered(**kw):
+    return lambda w: weights_with(w, **kw)
+
+
+GATED_WEIGHTS = {
+    "lstm-says-gru": ({"meta": _model_meta(cell="gru")}, ("w.npz", "rnn.0.W_ih", "the model needs")),
+    "lstm-says-rnn": ({"meta": _model_meta(cell="rnn")}, ("w.npz", "missing parameters")),
+    "cell-unknown": ({"meta": _model_meta(cell="xlstm")}, ("w.npz", "meta.model.cell", "'xlstm'")),
+    "cell-null": ({"meta": _model_meta(cell=None)}, ("w.npz", "meta.model.cell")),
+    "layers-1e9-in-meta": ({"meta": _model_meta(num_layers=10**9)}, ("w.npz", "model.num_layers")),
+    "gate-block-short": ({"replace": {"rnn.0.W_hh": np.zeros((12, 4))}},
+                         ("w.npz", "rnn.0.W_hh", "(12, 4)")),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GATED_WEIGHTS)
+def test_gated_weights_tampered(name, lstm_run, tmp_path, monkeypatch):
+    kw, needles = GATED_WEIGHTS[name]
+    case = Case(["predict", "{d}/w.npz", "{d}/x.csv", *OUT], needles,
+                {"w.npz": _tampered(**kw), "x.csv": "0.1\n0.2\n0.3\n"})
+    run_case(case, tmp_path, lstm_run, monkeypatch)
+
+
+def test_forget_bias_default_value_is_not_an_error_for_gru():
+    """config.yaml of a gru run lists forget_bias at its default: reading it back is no error."""
+    from rnncli.config import Config
+
+    assert Config.model_validate({"model": {"cell": "gru", "forget_bias": 1.0}}).model.cell == "gru"
+    with pytest.raises(ValueError, match="forget_bias"):
+        Config.model_validate({"model": {"cell": "lstm", "forget_bias": 101}})
+
