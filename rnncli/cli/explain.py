@@ -56,11 +56,14 @@ def explain(  # noqa: PLR0913 - a Typer command: one parameter per option
     derivative, each step's share of dW_xh, dW_hh, db_h, and the sums beside
     their centred differences. Without WEIGHTS or --config: a network small
     enough to follow with a pencil (2 inputs, 3 hidden units, 1 output,
-    3 steps) at initialisation.
+    3 steps) at initialisation. A GRU or LSTM (model.cell) shows each gate,
+    the cell state, and backwards the gradient's two paths side by side
+    (LSTM: through c_t and through h_t; GRU: the update gate's and W_hh's).
 
     Examples:
       rnn explain
       rnn explain --set model.nonlinearity=relu --set model.num_layers=2
+      rnn explain --set model.cell=lstm --html lstm.html
       rnn explain runs/sine-1 --x '[[0.1],[0.2],[0.3]]' --y '[0.4]'
       rnn explain -c configs/adding.yaml --steps 5 --html bptt.html
       rnn explain --json | jq '.backward[0].dh'
