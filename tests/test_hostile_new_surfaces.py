@@ -8,10 +8,12 @@ nothing left behind); each was found failing another way first, or pins a neighb
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
-from battery import TINY, Case, run_case, weights_with
+from battery import TINY, Case, npz_bytes, run_case, weights_with
+from conftest import Tree, assert_error, rnn
 
 OUT = ["-o", "{d}/out"]
 TRAIN = ["train", *TINY, "-q"]
@@ -84,3 +86,39 @@ def test_forget_bias_default_value_is_not_an_error_for_gru():
     with pytest.raises(ValueError, match="forget_bias"):
         Config.model_validate({"model": {"cell": "lstm", "forget_bias": 101}})
 
+
+
+def _carry(h=(1, 4, 8), c=(1, 4, 8)):
+    arrays = {}
+    if h:
+        arrays["h_carry"] = np.zeros(h)
+    if c:
+        arrays["c_carry"] = np.zeros(c)
+    return arrays
+
+
+# An LSTM checkpoint's carried state (h, c) that does not fit: once dropped or cut silently, so
+# the run resumed (exit 0) from another state than the one it saved.
+CARRY = {
+    "c-missing": (_carry(c=None), ("checkpoint.npz", "h_carry and c_carry")),
+    "h-missing": (_carry(h=None), ("checkpoint.npz", "it carries c_carry")),
+    "c-other-layers": (_carry(c=(2, 4, 8)), ("checkpoint.npz", "(2, 4, 8)", "(1, batch, 8)")),
+    "h-other-batch": (_carry(h=(1, 3, 8)), ("checkpoint.npz", "(1, 3, 8)")),
+    "both-4d": (_carry(h=(1, 1, 4, 8), c=(1, 1, 4, 8)), ("checkpoint.npz", "(1, 1, 4, 8)")),
+    "a-third-part": ({**_carry(), "x_carry": np.zeros((1, 4, 8))}, ("checkpoint.npz", "x_carry")),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CARRY)
+def test_lstm_checkpoint_carry_tampered(name, lstm_run, tmp_path, monkeypatch):
+    arrays, needles = CARRY[name]
+    run = tmp_path / "run"
+    shutil.copytree(lstm_run, run)
+    with np.load(run / "checkpoint.npz", allow_pickle=False) as z:
+        saved = {k: z[k] for k in z.files}
+    (run / "checkpoint.npz").write_bytes(npz_bytes(**saved, **arrays))
+    before = Tree.of(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert_error(rnn("train", "--resume", run, "--set", "train.epochs=3", "-q"), 2, *needles,
+                 unchanged=before)

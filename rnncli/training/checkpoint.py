@@ -107,6 +107,7 @@ def load_checkpoint(run_dir: Path, spec: ModelSpec, optimizer, dtype) -> TrainSt
                            f"{type(optimizer).__name__.lower()!r} or is malformed ({type(e).__name__}: "
                            f"{str(e)[:80]}); resume with the optimizer the run was started with") from None
     _check_resumable(path, state, params, extra)
+    _check_carry(path, extra, spec)
     return state
 
 
@@ -127,10 +128,30 @@ def _check_resumable(path: Path, state: TrainState, params: dict, extra: dict) -
         if target in params and arr.dtype.kind != "f":
             raise WeightsError(f"{path}: malformed checkpoint: {name[:80]} has dtype {arr.dtype}, "
                                "expected floats")
-    carried = state.h_carry if isinstance(state.h_carry, tuple) else (state.h_carry,)
-    for name, part in zip(("h_carry", "c_carry"), carried, strict=False):
-        if part is not None and part.dtype.kind != "f":
-            raise WeightsError(f"{path}: malformed checkpoint: {name} has dtype {part.dtype}")
+
+
+def _check_carry(path: Path, extra: dict, spec: ModelSpec) -> None:
+    """The state carried between batches of stateful data: all of the cell's parts (h_carry, and
+    c_carry for the LSTM) or none, each (L * D, B, H) floats of one shape. Anything else was
+    once dropped or cut silently, and the run resumed from another state than it saved."""
+    names = [f"{name}_carry" for name in spec.state_names]
+    found = sorted(k for k in extra if k.endswith("_carry"))
+    if not found:
+        return
+    if found != sorted(names):
+        raise WeightsError(f"{path}: malformed checkpoint: it carries {', '.join(found)[:80]}; a "
+                           f"{spec.cell} model's carried state is {' and '.join(names)}")
+    shapes = {extra[name].shape for name in names}
+    shape = next(iter(shapes))
+    fits = len(shapes) == 1 and len(shape) == 3 and shape[0] == spec.num_layers * spec.directions \
+        and shape[1] >= 1 and shape[2] == spec.hidden_size
+    if not fits:
+        raise WeightsError(f"{path}: malformed checkpoint: {' and '.join(names)} have shape "
+                           f"{' and '.join(str(extra[n].shape) for n in names)}, the model's state "
+                           f"is ({spec.num_layers * spec.directions}, batch, {spec.hidden_size})")
+    for name in names:
+        if extra[name].dtype.kind != "f":
+            raise WeightsError(f"{path}: malformed checkpoint: {name} has dtype {extra[name].dtype}")
 
 
 def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype, state_names: tuple[str, ...]
