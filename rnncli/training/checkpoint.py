@@ -141,17 +141,22 @@ def _check_carry(path: Path, extra: dict, spec: ModelSpec) -> None:
     if found != sorted(names):
         raise WeightsError(f"{path}: malformed checkpoint: it carries {', '.join(found)[:80]}; a "
                            f"{spec.cell} model's carried state is {' and '.join(names)}")
-    shapes = {extra[name].shape for name in names}
-    shape = next(iter(shapes))
-    fits = len(shapes) == 1 and len(shape) == 3 and shape[0] == spec.num_layers * spec.directions \
-        and shape[1] >= 1 and shape[2] == spec.hidden_size
-    if not fits:
+    shapes = [extra[name].shape for name in names]
+    if not _state_shaped(shapes, spec):
         raise WeightsError(f"{path}: malformed checkpoint: {' and '.join(names)} have shape "
-                           f"{' and '.join(str(extra[n].shape) for n in names)}, the model's state "
+                           f"{' and '.join(str(s) for s in shapes)}, the model's state "
                            f"is ({spec.num_layers * spec.directions}, batch, {spec.hidden_size})")
     for name in names:
         if extra[name].dtype.kind != "f":
             raise WeightsError(f"{path}: malformed checkpoint: {name} has dtype {extra[name].dtype}")
+
+
+def _state_shaped(shapes: list[tuple[int, ...]], spec: ModelSpec) -> bool:
+    """Whether the carried parts' shapes are one (L * D, B, H) shape."""
+    if len(set(shapes)) != 1 or len(shapes[0]) != 3:
+        return False
+    layers, batch, hidden = shapes[0]
+    return layers == spec.num_layers * spec.directions and batch >= 1 and hidden == spec.hidden_size
 
 
 def _restore(ck: dict, params: dict, extra: dict, optimizer, dtype, state_names: tuple[str, ...]
