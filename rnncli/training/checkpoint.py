@@ -147,8 +147,12 @@ def _check_carry(path: Path, extra: dict, spec: ModelSpec) -> None:
                            f"{' and '.join(str(s) for s in shapes)}, the model's state "
                            f"is ({spec.num_layers * spec.directions}, batch, {spec.hidden_size})")
     for name in names:
-        if extra[name].dtype.kind != "f":
-            raise WeightsError(f"{path}: malformed checkpoint: {name} has dtype {extra[name].dtype}")
+        _check_float(path, name, extra[name])
+
+
+def _check_float(path: Path, name: str, arr: np.ndarray) -> None:
+    if arr.dtype.kind != "f":
+        raise WeightsError(f"{path}: malformed checkpoint: {name} has dtype {arr.dtype}")
 
 
 def _state_shaped(shapes: list[tuple[int, ...]], spec: ModelSpec) -> bool:
