@@ -58,6 +58,14 @@ Threads = Annotated[
         "cores for large ones; N = exactly N (same N, same machine: same numbers).",
     ),
 ]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--device", metavar="cpu|cuda|auto", show_default=False,
+        help="Where to compute: cpu (default), cuda (a GPU through CuPy: pip install "
+        "'rnncli[cuda12]' or 'rnncli[cuda13]'), auto = cuda when a GPU is found, else cpu.",
+    ),
+]
 Context = Annotated[
     str | None,
     typer.Option("--context", metavar="CSV",

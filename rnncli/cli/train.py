@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet, stderr_is_terminal
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
+from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, Seed, SetOverrides, Threads
 from rnncli.errors import UsageError
 
 
@@ -40,6 +40,7 @@ def train(
         ),
     ] = None,
     threads: Threads = None,
+    device: DeviceOption = None,
     init_from: Annotated[
         Path | None,
         typer.Option(
@@ -66,6 +67,7 @@ def train(
       rnn train --resume runs/adding-1
       rnn train -c configs/sine.yaml --log-to tensorboard
       rnn train -c configs/adding.yaml --threads 1
+      rnn train -c configs/shakespeare_gpu.yaml --device cuda
       rnn train -c runs/text-1/config.yaml --set data.path=other.txt \\
         --init-from runs/text-1
     """
@@ -90,6 +92,11 @@ def train(
         cfg = load_config(config or [], set_ or [], seed=seed)
         run_dir = Path(out) if out is not None else default_run_dir(cfg, config_paths=config or [])
     console = err_console(is_quiet(quiet))
+    if device is not None:
+        from rnncli.device import resolve_device
+
+        resolve_device(device, "--device")  # refused here, before any data is read
+        cfg.train.device = device
     if threads is not None:
         cfg.train.threads = threads
         if resume is not None:

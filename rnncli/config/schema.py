@@ -136,6 +136,9 @@ class TrainConfig(Section):
         "mlflow = an MLflow run at $MLFLOW_TRACKING_URI, else MLflow's local store in the working "
         "directory (pip install 'rnncli[mlflow]').",
     )
+    device: Literal["cpu", "cuda", "auto"] = Field(  # cpu: the numbers never depend on the machine found
+        "cpu", description="Where training computes: cpu (NumPy); cuda (a GPU through CuPy: pip install "
+        "'rnncli[cuda12]' or 'rnncli[cuda13]'); auto = cuda when CuPy finds a GPU, else cpu.")
     threads: int | Literal["auto"] = Field(
         "auto",
         description="BLAS threads for the products: 'auto' = 1 while the per-step products are too "

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.core.xp import array_module
+
 DIRECTIONS = ("", "_reverse")  # parameter-name suffix of direction d
 
 
-def reverse_index(lengths: np.ndarray | None, B: int, T: int) -> np.ndarray:
+def reverse_index(lengths: np.ndarray | None, B: int, T: int, xp=np) -> np.ndarray:
     """(B, T) index that reverses each sequence within its length: s -> n-1-s for s < n, padding kept.
 
-    The permutation is its own inverse, so the same index maps reversed states back.
+    The permutation is its own inverse, so the same index maps reversed states back. It is built in
+    the array module of `lengths`, or `xp` when lengths is None.
     """
-    steps = np.arange(T)[None, :]
-    n = np.full((B, 1), T) if lengths is None else np.asarray(lengths).reshape(B, 1)
-    return np.where(steps < n, n - 1 - steps, steps).astype(np.intp)
+    xp = xp if lengths is None else array_module(lengths)
+    steps = xp.arange(T)[None, :]
+    n = xp.full((B, 1), T) if lengths is None else xp.asarray(lengths).reshape(B, 1)
+    return xp.where(steps < n, n - 1 - steps, steps).astype(np.intp)
 
 
 def reverse_time(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """a (B, T, F) with each row's valid steps reversed by reverse_index's idx (a new array)."""
-    return np.take_along_axis(a, idx[:, :, None], axis=1)
+    return array_module(a).take_along_axis(a, idx[:, :, None], axis=1)

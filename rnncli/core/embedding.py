@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.core.xp import array_module
+
 
 def is_token_input(x: np.ndarray) -> bool:
     """True for integer token ids, which the model encodes itself."""
-    return np.asarray(x).dtype.kind in "iu"
+    return array_module(x).asarray(x).dtype.kind in "iu"
 
 
 def check_ids(ids: np.ndarray, vocab_size: int) -> None:
@@ -29,20 +31,27 @@ def check_ids(ids: np.ndarray, vocab_size: int) -> None:
 
 def one_hot(ids: np.ndarray, vocab_size: int, dtype) -> np.ndarray:
     """(…,) int ids -> (…, V) one-hot of dtype."""
-    out = np.zeros((*ids.shape, vocab_size), dtype=dtype)
-    np.put_along_axis(out, ids[..., None].astype(np.intp), 1, axis=-1)
+    xp = array_module(ids)
+    out = xp.zeros((*ids.shape, vocab_size), dtype=dtype)
+    xp.put_along_axis(out, ids[..., None].astype(np.intp), 1, axis=-1)
     return out
 
 
 def embed_forward(W: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """ids (B, T) -> (B, T, E): row ids[b, t] of W (V, E), a new array."""
-    check_ids(ids, W.shape[0])
+    """ids (B, T) -> (B, T, E): row ids[b, t] of W (V, E), a new array.
+
+    Host ids are checked here; device ids were checked on the host before they moved (reading
+    them back to check would stop the device every step).
+    """
+    if array_module(ids) is np:
+        check_ids(ids, W.shape[0])
     return W[ids]
 
 
 def embed_backward(d_emb: np.ndarray, ids: np.ndarray, vocab_size: int) -> np.ndarray:
     """dL/dW (V, E) from d_emb (B, T, E), the gradient on the looked-up vectors."""
     E = d_emb.shape[-1]
-    dW = np.zeros((vocab_size, E), dtype=d_emb.dtype)
-    np.add.at(dW, ids.reshape(-1), d_emb.reshape(-1, E))
+    xp = array_module(d_emb)
+    dW = xp.zeros((vocab_size, E), dtype=d_emb.dtype)
+    xp.add.at(dW, ids.reshape(-1), d_emb.reshape(-1, E))
     return dW

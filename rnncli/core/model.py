@@ -31,6 +31,7 @@ from rnncli.core.cells import CELLS, get_cell, state_from_parts, state_parts
 from rnncli.core.embedding import embed_backward, embed_forward, is_token_input, one_hot
 from rnncli.core.losses import LOSSES
 from rnncli.core.rnn import length_mask, rnn_backward, rnn_forward
+from rnncli.core.xp import array_module
 
 # The largest model a config may ask for and a weights file may describe, one bound for both (a
 # config past them once trained for minutes and then failed to save): checked before any shape
@@ -186,7 +187,7 @@ def forward(params: Params, spec: ModelSpec, x: np.ndarray, lengths: np.ndarray 
     if spec.output == "last":
         # (B, D*H): padded steps carried the last valid state to the end
         h = state_parts(h_final, len(spec.state_names))[0]
-        top = h[-1] if spec.directions == 1 else np.concatenate(list(h[-2:]), axis=1)
+        top = h[-1] if spec.directions == 1 else array_module(h).concatenate(list(h[-2:]), axis=1)
         y = top @ W_hy.T + b_y
     else:
         B, T, H = hs.shape
@@ -213,13 +214,14 @@ def backward(dy: np.ndarray, cache: dict, dh_final: np.ndarray | None = None
         dh_top = dy @ W_hy  # enters the sweep as a gradient on the final state(s) of the top layer
         B, D = dh_top.shape[0], spec.directions
         parts = state_parts(dh_final, len(spec.state_names))
-        dh = np.zeros(spec.state_shape(B), dtype=dh_top.dtype) if parts[0] is None else parts[0].copy()
+        xp = array_module(dh_top)
+        dh = xp.zeros(spec.state_shape(B), dtype=dh_top.dtype) if parts[0] is None else parts[0].copy()
         dh[-D:] += dh_top.reshape(B, D, -1).transpose(1, 0, 2)
         dh_final = state_from_parts((dh, *parts[1:]))
         dhs = None
     else:
         T, B, H = top.shape
-        dy2 = np.ascontiguousarray(dy.transpose(1, 0, 2)).reshape(T * B, -1)  # (T*B, O)
+        dy2 = array_module(dy).ascontiguousarray(dy.transpose(1, 0, 2)).reshape(T * B, -1)  # (T*B, O)
         grads_head = {W_name: dy2.T @ top.reshape(T * B, H), "head.b_y": dy2.sum(axis=0)}
         dhs = (dy2 @ W_hy).reshape(T, B, H).transpose(1, 0, 2)
     grads, dx, dh0, dh_norms = rnn_backward(dhs, cache["rnn"], dh_final)

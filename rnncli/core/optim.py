@@ -6,7 +6,11 @@ Every optimizer updates parameters in place, keeps its state in arrays keyed lik
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from rnncli.core.xp import array_module
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 
@@ -29,7 +33,7 @@ class Optimizer:
                 g = g + p.dtype.type(self.weight_decay) * p  # L2 penalty, as torch's weight_decay
             for slot in self.slots:
                 if name not in self.state[slot]:
-                    self.state[slot][name] = np.zeros_like(p)
+                    self.state[slot][name] = array_module(p).zeros_like(p)
             self._update(name, p, g)
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -48,7 +52,7 @@ class Optimizer:
             if key == "t":
                 continue
             slot, name = key.split(".", 1)
-            self.state[slot][name] = np.array(arr)
+            self.state[slot][name] = array_module(arr).array(arr)  # a copy, where arr lives
 
 
 class SGD(Optimizer):
@@ -85,7 +89,7 @@ class Adagrad(Optimizer):
     def _update(self, name, p, g):
         G = self.state["G"][name]
         G += g * g
-        p -= p.dtype.type(self.lr) * g / (np.sqrt(G) + p.dtype.type(self.eps))
+        p -= p.dtype.type(self.lr) * g / (array_module(G).sqrt(G) + p.dtype.type(self.eps))
 
 
 class RMSprop(Optimizer):
@@ -100,7 +104,7 @@ class RMSprop(Optimizer):
         s = self.state["s"][name]
         s *= d
         s += (1 - d) * g * g
-        p -= p.dtype.type(self.lr) * g / (np.sqrt(s) + p.dtype.type(self.eps))
+        p -= p.dtype.type(self.lr) * g / (array_module(s).sqrt(s) + p.dtype.type(self.eps))
 
 
 class Adam(Optimizer):
@@ -118,8 +122,10 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
-        step = f(self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t))
-        p -= step * m / (np.sqrt(v) + f(self.eps))
+        # Python scalars on the host (math, not the array module): the step size never becomes
+        # a device array, and f() only ever sees a float.
+        step = f(self.lr * math.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t))
+        p -= step * m / (array_module(v).sqrt(v) + f(self.eps))
 
 
 # The options each update rule reads (weight_decay applies to all of them).
@@ -146,7 +152,13 @@ def make_optimizer(name: str, lr: float, **opts) -> Optimizer:
     return classes[name](lr, **opts)
 
 
-def _sum_of_squares(g: np.ndarray) -> float:
+def _sum_of_squares(g: np.ndarray):
+    xp = array_module(g)
+    if xp is not np:
+        # On a device: accumulated in float64 there, left there (reading it back would stop the
+        # device every step); float64 squares cannot overflow where float32 ones would.
+        g64 = g.astype(xp.float64)
+        return xp.vdot(g64, g64)
     s = float(np.vdot(g, g))
     if not np.isfinite(s) and np.isfinite(g).all():
         # float32 squares overflow past ~1.8e19 per entry; a spike that large must still be measured
@@ -156,24 +168,37 @@ def _sum_of_squares(g: np.ndarray) -> float:
     return s
 
 
-def global_norm(grads: dict[str, np.ndarray]) -> float:
-    """sqrt of the sum of squares of every gradient entry, accumulated in float64."""
-    return float(np.sqrt(sum(_sum_of_squares(g) for g in grads.values())))
+def global_norm(grads: dict[str, np.ndarray]):
+    """sqrt of the sum of squares of every gradient entry, accumulated in float64.
+
+    A float for host arrays; a 0-d float64 array on the device for device arrays (no transfer).
+    """
+    total = sum(_sum_of_squares(g) for g in grads.values())
+    if isinstance(total, float | int):
+        return float(np.sqrt(total))
+    return array_module(total).sqrt(total)
 
 
 def clip_gradients(grads: dict[str, np.ndarray], max_norm: float | None = None,
-                   max_value: float | None = None) -> float:
+                   max_value: float | None = None):
     """Clip in place: each entry to ±max_value, then the global norm to max_norm.
 
-    Returns the global norm before any clipping (what training logs report).
+    Returns the global norm before any clipping (what training logs report): a float for host
+    arrays, a 0-d array for device arrays, where the decision to scale is taken on the device too.
     """
     norm = global_norm(grads)
     if max_value is not None:
         for g in grads.values():
-            np.clip(g, -max_value, max_value, out=g)
+            array_module(g).clip(g, -max_value, max_value, out=g)
     if max_norm is not None:
         clipped = global_norm(grads) if max_value is not None else norm
-        if clipped > max_norm:
+        if isinstance(clipped, float):
+            if clipped > max_norm:
+                for g in grads.values():
+                    g *= g.dtype.type(max_norm / (clipped + 1e-12))
+        else:
+            xp = array_module(clipped)
+            scale = xp.where(clipped > max_norm, max_norm / (clipped + 1e-12), 1.0)  # 1.0 is exact
             for g in grads.values():
-                g *= g.dtype.type(max_norm / (clipped + 1e-12))
+                g *= scale.astype(g.dtype)
     return norm

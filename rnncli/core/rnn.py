@@ -32,11 +32,13 @@ import numpy as np
 
 from rnncli.core.bidirectional import DIRECTIONS, reverse_index
 from rnncli.core.cells import get_cell, state_from_parts, state_parts
+from rnncli.core.xp import array_module
 
 
 def length_mask(lengths: np.ndarray, T: int) -> np.ndarray:
     """(B,) lengths -> (B, T) bool, True at the valid steps t < lengths[b]. The one place this is written."""
-    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+    xp = array_module(lengths)
+    return xp.arange(T)[None, :] < xp.asarray(lengths)[:, None]
 
 
 def step_mask(lengths: np.ndarray | None, T: int) -> np.ndarray | None:
@@ -63,7 +65,7 @@ def _layer_keep(rng: np.random.Generator, shape: tuple[int, ...], rate: float, d
 
 def _reverse(a: np.ndarray, ridx: np.ndarray) -> np.ndarray:
     """a (T, B, F) with each sequence's valid steps reversed (ridx (T, B) from reverse_index; a new array)."""
-    return np.take_along_axis(a, ridx[:, :, None], axis=0)
+    return array_module(a).take_along_axis(a, ridx[:, :, None], axis=0)
 
 
 def _at(parts: tuple, s: int) -> tuple | None:
@@ -114,18 +116,19 @@ def rnn_forward(  # noqa: PLR0913 - keyword-only: the stack's shape (4) and its 
     c = get_cell(cell)
     B, T, _ = x.shape
     D = 2 if bidirectional else 1
+    xp = array_module(x)
     mask = step_mask(lengths, T)
     padded = None if mask is None else ~mask  # (T, B, 1): where a step copies its previous state
-    ridx = reverse_index(lengths, B, T).T if bidirectional else None  # (T, B)
+    ridx = reverse_index(lengths, B, T, xp).T if bidirectional else None  # (T, B)
     H = c.hidden_size(layer_params(params, c, 0))
     # Plain loops and lists on this path, no generator expressions or comprehensions feeding dicts:
     # those left ~50 bytes per call in the allocator's free lists, which the flat-memory check of
     # truncated BPTT (tests/test_bench.py) counts.
-    finals = tuple([np.empty((num_layers * D, B, H), dtype=x.dtype) for _ in c.STATE])  # as h0
+    finals = tuple([xp.empty((num_layers * D, B, H), dtype=x.dtype) for _ in c.STATE])  # as h0
     sweep = _Sweep(c, D, padded, ridx, state_parts(h0, len(c.STATE)), finals, [], rng, recurrent_dropout,
                    nonlinearity)
     keeps = []
-    u = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    u = xp.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
     for l in range(num_layers):
         u, keep = _input_dropout(u, l, dropout, rng, D)
         keeps.append(keep)
@@ -184,7 +187,7 @@ def _layer_forward(params: dict[str, np.ndarray], l: int, u: np.ndarray, sw: _Sw
             sw.finals[k][D * l + d] = final[k]
         sw.records.append(record)
         outs.append(hs if d == 0 else _reverse(hs, sw.ridx))
-    return outs[0] if D == 1 else np.concatenate(outs, axis=2)
+    return outs[0] if D == 1 else array_module(u).concatenate(outs, axis=2)
 
 
 def rnn_backward(dhs: np.ndarray | None, cache: dict, dh_final=None
@@ -207,9 +210,10 @@ def rnn_backward(dhs: np.ndarray | None, cache: dict, dh_final=None
     n = len(c.STATE)
     T, B, H = records[0]["hs"].shape
     dtype = records[0]["hs"].dtype
+    xp = array_module(records[0]["hs"])
     out = {"grads": {}, "dfinal": state_parts(dh_final, n),
-           "d0": tuple([np.empty((L * D, B, H), dtype=dtype) for _ in range(n)]),
-           "dh_norms": np.empty((L * D, T), dtype=np.float64)}
+           "d0": tuple([xp.empty((L * D, B, H), dtype=dtype) for _ in range(n)]),
+           "dh_norms": xp.empty((L * D, T), dtype=np.float64)}
     # (T, B, D*H) view, read only: the cell reads each step's (B, H) slice in place.
     d_above = None if dhs is None else dhs.transpose(1, 0, 2)
     for l in reversed(range(L)):

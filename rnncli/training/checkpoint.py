@@ -19,6 +19,7 @@ from rnncli.config import Config, config_to_dict
 from rnncli.core.cells import state_from_parts, state_parts
 from rnncli.core.model import ModelSpec
 from rnncli.data import TaskInfo
+from rnncli.device import CPU, Device
 from rnncli.errors import WeightsError
 from rnncli.run_layout import BEST, CHECKPOINT, MODEL
 from rnncli.training.schedules import PlateauState
@@ -37,6 +38,7 @@ class RunSaver:
 
     A new best is kept in memory and written as best.npz with the next progress save (and at the
     end), so best.npz on disk always belongs with checkpoint.npz, however rarely they are saved.
+    Files are written from host copies, so they are the same whichever device trained.
     """
 
     run_dir: Path
@@ -44,14 +46,16 @@ class RunSaver:
     spec: ModelSpec
     task: TaskInfo
     _pending_best: dict = field(default_factory=dict)  # params, epoch, record of an unsaved best
+    device: Device = CPU  # where the arrays handed to a save live
 
     def model(self, name: str, params: dict[str, np.ndarray], epoch: int, metrics: dict | None) -> None:
         """Weights and meta as RUN_DIR/name (model.npz or best.npz)."""
-        save_weights(self.run_dir / name, params, model_meta(self.cfg, self.spec, self.task, epoch, metrics))
+        save_weights(self.run_dir / name, self.device.to_host(params),
+                     model_meta(self.cfg, self.spec, self.task, epoch, metrics))
 
     def best(self, state: TrainState, record: dict) -> None:
         """Remember the current weights as the best; written by the next `progress` or `final`."""
-        params = {k: v.copy() for k, v in state.params.items()}
+        params = {k: v.copy() for k, v in state.params.items()}  # (a copy on the device: no transfer)
         self._pending_best.update(params=params, epoch=state.epoch, record=record)
 
     def flush_best(self) -> None:
@@ -79,12 +83,13 @@ class RunSaver:
             "smooth": state.smooth,
             "smooth_best": None if math.isinf(state.smooth_best) else state.smooth_best,  # JSON: no inf
         }
-        extra = {f"optim.{k}": v for k, v in opt_state.items()}
+        extra = {f"optim.{k}": v for k, v in self.device.to_host(opt_state).items()}
         names = self.spec.state_names  # h_carry, and c_carry for the LSTM
-        for name, part in zip(names, state_parts(state.h_carry, len(names)), strict=True):
+        carried = self.device.to_host(state.h_carry)
+        for name, part in zip(names, state_parts(carried, len(names)), strict=True):
             if part is not None:
                 extra[f"{name}_carry"] = part
-        save_weights(self.run_dir / CHECKPOINT, state.params, meta, extra)
+        save_weights(self.run_dir / CHECKPOINT, self.device.to_host(state.params), meta, extra)
         self.final(state, None)
 
 

@@ -18,6 +18,7 @@ from rnncli.core.losses import LOSSES, accuracy
 from rnncli.core.model import ModelSpec, forward, sequence_mask
 from rnncli.data import SequenceData, TaskInfo, iterate_batches
 from rnncli.data.scaling import to_original
+from rnncli.device import CPU, Device
 
 
 def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int,
@@ -89,12 +90,14 @@ def minority_accuracy(confusion: np.ndarray) -> dict[str, float]:
 
 
 def compute_metrics(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskInfo, data: SequenceData, *,
-                    batch_size: int = 256, dtype=np.float32, per_class: bool = False) -> dict:
+                    batch_size: int = 256, dtype=np.float32, per_class: bool = False,
+                    device: Device = CPU) -> dict:
     """Metrics over every sample of `data` (no shuffling, no dropout).
 
     Stateful data (text streams) carries the hidden state from batch to batch, as in training.
     Losses are averaged over valid targets, weighted across batches by their counts.
     per_class: for classifiers, add "per_class" (see `class_report`).
+    device: where `params` live; each batch goes there and its outputs come back (metrics on the host).
     """
     loss_fn = LOSSES[task.loss]
     total = {"loss": 0.0, "hits": 0.0, "sq": 0.0, "abs": 0.0}
@@ -105,7 +108,8 @@ def compute_metrics(params: dict[str, np.ndarray], spec: ModelSpec, task: TaskIn
     for batch in iterate_batches(data, task, batch_size, dtype=dtype):
         if h is not None and state_batch(h) != batch.x.shape[0]:
             h = None  # a shorter last batch starts fresh streams
-        out, h_final, _ = forward(params, spec, batch.x, batch.lengths, h)
+        out, h_final, _ = forward(params, spec, device.to_device(batch.x), device.to_device(batch.lengths), h)
+        out = device.to_host(out)
         h = h_final if data.stateful else None
         mask = sequence_mask(spec, batch.lengths, batch.x.shape[1])
         loss, _ = loss_fn(out, batch.y, mask)

@@ -31,6 +31,7 @@ from rnncli.core.model import ModelSpec, forward, loss_and_grads
 from rnncli.core.optim import clip_gradients
 from rnncli.data import Batch, DataBundle, iterate_batches, num_batches
 from rnncli.data.batching import bptt_windows
+from rnncli.device import Device, resolve_device
 from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
@@ -42,6 +43,7 @@ from rnncli.training.checkpoint import RunSaver, load_checkpoint
 from rnncli.training.crossval import CV_DIR, CV_JSON, cross_validate, plan, planned_folds
 from rnncli.training.evaluation import compute_metrics, main_metric
 from rnncli.training.init_from import check_architecture, load_run_data, read_init_source, transfer_params
+from rnncli.training.placement import device_info, place_state, window_on_device
 from rnncli.training.resume import resume_changes
 from rnncli.training.rundir import (
     append_metrics,
@@ -58,7 +60,8 @@ from rnncli.training.rundir import (
 )
 from rnncli.training.schedules import Schedule, plateau_update, schedule_from_config, scheduled_lr
 from rnncli.training.state import EpochSums, TrainState
-from rnncli.training.stopping import StopRequest, count_patience, nonfinite_message
+from rnncli.training.steplog import StepLog
+from rnncli.training.stopping import StopRequest, count_patience
 
 __all__ = ["TrainCallbacks", "TrainState", "train"]
 
@@ -82,6 +85,8 @@ class _Run:
     steps: int  # batches per epoch
     chosen: dict  # train keys chosen for the data (training/adaptive.py), shown at the start
     schedule: Schedule | None = None
+    device: Device | None = None  # where parameters, optimizer state and masks live
+    log: StepLog | None = None  # the steps' values not yet read back from the device
 
     def lr(self, step: int, epoch: int) -> float:
         """The lr of global step `step` (0-based) in epoch `epoch` (1-based)."""
@@ -123,9 +128,11 @@ def train(cfg: Config, run_dir: Path, *, callbacks: TrainCallbacks | None = None
     if source is not None:
         check_architecture(source, spec)  # before the run directory is made
     threads = run_threads(cfg, spec, run_dir if resume else None)  # BLAS threads, before any product
+    device = resolve_device(cfg.train.device, "train.device")
     with hold_run_dir(run_dir, resume=resume, keep=(CV_DIR, CV_JSON, CONFIG) if after_cv else ()):
         run, run_info = _begin(cfg, spec, data, run_dir, cb, argv, changes if resume else None, threads,
                                chosen, source)
+        _to_device(run, run_info, device)
         try:
             # Overflow when training diverges is caught by the finiteness check, with a useful message.
             with StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -179,10 +186,20 @@ def _begin(cfg: Config, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: Tr
                 chosen, schedule_from_config(cfg.train, steps)), run_info
 
 
+def _to_device(run: _Run, run_info: dict, device: Device) -> None:
+    """Put what changes during training on `device` (the CPU: nothing moves); run.json says which."""
+    run.device, run.log = device, StepLog(device, run.cfg.train, run.run_dir)
+    run_info.update(device_info(device))
+    write_run_json(run.run_dir, run_info)
+    if not device.is_host:
+        run.dropout_rng, run.saver = place_state(run.state, run.saver, device, run.cfg.seed)
+
+
 def _run_epochs(run: _Run) -> dict:
     """Epochs from the state's next one to train.epochs (or early stopping); the run's summary."""
     tc, state, task = run.cfg.train, run.state, run.data.task
     run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
+                           **device_info(run.device),
                            "chosen": describe_chosen(run.chosen, run.cfg),
                            "lr": run.lr(state.global_step, state.epoch + 1),
                            "init_from": read_run_json(run.run_dir).get("init_from"),
@@ -223,7 +240,9 @@ def _train_epoch(run: _Run, epoch: int) -> None:
             continue  # resumed mid-epoch: these batches were done before the interruption
         _train_batch(run, epoch, step, batch)
         state.step_in_epoch, state.global_step = step + 1, state.global_step + 1
-        run.cb.on_step_end(epoch, step + 1, run.steps, state.sums.mean_loss())
+        if run.log.due(step + 1 == run.steps):
+            run.log.flush(state.sums)
+            run.cb.on_step_end(epoch, step + 1, run.steps, state.sums.mean_loss())
         if run.stop.signum:
             _save_progress(run, t_epoch)
             raise Interrupted(f"interrupted at epoch {epoch} step {step + 1}; checkpoint saved, "
@@ -256,6 +275,7 @@ def _train_batch(run: _Run, epoch: int, step: int, batch: Batch) -> None:
 def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, step: int):
     """Forward, backward, clip and update over one window; returns the state it hands on (no gradient)."""
     x, y, lengths, has_loss = window
+    x, y, lengths = window_on_device(run.device, run.spec, x, y, lengths)
     tc, state, spec = run.cfg.train, run.state, run.spec
     mc = run.cfg.model
     drop = {"dropout": mc.dropout, "recurrent_dropout": mc.recurrent_dropout,
@@ -270,13 +290,9 @@ def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, st
     state.sums.fb_seconds += time.perf_counter() - t0
     # -- clip, check, update
     norm = clip_gradients(grads, tc.clip_norm, tc.clip_value)
-    if not (math.isfinite(loss) and math.isfinite(norm)):
-        if tc.on_nonfinite == "skip":
-            state.sums.skipped += 1
-            return None
-        raise NonFiniteError(nonfinite_message(epoch, step + 1, loss, norm, tc, run.run_dir))
+    if not run.log.record(epoch, step, loss, norm, aux["dh_norms"], state.sums):
+        return None  # skipped: not finite, and train.on_nonfinite is skip
     state.optimizer.step(state.params, grads)
-    state.sums.add_step(loss, norm, aux["dh_norms"])
     return aux["h_final"]
 
 
@@ -285,7 +301,8 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
     tc, state, data = run.cfg.train, run.state, run.data
     t_val = time.perf_counter()
     val = compute_metrics(state.params, run.spec, data.task, data.val, batch_size=tc.batch_size,
-                          dtype=np.dtype(tc.dtype)) if data.val is not None and len(data.val) else {}
+                          dtype=np.dtype(tc.dtype), device=run.device
+                          ) if data.val is not None and len(data.val) else {}
     lr = run.lr(state.global_step - 1, epoch)  # of the epoch's last batch
     record = state.sums.record(epoch, state.global_step, val, lr, time.perf_counter() - t_val)
     append_metrics(run.run_dir, record)
@@ -316,5 +333,7 @@ def _out_of_patience(run: _Run) -> bool:
 def _save_progress(run: _Run, t_epoch: float | None) -> None:
     """Checkpoint (and model.npz) now; mid-epoch, the epoch's time so far goes into the saved sums."""
     elapsed = 0.0 if t_epoch is None else time.perf_counter() - t_epoch
-    run.state.dropout_rng_state = run.dropout_rng.bit_generator.state
+    run.log.flush(run.state.sums)  # raises if a step not yet read back diverged
+    if run.device.is_host:  # (CuPy's generator has no state to save: see rnncli/device.py)
+        run.state.dropout_rng_state = run.dropout_rng.bit_generator.state
     run.saver.progress(run.state, replace(run.state.sums, seconds=run.state.sums.seconds + elapsed))

@@ -23,6 +23,7 @@ RESUMABLE = frozenset({
     "train.epochs", "train.patience", "train.lr", "train.clip_norm", "train.clip_value",
     "train.checkpoint_every", "train.max_memory_gb", "train.on_nonfinite",
     "train.threads",  # allowed, with a warning: another count changes the float sums from there on
+    "train.device",  # another device: the same maths, equal to float tolerance (not bit for bit)
     "train.log_to",  # where the records also go; the training itself does not read it
 })
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from rnncli.core.cells.common import bias_grads, recurrent_inputs
 from rnncli.core.initializers import draw, recurrent_block
+from rnncli.core.xp import array_module
 
 NAME = "rnn"
 GATES = ("h",)  # row blocks of W_xh / W_hh: one, the candidate state itself
@@ -73,8 +74,9 @@ def tanh_grad_from_output(h: np.ndarray) -> np.ndarray:
     The classic bug (reference notebook 002) applies 1 - tanh(h)**2 to the already-activated h;
     the gradient check catches it (tests/test_gradcheck.py swaps this function to prove it).
     """
-    g = np.multiply(h, h)
-    np.subtract(1.0, g, out=g)  # in place: one buffer, no temporary for h*h
+    xp = array_module(h)
+    g = xp.multiply(h, h)
+    xp.subtract(1.0, g, out=g)  # in place: one buffer, no temporary for h*h
     return g
 
 
@@ -85,10 +87,11 @@ def relu_grad_from_output(h: np.ndarray) -> np.ndarray:
 
 def _activate(a: np.ndarray, nonlinearity: str) -> None:
     """Apply the nonlinearity in place (saves a (B, H) buffer per step)."""
+    xp = array_module(a)
     if nonlinearity == "tanh":
-        np.tanh(a, out=a)
+        xp.tanh(a, out=a)
     else:
-        np.maximum(a, 0, out=a)
+        xp.maximum(a, 0, out=a)
 
 
 def _grad_from_output(h: np.ndarray, nonlinearity: str) -> np.ndarray:
@@ -119,10 +122,11 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     T, B = u.shape[:2]
     H = W_hh.shape[0]
     dtype = u.dtype
-    rec = np.empty((B, H), dtype=dtype)  # h_{t-1} @ W_hh.T, reused by every step
+    xp = array_module(u)
+    rec = xp.empty((B, H), dtype=dtype)  # h_{t-1} @ W_hh.T, reused by every step
     if rmask is not None:
-        dropped = np.empty((B, H), dtype=dtype)
-    buf = np.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
+        dropped = xp.empty((B, H), dtype=dtype)
+    buf = xp.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
     if state0 is None or state0[0] is None:
         buf[0] = 0.0
     else:
@@ -130,21 +134,21 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     hs = buf[1:]
     # All input projections in one product: (T*B, I) @ (I, H), straight into the state buffer,
     # where each step then adds its recurrent term and activates in place.
-    np.matmul(u.reshape(T * B, -1), W_xh.T, out=hs.reshape(T * B, H))
+    xp.matmul(u.reshape(T * B, -1), W_xh.T, out=hs.reshape(T * B, H))
     hs += b_h
     # A contiguous copy of W_hh.T (H*H, once per call): BLAS runs measurably faster on it
     # than on the transposed view for these short, wide products.
-    W_hh_T = np.ascontiguousarray(W_hh.T)
+    W_hh_T = xp.ascontiguousarray(W_hh.T)
     for t in range(T):
         h_t = buf[t + 1]  # holds the pre-activation until activated in place
         if rmask is None:
-            np.matmul(buf[t], W_hh_T, out=rec)
+            xp.matmul(buf[t], W_hh_T, out=rec)
         else:
-            np.matmul(np.multiply(buf[t], rmask, out=dropped), W_hh_T, out=rec)
+            xp.matmul(xp.multiply(buf[t], rmask, out=dropped), W_hh_T, out=rec)
         h_t += rec
         _activate(h_t, nonlinearity)
         if padded is not None:
-            np.copyto(h_t, buf[t], where=padded[t])
+            xp.copyto(h_t, buf[t], where=padded[t])
     cache = {"p": p, "u": u, "buf": buf, "hs": hs, "rmask": rmask, "padded": padded,
              "nonlinearity": nonlinearity}
     return hs, (buf[T],), cache
@@ -167,12 +171,13 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
     W_xh, W_hh = p["W_xh"], p["W_hh"]
     T, B, H = hs.shape
     dtype = hs.dtype
-    dh_norms = np.empty(T, dtype=np.float64)
+    xp = array_module(hs)
+    dh_norms = xp.empty(T, dtype=np.float64)
     valid = None if padded is None else ~padded  # (T, B, 1)
     passthrough = None if padded is None else padded.astype(dtype)
-    dh = np.empty((B, H), dtype=dtype)  # dL/dh_t, reused by every step
-    d_next = np.empty((B, H), dtype=dtype)  # dL/dh_{t-1} through W_hh, reused by every step
-    da = np.empty((T, B, H), dtype=dtype)  # dL/da_t, the pre-activation gradient
+    dh = xp.empty((B, H), dtype=dtype)  # dL/dh_t, reused by every step
+    d_next = xp.empty((B, H), dtype=dtype)  # dL/dh_{t-1} through W_hh, reused by every step
+    da = xp.empty((T, B, H), dtype=dtype)  # dL/da_t, the pre-activation gradient
     if dfinal is None or dfinal[0] is None:
         d_next[...] = 0.0
     else:
@@ -181,15 +186,15 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
         if dhs is None:
             dh, d_next = d_next, dh  # dh_t is just what came back from step t+1
         else:
-            np.add(dhs[t], d_next, out=dh)
-        dh_norms[t] = np.sqrt(np.vdot(dh, dh))
+            xp.add(dhs[t], d_next, out=dh)
+        dh_norms[t] = xp.sqrt(xp.vdot(dh, dh))  # (on a device: stays there)
         # The local derivative of step t, taken while h_t is in cache, times dh, written
         # straight into da[t]: cheaper than a derivative pass over all (T, B, H) states first.
         da_t = da[t]
-        np.multiply(_grad_from_output(hs[t], nonlinearity), dh, out=da_t)
+        xp.multiply(_grad_from_output(hs[t], nonlinearity), dh, out=da_t)
         if padded is not None:
             da_t *= valid[t]  # a padded step has no pre-activation gradient of its own
-        np.matmul(da_t, W_hh, out=d_next)
+        xp.matmul(da_t, W_hh, out=d_next)
         if rmask is not None:
             d_next *= rmask  # h_{t-1} reached W_hh through the recurrent dropout mask
         if passthrough is not None:

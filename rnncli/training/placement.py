@@ -1,0 +1,46 @@
+"""What one optimisation step computes on, and where it lives.
+
+A batch is cut along time into truncated-BPTT windows on the host (data/batching.bptt_windows);
+each window then goes to the run's device (`window_on_device`: on the CPU nothing moves). On a device the
+training state lives there for the whole run (`place_state`): parameters, optimizer state and the
+carried hidden state; files are written from host copies (training/checkpoint.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rnncli.core.embedding import check_ids, is_token_input
+from rnncli.core.model import ModelSpec
+from rnncli.device import Device
+from rnncli.training.checkpoint import RunSaver
+from rnncli.training.state import TrainState
+
+
+def window_on_device(device: Device, spec: ModelSpec, x, y, lengths) -> tuple:
+    """A window's (x, y, lengths) on `device`; token ids are checked on the host before they go
+    (the core checks host ids itself, but reading device ids back would stop the device)."""
+    if device.is_host:
+        return x, y, lengths
+    if is_token_input(x):
+        check_ids(x, spec.input_size)
+    return device.to_device(x), device.to_device(y), device.to_device(lengths)
+
+
+def place_state(state: TrainState, saver: RunSaver, device: Device, seed: int) -> tuple[object, RunSaver]:
+    """Move the parameters, the optimizer's state and the carried hidden state to `device`.
+
+    Returns the run's dropout generator on the device (CuPy's generator state cannot be saved, so
+    it is seeded from the seed and the step the run (re)starts at: see rnncli/device.py) and the
+    saver that writes host copies of the device's arrays.
+    """
+    state.params = device.to_device(state.params)
+    opt = state.optimizer
+    opt.state = {slot: device.to_device(arrays) for slot, arrays in opt.state.items()}
+    state.h_carry = device.to_device(state.h_carry)
+    return device.random([seed, 2, state.global_step]), replace(saver, device=device)
+
+
+def device_info(device: Device) -> dict:
+    """What run.json records about the device that ran: its kind and, for a GPU, its name."""
+    return {"device": device.name, **({"device_name": device.label} if not device.is_host else {})}

@@ -1,0 +1,236 @@
+"""The host/device plumbing on a machine without a GPU: the core on device arrays, training on a
+device (transfers counted), weights and --resume across devices, and the --device errors.
+
+The device here is tests/fakedevice.py's test double (NumPy memory that behaves like CuPy's at the
+boundary); tests/test_cuda.py runs the same comparisons on a real GPU when one is present.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fakedevice import COUNTS, FAKE_MODULE, FakeArray, FakeDevice
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+from rnncli.config import load_config
+from rnncli.core.init import init_params
+from rnncli.core.model import ModelSpec, loss_and_grads
+from rnncli.core.optim import OPTIMIZER_OPTIONS, clip_gradients, make_optimizer
+from rnncli.core.xp import array_module, register_array_type
+from rnncli.device import CPU, cuda_problem, resolve_device
+from rnncli.errors import UsageError
+from rnncli.training import loop
+from rnncli.training.callbacks import TrainCallbacks
+from rnncli.training.steplog import LOG_EVERY
+from rnncli.weights import load_weights
+
+DEV = FakeDevice()
+
+
+def test_array_module_is_numpy_for_host_arrays_and_the_device_module_for_device_arrays():
+    host = np.zeros(3)
+    assert array_module(host) is np
+    assert array_module(None, 1.0, np.float32(2), host) is np
+    assert array_module(host, DEV.to_device(host)) is FAKE_MODULE
+
+    class Registered:  # what rnncli.device does for cupy.ndarray
+        pass
+
+    register_array_type(Registered, FAKE_MODULE)
+    assert array_module(Registered()) is FAKE_MODULE
+
+
+def test_the_fake_device_refuses_host_arrays_like_cupy():
+    with pytest.raises(TypeError, match="CuPy refuses"):
+        DEV.to_device(np.ones(3)) + np.ones(3)
+
+
+def _case(bidirectional, embedding, output, rng):
+    spec = ModelSpec(input_size=7, hidden_size=6, output_size=7 if output == "sequence" else 3,
+                     num_layers=2, output=output, bidirectional=bidirectional, embedding_size=embedding)
+    params = init_params(spec, rng, dtype=np.float64)
+    x = rng.integers(0, 7, (3, 5)) if embedding else rng.standard_normal((3, 5, 7))
+    y = rng.integers(0, spec.output_size, (3, 5) if output == "sequence" else (3,))
+    return spec, params, x, y, np.array([5, 3, 1])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("embedding", [None, 4])
+@pytest.mark.parametrize("output", ["sequence", "last"])
+def test_core_on_device_arrays_equals_numpy_without_a_read_back(bidirectional, embedding, output, rng):
+    spec, params, x, y, lengths = _case(bidirectional, embedding, output, rng)
+    drop = {"dropout": 0.3, "recurrent_dropout": 0.2}
+    loss0, g0, aux0 = loss_and_grads(params, spec, x, y, loss="cross_entropy", lengths=lengths,
+                                     rng=np.random.default_rng([5]), **drop)
+    COUNTS.reset()
+    loss1, g1, aux1 = loss_and_grads(DEV.to_device(params), spec, DEV.to_device(x), DEV.to_device(y),
+                                     loss="cross_entropy", lengths=DEV.to_device(lengths),
+                                     rng=DEV.random([5]), **drop)
+    assert COUNTS.syncs == 0 and COUNTS.to_host == 0
+    assert isinstance(loss1, FakeArray) and all(isinstance(g, FakeArray) for g in g1.values())
+    assert float(DEV.to_host(loss1)) == loss0
+    for name in g0:
+        np.testing.assert_array_equal(DEV.to_host(g1[name]), g0[name], err_msg=name)
+    np.testing.assert_array_equal(DEV.to_host(aux1["dh_norms"]), aux0["dh_norms"])
+
+
+def test_mse_with_ragged_sequences_on_device(rng):
+    spec = ModelSpec(input_size=2, hidden_size=4, output_size=2, output="sequence")
+    params = init_params(spec, rng, dtype=np.float64)
+    x, y, lengths = rng.standard_normal((3, 6, 2)), rng.standard_normal((3, 6, 2)), np.array([6, 2, 4])
+    loss0, g0, _ = loss_and_grads(params, spec, x, y, loss="mse", lengths=lengths)
+    COUNTS.reset()
+    loss1, g1, _ = loss_and_grads(DEV.to_device(params), spec, DEV.to_device(x), DEV.to_device(y),
+                                  loss="mse", lengths=DEV.to_device(lengths))
+    assert COUNTS.syncs == 0
+    assert float(DEV.to_host(loss1)) == loss0
+    for name in g0:
+        np.testing.assert_array_equal(DEV.to_host(g1[name]), g0[name], err_msg=name)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZER_OPTIONS))
+@pytest.mark.parametrize("clip", [(None, None), (0.5, None), (0.5, 0.01)])
+def test_optimizer_and_clipping_on_device_equal_numpy_and_stay_there(name, clip, rng):
+    params = {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    grads = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()}
+             for _ in range(3)]
+    host, dev = {k: v.copy() for k, v in params.items()}, DEV.to_device(params)
+    opt_h, opt_d = make_optimizer(name, 0.01, weight_decay=0.1), make_optimizer(name, 0.01, weight_decay=0.1)
+    COUNTS.reset()
+    for g in grads:
+        norm_h = clip_gradients({k: v.copy() for k, v in g.items()}, *clip)
+        gh = {k: v.copy() for k, v in g.items()}
+        clip_gradients(gh, *clip)
+        opt_h.step(host, gh)
+        gd = DEV.to_device(g)
+        norm_d = clip_gradients(gd, *clip)
+        opt_d.step(dev, gd)
+        assert isinstance(norm_d, FakeArray)  # the device sums in float64:
+        assert float(DEV.to_host(norm_d)) == pytest.approx(norm_h, rel=1e-6)
+    assert COUNTS.syncs == 0
+    for k in params:
+        np.testing.assert_allclose(DEV.to_host(dev[k]), host[k], rtol=1e-6, atol=1e-7)
+
+
+# -- training on a device ----------------------------------------------------------------------------
+
+TINY = ["data.num_samples=80", "data.seq_len=8", "model.hidden_size=8", "train.batch_size=16",
+        "train.epochs=2", "train.patience=null"]
+
+
+def _train(tmp_path, name, sets=(), device=None, resume=False, monkeypatch=None):
+    cfg = load_config([], [*TINY, *sets])
+    if device is not None:
+        monkeypatch.setattr(loop, "resolve_device", lambda setting, where: device)
+    else:
+        monkeypatch.setattr(loop, "resolve_device", lambda setting, where: CPU)
+    if resume:
+        cfg = load_config([tmp_path / name / "config.yaml"], list(sets))
+    loop.train(cfg, tmp_path / name, resume=resume)
+    return load_weights(tmp_path / name / "model.npz")
+
+
+class _Snapshots(TrainCallbacks):
+    """COUNTS at the start, at each on_step_end and at each epoch end (after validation and saves)."""
+
+    def __init__(self):
+        self.marks = []
+
+    def on_train_start(self, info):
+        self.steps = info["steps_per_epoch"]
+        self.marks.append(("start", dict(vars(COUNTS))))
+
+    def on_step_end(self, epoch, step, steps, loss):
+        self.marks.append((f"step {epoch}.{step}", dict(vars(COUNTS))))
+
+    def on_epoch_end(self, record):
+        self.marks.append((f"epoch {record['epoch']}", dict(vars(COUNTS))))
+
+
+@pytest.mark.parametrize("samples", [80, 320, 1000])
+def test_training_on_a_device_reads_back_once_per_log_interval(tmp_path, monkeypatch, samples):
+    """Each step moves its batch in and reads nothing back; the steps' values come back in one
+    transfer every LOG_EVERY steps and at the epoch's end (then validation and saves read more)."""
+    cfg = load_config([], [*TINY, f"data.num_samples={samples}", "train.epochs=2"])
+    monkeypatch.setattr(loop, "resolve_device", lambda setting, where: DEV)
+    snaps = _Snapshots()
+    COUNTS.reset()
+    loop.train(cfg, tmp_path / "run", callbacks=snaps)
+    steps = snaps.steps
+    reads = -(-steps // LOG_EVERY)  # read-backs per epoch
+    labels = [label for label, _ in snaps.marks]
+    assert labels.count(f"step 1.{steps}") == 1 and len(labels) == 1 + 2 * (reads + 1), labels
+    # from the start (or the previous epoch's end) to this epoch's last step report
+    for epoch, begin in ((1, 0), (2, reads + 1)):
+        before, after = snaps.marks[begin][1], snaps.marks[begin + reads][1]
+        assert after["to_host"] - before["to_host"] == reads, (epoch, snaps.marks)
+        assert after["to_device"] - before["to_device"] == 2 * steps  # x and y of every step
+    assert COUNTS.syncs == 0  # no float()/bool() on a device array anywhere in the run
+
+
+def test_device_run_equals_the_cpu_run_and_its_weights_are_host_files(tmp_path, monkeypatch):
+    cpu, _ = _train(tmp_path, "cpu", device=None, monkeypatch=monkeypatch)[:2]
+    dev, meta = _train(tmp_path, "dev", device=DEV, monkeypatch=monkeypatch)[:2]
+    for k in cpu:
+        assert type(dev[k]) is np.ndarray
+        np.testing.assert_allclose(dev[k], cpu[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    import json
+
+    run = json.loads((tmp_path / "dev" / "run.json").read_text())
+    assert run["device"] == "cuda" and run["device_name"] == "fake GPU"
+    assert json.loads((tmp_path / "cpu" / "run.json").read_text())["device"] == "cpu"
+
+
+@pytest.mark.parametrize("first,second", [(None, DEV), (DEV, None)])
+def test_resume_on_the_other_device_equals_an_uninterrupted_run(tmp_path, monkeypatch, first, second):
+    whole = _train(tmp_path, "whole", device=None, monkeypatch=monkeypatch)[0]
+    _train(tmp_path, "split", ["train.epochs=1"], device=first, monkeypatch=monkeypatch)
+    split = _train(tmp_path, "split", ["train.epochs=2"], device=second, resume=True,
+                   monkeypatch=monkeypatch)[0]
+    for k in whole:
+        np.testing.assert_allclose(split[k], whole[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_a_device_trained_model_predicts_on_the_cpu(tmp_path, monkeypatch):
+    _train(tmp_path, "dev", device=DEV, monkeypatch=monkeypatch)
+    result = CliRunner().invoke(app, ["eval", str(tmp_path / "dev"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert '"loss"' in result.stdout
+
+
+def test_text_model_with_dropout_trains_on_a_device_without_read_backs(tmp_path, monkeypatch):
+    text = tmp_path / "t.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    sets = ["data.source=text", f"data.path={text}", "data.seq_len=16", "model.embedding_size=8",
+            "model.dropout=0.2", "model.num_layers=2", "model.recurrent_dropout=0.1", "train.epochs=1"]
+    COUNTS.reset()
+    cfg = load_config([], ["model.hidden_size=8", "train.batch_size=4", *sets])
+    monkeypatch.setattr(loop, "resolve_device", lambda setting, where: DEV)
+    summary = loop.train(cfg, tmp_path / "text")
+    assert COUNTS.syncs == 0
+    assert np.isfinite(summary["best_loss"])
+
+
+# -- choosing a device -------------------------------------------------------------------------------
+
+def test_cpu_and_auto_without_a_gpu_resolve_to_the_host():
+    assert resolve_device("cpu") is CPU and resolve_device(None) is CPU
+    if cuda_problem() is not None:
+        assert resolve_device("auto") is CPU
+
+
+def test_an_unknown_device_is_a_usage_error():
+    with pytest.raises(UsageError, match="'tpu' is not a device"):
+        resolve_device("tpu")
+
+
+@pytest.mark.skipif(cuda_problem() is None, reason="a CUDA GPU is present here")
+def test_device_cuda_without_a_gpu_is_one_line_naming_the_extra(tmp_path):
+    result = CliRunner().invoke(app, ["train", "--device", "cuda", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnn: error: --device: cuda: ")
+    assert "pip install 'rnncli[cuda12]'" in lines[0] and "rnncli[cuda13]" in lines[0]
+    assert not (tmp_path / "r").exists()
