@@ -86,7 +86,8 @@ def cuda_problem() -> str | None:
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError: no driver, a driver too old for CuPy's CUDA
-        return f"no usable CUDA GPU ({str(e)[:80]}); {CUDA_EXTRA}, matching the driver's CUDA"
+        reason = str(e).split(":")[0][:60]  # e.g. cudaErrorNoDevice, cudaErrorInsufficientDriver
+        return f"no usable CUDA GPU ({reason}); {CUDA_EXTRA}, matching the driver's CUDA"
     return None if count > 0 else f"no CUDA GPU found; {CUDA_EXTRA}"
 
 

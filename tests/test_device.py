@@ -234,3 +234,55 @@ def test_device_cuda_without_a_gpu_is_one_line_naming_the_extra(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("rnn: error: --device: cuda: ")
     assert "pip install 'rnncli[cuda12]'" in lines[0] and "rnncli[cuda13]" in lines[0]
     assert not (tmp_path / "r").exists()
+
+
+# -- saved models on a device ------------------------------------------------------------------------
+
+def test_saved_models_compute_the_same_on_a_device(tmp_path, monkeypatch):
+    """eval, predict, sample and states with the parameters on the device equal the host's."""
+    from rnncli.data import Batch
+    from rnncli.use.model_io import load_model
+    from rnncli.use.predict import evaluate_model, load_data_for_model, predict_outputs
+    from rnncli.use.sample import sample_text
+    from rnncli.use.states import hidden_states
+
+    text = tmp_path / "t.txt"
+    text.write_text("abcabd abcabe " * 30)
+    cfg = load_config([], ["data.source=text", f"data.path={text}", "data.seq_len=12",
+                           "model.hidden_size=8", "model.num_layers=2", "train.epochs=1", "train.batch_size=4"])
+    monkeypatch.setattr(loop, "resolve_device", lambda setting, where: CPU)
+    loop.train(cfg, tmp_path / "run")
+    host = load_model(tmp_path / "run")
+    dev = host.on_device(DEV)
+    assert isinstance(dev.params["head.b_y"], FakeArray) and host.params["head.b_y"].__class__ is np.ndarray
+    bundle = load_data_for_model(host, None)
+    COUNTS.reset()
+    assert evaluate_model(dev, bundle, batch_size=4) == pytest.approx(evaluate_model(host, bundle, batch_size=4))
+    batch = Batch(np.array([[0, 1, 2, 0], [1, 2, 0, 1]]), None, np.array([4, 2]))
+    np.testing.assert_allclose(predict_outputs(dev, batch), predict_outputs(host, batch), rtol=1e-6)
+    np.testing.assert_allclose(hidden_states(dev, batch), hidden_states(host, batch), rtol=1e-6)
+    assert sample_text(dev, "ab", 20, np.random.default_rng(3)) == \
+        sample_text(host, "ab", 20, np.random.default_rng(3))
+    assert COUNTS.syncs == 0
+
+
+def test_gradcheck_on_a_device_compares_with_numpy_and_fails_when_they_differ(monkeypatch):
+    from rnncli.tools.probe import gradcheck_config
+
+    cfg = load_config([], ["model.num_layers=2", "model.bidirectional=true", "model.dropout=0.2",
+                           "model.recurrent_dropout=0.1", "data.num_samples=16"])
+    report, _, agreement = gradcheck_config(cfg, device=DEV)
+    assert report.passed and agreement and all(a.passed for a in agreement)
+    assert {a.name for a in agreement} >= {"loss", "dx", "dh0", "rnn.1.W_hh_reverse"}
+
+    class Off(FakeDevice):  # a device whose arithmetic is slightly wrong
+        def to_host(self, a):
+            out = super().to_host(a)
+            return out * (1 + 1e-9) if isinstance(out, np.ndarray) else out
+
+    _, _, agreement = gradcheck_config(cfg, device=Off())
+    assert not any(a.passed for a in agreement if a.name != "loss")
+    monkeypatch.setattr("rnncli.device.resolve_device", lambda setting, where="--device": Off())
+    result = CliRunner().invoke(app, ["gradcheck", "--device", "cuda"])
+    assert result.exit_code == 1
+    assert "rnn: error: cuda (fake GPU) differs from NumPy for" in result.stderr

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
+from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, Seed, SetOverrides, Threads
 from rnncli.errors import GradcheckFailed
 from rnncli.wording import plural
 
@@ -37,6 +37,7 @@ def gradcheck(  # noqa: PLR0913 - a Typer command: one parameter per option
         typer.Option("--sample", min=1, help="Check only this many entries per tensor."),
     ] = None,
     threads: Threads = None,
+    device: DeviceOption = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -45,24 +46,28 @@ def gradcheck(  # noqa: PLR0913 - a Typer command: one parameter per option
     Builds the model from the config, takes a small batch of its data, and compares
     every parameter's gradient (and those of the inputs x and initial state h0) with
     centred differences, at random weights uniform in +-1/sqrt(H). Exit 0 when all
-    pass, 1 otherwise.
+    pass, 1 otherwise. With --device cuda the same pass also runs on the GPU and
+    must equal the NumPy one (relative difference <= 1e-12).
 
     Examples:
       rnn gradcheck -c configs/adding.yaml
       rnn gradcheck --set model.num_layers=2 --set model.nonlinearity=relu --json
+      rnn gradcheck -c configs/text.yaml --device cuda
     """
     from rnncli.cli.render import gradcheck_table
     from rnncli.cli.tables import print_table
     from rnncli.config import load_config
     from rnncli.core.cells import get_cell
+    from rnncli.device import resolve_device
     from rnncli.threads import set_threads
     from rnncli.tools.probe import gradcheck_config
 
     cfg = load_config(config or [], set_ or [], seed=seed)
     set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size,
                 gates=len(get_cell(cfg.model.cell).GATES))
-    report, spec = gradcheck_config(
-        cfg, batch_size=batch_size, steps=steps, eps=eps, tol=tol, atol=atol, sample=sample
+    dev = resolve_device(device)
+    report, spec, agreement = gradcheck_config(
+        cfg, batch_size=batch_size, steps=steps, eps=eps, tol=tol, atol=atol, sample=sample, device=dev
     )
     rows = [
         (r.name, r.rel_error, getattr(r, "abs_error", None), r.worst_index, r.passed, r.checked)
@@ -80,6 +85,7 @@ def gradcheck(  # noqa: PLR0913 - a Typer command: one parameter per option
                  "passed": p, "checked": c}
                 for n, e, a, w, p, c in rows
             ],
+            **({"device": _agreement_json(dev, agreement)} if agreement is not None else {}),
         })
     console = err_console(is_quiet(quiet))
     if not json_:
@@ -92,3 +98,25 @@ def gradcheck(  # noqa: PLR0913 - a Typer command: one parameter per option
             f"{worst.rel_error:.2e} at {tuple(worst.worst_index)}, tolerance {report.tol:.1e})"
         )
     console.print(f"gradient check passed: {plural(len(rows), 'tensor')} within {report.tol:.1e}")
+    if agreement is not None:
+        _device_verdict(console, dev, agreement)
+
+
+def _agreement_json(dev, agreement) -> dict:
+    return {"device": dev.name, "name": dev.label, "passed": all(a.passed for a in agreement),
+            "results": [{"name": a.name, "rel_error": a.rel_error, "worst_index": list(a.worst_index),
+                         "passed": a.passed} for a in agreement]}
+
+
+def _device_verdict(console, dev, agreement) -> None:
+    """One line: the device's pass equals the host's, or exit 1 naming what differs."""
+    from rnncli.tools.device_check import DEVICE_TOL
+
+    worst = max(agreement, key=lambda a: a.rel_error)
+    failed = [a.name for a in agreement if not a.passed]
+    if failed:
+        raise GradcheckFailed(f"{dev.name} ({dev.label}) differs from NumPy for {', '.join(failed)} "
+                              f"(worst: {worst.name} relative difference {worst.rel_error:.2e}, "
+                              f"tolerance {DEVICE_TOL:.0e})")
+    console.print(f"{dev.name} ({dev.label}) equals NumPy: {plural(len(agreement), 'value')}, "
+                  f"worst relative difference {worst.rel_error:.1e} ({worst.name})")

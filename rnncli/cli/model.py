@@ -9,16 +9,19 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, is_quiet, say_reading_stdin, say_weights, say_wrote
-from rnncli.cli.options import BatchSize, Context, Json, Threads, Weights
+from rnncli.cli.options import BatchSize, Context, DeviceOption, Json, Threads, Weights
 from rnncli.errors import UsageError
 
 
-def _use_threads(threads: int | str | None, model, batch_size: int) -> None:
-    """Apply --threads (auto: from the model's sizes and the batch) before the first product."""
+def _use_threads(threads: int | str | None, model, batch_size: int, device: str | None = None):
+    """Apply --threads (auto: from the model's sizes and the batch) before the first product, and
+    --device: the model with its parameters where it will compute."""
+    from rnncli.device import resolve_device
     from rnncli.threads import set_threads
 
     set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size,
                 gates=model.spec.gates)
+    return model.on_device(resolve_device(device))
 
 
 def eval_cmd(
@@ -50,6 +53,7 @@ def eval_cmd(
     context: Context = None,
     batch_size: BatchSize = 256,
     threads: Threads = None,
+    device: DeviceOption = None,
     json_: Json = False,
 ) -> None:
     """Loss and task metrics of a model on a dataset.
@@ -71,8 +75,7 @@ def eval_cmd(
     from rnncli.use.model_io import load_model
     from rnncli.use.predict import evaluate_model, load_data_for_model
 
-    model = load_model(weights)
-    _use_threads(threads, model, batch_size)
+    model = _use_threads(threads, load_model(weights), batch_size, device)
     if context is not None and data is None:
         raise UsageError("--context goes with --data (the test series it precedes)")
     bundle = load_data_for_model(
@@ -132,6 +135,7 @@ def predict(  # noqa: PLR0913 - a Typer command: one parameter per option
     context: Context = None,
     batch_size: BatchSize = 256,
     threads: Threads = None,
+    device: DeviceOption = None,
 ) -> None:
     """Predict on sequences read from a file or stdin; only predictions go to stdout.
 
@@ -158,7 +162,7 @@ def predict(  # noqa: PLR0913 - a Typer command: one parameter per option
     if next_ and model.spec.output != "sequence":
         raise UsageError("--next applies to models with an output per step (output: sequence); "
                          "this one gives one output per sequence already")
-    _use_threads(threads, model, batch_size)
+    model = _use_threads(threads, model, batch_size, device)
     if input_ == "-" and input_format is None:
         # The natural stdin format of pipelines: jsonl lines; plain text for text models.
         input_format = "txt" if model.task.kind == "text" else "jsonl"
@@ -226,6 +230,7 @@ def sample(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0, help="Random seed.")] = None,
     threads: Threads = None,
+    device: DeviceOption = None,
 ) -> None:
     """Generate text from a character-level model (stdout).
 
@@ -243,8 +248,7 @@ def sample(
     from rnncli.use.model_io import load_model
     from rnncli.use.sample import sample_text, text_vocab
 
-    model = load_model(weights)
-    _use_threads(threads, model, 1)
+    model = _use_threads(threads, load_model(weights), 1, device)
     decoding = decoding_from_options(greedy=greedy, beam=beam, temperature=temperature, top_k=top_k,
                                      top_p=top_p, vocab_size=len(text_vocab(model)))
     text = sample_text(model, prime, length, np.random.default_rng(seed), decoding)

@@ -22,7 +22,7 @@ import numpy as np
 import typer
 
 from rnncli.cli._common import say_reading_stdin, say_weights, say_wrote
-from rnncli.cli.options import BatchSize, Threads, Weights
+from rnncli.cli.options import BatchSize, DeviceOption, Threads, Weights
 from rnncli.errors import UsageError
 
 FORMATS = ("npy", "npz", "csv", "jsonl")
@@ -120,6 +120,7 @@ def states(
     ] = None,
     batch_size: BatchSize = 256,
     threads: Threads = None,
+    device: DeviceOption = None,
 ) -> None:
     """Hidden states of every layer for each input sequence: (L, N, T, H).
 
@@ -135,6 +136,7 @@ def states(
       rnn data sine -n 5 -o - | rnn states runs/sine-1 - -f jsonl | head -1
     """
     from rnncli.data import iter_predict_inputs
+    from rnncli.device import resolve_device
     from rnncli.fsutil import atomic_writer
     from rnncli.threads import set_threads
     from rnncli.use.model_io import load_model
@@ -150,6 +152,7 @@ def states(
     model = load_model(weights)
     set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size,
                 gates=model.spec.gates)
+    model = model.on_device(resolve_device(device))
     if input_ == "-" and input_format is None:
         input_format = "txt" if model.task.kind == "text" else "jsonl"
     say_reading_stdin(input_, input_format)

@@ -11,7 +11,9 @@ from rnncli.config import Config
 from rnncli.core.gradcheck import gradcheck
 from rnncli.core.init import init_params
 from rnncli.data import Batch, SequenceData, TaskInfo, iterate_batches, load_dataset
+from rnncli.device import Device
 from rnncli.errors import UsageError
+from rnncli.tools.device_check import device_agreement
 from rnncli.training.build import build_spec, check_config_memory, init_options
 
 
@@ -53,7 +55,7 @@ def config_batch(cfg: Config, *, batch_size: int, steps: int | None, base_dir: P
 
 def gradcheck_config(cfg: Config, *, batch_size: int = 4, steps: int | None = 8, eps: float = 1e-6,
                      tol: float | None = None, atol: float | None = None, sample: int | None = None,
-                     base_dir: Path | None = None):
+                     base_dir: Path | None = None, device: Device | None = None):
     """Gradient-check the config's model on a small batch of its own data, in float64.
 
     The architecture and data come from the config; the weights are drawn uniformly in
@@ -61,9 +63,12 @@ def gradcheck_config(cfg: Config, *, batch_size: int = 4, steps: int | None = 8,
     are so small that centred-difference round-off dominates them (and tiny weights would hide the
     notebook-002 derivative bug, whose error grows with |h|), and an identity W_hh puts relu units
     right at their kink. The config's dropout and recurrent dropout are checked too, under fixed masks.
+    With a `device` other than the host, the same pass computed there is compared with the host's
+    (tools/device_check.py).
 
     Returns:
-        (report, spec): the GradcheckReport and the ModelSpec that was checked.
+        (report, spec, agreement): the GradcheckReport, the ModelSpec that was checked, and the
+        device's list of `Agreement`s (None on the host).
     """
     cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir,
                                           what="gradcheck")
@@ -73,4 +78,9 @@ def gradcheck_config(cfg: Config, *, batch_size: int = 4, steps: int | None = 8,
     report = gradcheck(params, spec, batch.x, batch.y, loss=task.loss, lengths=batch.lengths,
                        eps=eps, tol=tol, sample=sample, rng=rng, dropout=cfg.model.dropout,
                        recurrent_dropout=cfg.model.recurrent_dropout, mask_seed=int(cfg.seed), **extra)
-    return report, spec
+    agreement = None
+    if device is not None and not device.is_host:
+        agreement = device_agreement(
+            params, spec, batch.x, batch.y, loss=task.loss, device=device, lengths=batch.lengths,
+            dropout=cfg.model.dropout, recurrent_dropout=cfg.model.recurrent_dropout, mask_seed=int(cfg.seed))
+    return report, spec, agreement

@@ -7,7 +7,7 @@ Nothing in `use/` prints or exits; problems are raised as `rnncli.errors` classe
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from rnncli.core.model import ModelSpec, num_params
 from rnncli.data import TaskInfo
 from rnncli.data.scaling import to_original
 from rnncli.data.taskmeta import model_and_task
+from rnncli.device import CPU, Device
 from rnncli.errors import WeightsError
 from rnncli.run_layout import BEST, MODEL
 from rnncli.weights import load_weights
@@ -36,6 +37,7 @@ class LoadedModel:
         meta: the raw meta dict of the weights file.
         cfg: the resolved training `Config` when meta holds a valid one, else None.
         path: the weights file read (a run directory's best.npz or model.npz).
+        device: where `params` live (`on_device` moves them); inputs go there, outputs come back.
     """
 
     params: dict[str, np.ndarray]
@@ -44,6 +46,13 @@ class LoadedModel:
     meta: dict[str, Any]
     cfg: Any = None
     path: Path | None = None
+    device: Device = CPU
+
+    def on_device(self, device: Device) -> LoadedModel:
+        """The same model with its parameters on `device` (the host: this model itself)."""
+        if device.is_host:
+            return self
+        return replace(self, params=device.to_device(self.params), device=device)
 
     @property
     def dtype(self) -> np.dtype:

@@ -71,7 +71,10 @@ def predict_outputs(
             cast = x.astype(model.dtype, copy=False)
             _check_cast(x, cast, model.dtype)
             x = cast
-        y, h_final, _ = forward(model.params, model.spec, x, batch.lengths, h0)
+        dev = model.device  # (the host: nothing moves)
+        y, h_final, _ = forward(model.params, model.spec, dev.to_device(x), dev.to_device(batch.lengths),
+                                h0)
+        y = dev.to_host(y)
         out = softmax(y) if model.task.loss == "cross_entropy" else to_original_units(model, y, x)
     if not np.isfinite(out).all():
         raise RunFailure(f"the model's output overflowed ({out.flat[np.argmin(np.isfinite(out))]}) on this "
@@ -124,7 +127,7 @@ def evaluate_model(
     _check_features(model, data)
     metrics = compute_metrics(
         model.params, model.spec, model.task, data, batch_size=batch_size, dtype=model.dtype,
-        per_class=model.task.kind == "classification",
+        per_class=model.task.kind == "classification", device=model.device,
     )
     if not all(np.isfinite(v) for v in metrics.values() if isinstance(v, float)):
         raise RunFailure(f"the model's output overflowed on this data (loss {metrics.get('loss')}): its "

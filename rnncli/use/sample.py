@@ -76,8 +76,9 @@ def _stepper(model: LoadedModel):
     def step(ids: np.ndarray, h: np.ndarray | None):
         ids = np.asarray(ids, dtype=np.int64)
         x = ids.reshape(ids.shape[0], -1)  # (N, T) token ids: the model one-hots or embeds them
-        y, h_new, _ = forward(model.params, model.spec, x, None, h)
-        return y[:, -1], h_new  # text models are sequence models: y (N, T, V)
+        y, h_new, _ = forward(model.params, model.spec, model.device.to_device(x), None, h)
+        # text models are sequence models: y (N, T, V); the next token is chosen on the host
+        return model.device.to_host(y[:, -1]), h_new
 
     return step
 

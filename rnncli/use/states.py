@@ -43,8 +43,10 @@ def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
     check_input(model, x)
     if not is_token_input(x):  # token ids (B, T) stay integers: the model embeds or one-hots them
         x = x.astype(model.dtype, copy=False)
-    _, _, cache = forward(model.params, model.spec, x, batch.lengths)
-    records = cache["rnn"]["layers"]  # time-major (T, B, H) "hs" per layer (per direction)
+    dev = model.device
+    _, _, cache = forward(model.params, model.spec, dev.to_device(x), dev.to_device(batch.lengths))
+    # time-major (T, B, H) "hs" per layer (per direction), on the host
+    records = [{"hs": dev.to_host(r["hs"])} for r in cache["rnn"]["layers"]]
     B, T = x.shape[:2]
     layers = []
     D = model.spec.directions
