@@ -44,19 +44,23 @@ class Device:
         return self.xp is np
 
     def to_device(self, a):
-        """A host array (or dict of them; None passes) as an array of this device."""
+        """A host array (or a dict or tuple of them, as an LSTM's (h, c); None passes) on this device."""
         if a is None or self.is_host:
             return a
         if isinstance(a, dict):
             return {k: self.to_device(v) for k, v in a.items()}
+        if isinstance(a, tuple):
+            return tuple(self.to_device(v) for v in a)
         return self.xp.asarray(a)
 
     def to_host(self, a):
-        """A NumPy copy of a device array (or dict of them; None passes); host arrays as they are."""
+        """A NumPy copy of a device array (or a dict or tuple of them; None passes)."""
         if a is None or self.is_host:
             return a
         if isinstance(a, dict):
             return {k: self.to_host(v) for k, v in a.items()}
+        if isinstance(a, tuple):
+            return tuple(self.to_host(v) for v in a)
         return self.xp.asnumpy(a)
 
     def random(self, seed_words: list[int]):

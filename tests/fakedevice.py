@@ -155,6 +155,8 @@ class FakeDevice:
             return None
         if isinstance(a, dict):
             return {k: self.to_device(v) for k, v in a.items()}
+        if isinstance(a, tuple):
+            return tuple(self.to_device(v) for v in a)
         COUNTS.to_device += 1
         return np.array(a).view(FakeArray)
 
@@ -163,6 +165,8 @@ class FakeDevice:
             return None
         if isinstance(a, dict):
             return {k: self.to_host(v) for k, v in a.items()}
+        if isinstance(a, tuple):
+            return tuple(self.to_host(v) for v in a)
         return FAKE_MODULE.asnumpy(a)
 
     def random(self, seed_words):
