@@ -7,8 +7,9 @@ module of an array it was given, so the same code runs on host and device arrays
     xp = array_module(x)
     buf = xp.empty((T + 1, B, H), dtype=x.dtype)
 
-The device layer outside the core (rnncli/device.py) registers the device's array type once, with
-`register_array_type(cupy.ndarray, cupy)`. An array type that carries the array-API's
+The device layer outside the core (rnncli/device.py) registers the device's array type once,
+with `register_array_type(cupy.ndarray, cupy)`, and may register fused kernels for a routine of
+the core (`register_fused`): the readable NumPy routine stays the reference they are tested against. An array type that carries the array-API's
 `__array_namespace__` (a test double) is recognised without registration. Anything else is NumPy,
 so the host path is the NumPy code it always was.
 """
@@ -41,6 +42,20 @@ def array_module(*arrays):
         if namespace is not None:
             return namespace()
     return np
+
+
+_FUSED: dict[tuple[int, str], object] = {}
+
+
+def register_fused(module, name: str, fn) -> None:
+    """Let a backend replace the core's reference routine `name` (e.g. "elman.forward_steps") for
+    arrays of `module`; the routine keeps the reference's arguments and results (see its docstring)."""
+    _FUSED[(id(module), name)] = fn
+
+
+def fused(module, name: str, reference):
+    """The routine to run for arrays of `module`: a backend's fused one if registered, else `reference`."""
+    return _FUSED.get((id(module), name), reference)
 
 
 def is_host(a) -> bool:

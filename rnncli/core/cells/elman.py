@@ -31,7 +31,7 @@ import numpy as np
 
 from rnncli.core.cells.common import bias_grads, recurrent_inputs
 from rnncli.core.initializers import draw, recurrent_block
-from rnncli.core.xp import array_module
+from rnncli.core.xp import array_module, fused
 
 NAME = "rnn"
 GATES = ("h",)  # row blocks of W_xh / W_hh: one, the candidate state itself
@@ -123,9 +123,6 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     H = W_hh.shape[0]
     dtype = u.dtype
     xp = array_module(u)
-    rec = xp.empty((B, H), dtype=dtype)  # h_{t-1} @ W_hh.T, reused by every step
-    if rmask is not None:
-        dropped = xp.empty((B, H), dtype=dtype)
     buf = xp.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
     if state0 is None or state0[0] is None:
         buf[0] = 0.0
@@ -139,7 +136,25 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     # A contiguous copy of W_hh.T (H*H, once per call): BLAS runs measurably faster on it
     # than on the transposed view for these short, wide products.
     W_hh_T = xp.ascontiguousarray(W_hh.T)
-    for t in range(T):
+    fused(xp, "elman.forward_steps", forward_steps)(buf, W_hh_T, rmask, padded, nonlinearity)
+    cache = {"p": p, "u": u, "buf": buf, "hs": hs, "rmask": rmask, "padded": padded,
+             "nonlinearity": nonlinearity}
+    return hs, (buf[T],), cache
+
+
+def forward_steps(buf: np.ndarray, W_hh_T: np.ndarray, rmask: np.ndarray | None,
+                  padded: np.ndarray | None, nonlinearity: str) -> None:
+    """The time loop of forward, in place: buf[t + 1] holds step t's input term W_xh u_t + b_h and
+    becomes h_t = act(buf[t + 1] + (m *) buf[t] @ W_hh.T) (h_{t-1} itself where padded[t]).
+
+    A GPU backend replaces this loop with fused kernels (rnncli/accel); this is their reference.
+    """
+    xp = array_module(buf)
+    B, H = buf.shape[1:]
+    rec = xp.empty((B, H), dtype=buf.dtype)  # h_{t-1} @ W_hh.T, reused by every step
+    if rmask is not None:
+        dropped = xp.empty((B, H), dtype=buf.dtype)
+    for t in range(buf.shape[0] - 1):
         h_t = buf[t + 1]  # holds the pre-activation until activated in place
         if rmask is None:
             xp.matmul(buf[t], W_hh_T, out=rec)
@@ -149,9 +164,6 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
         _activate(h_t, nonlinearity)
         if padded is not None:
             xp.copyto(h_t, buf[t], where=padded[t])
-    cache = {"p": p, "u": u, "buf": buf, "hs": hs, "rmask": rmask, "padded": padded,
-             "nonlinearity": nonlinearity}
-    return hs, (buf[T],), cache
 
 
 def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
@@ -173,15 +185,39 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
     dtype = hs.dtype
     xp = array_module(hs)
     dh_norms = xp.empty(T, dtype=np.float64)
+    da = xp.empty((T, B, H), dtype=dtype)  # dL/da_t, the pre-activation gradient
+    dh_final = None if dfinal is None else dfinal[0]
+    dh0 = fused(xp, "elman.backward_steps", backward_steps)(
+        dhs, dh_final, hs, W_hh, rmask, padded, nonlinearity, da, dh_norms)
+    da2 = da.reshape(T * B, H)
+    grads = {"W_xh": da2.T @ u.reshape(T * B, -1)}
+    prev = recurrent_inputs(buf, rmask)  # what W_hh multiplied: (m *) h_{t-1}
+    grads["W_hh"] = da2.T @ prev.reshape(T * B, H)  # pairs (da_t, h_{t-1}), h_{-1} = h0
+    del prev  # (a masked copy is as big as the states: never kept while the next layer runs)
+    grads["b_h"] = bias_grads(da)  # over the batch, then time: float32 round-off grows with B + T
+    du = (da2 @ W_xh).reshape(T, B, -1)
+    return grads, du, (dh0,), dh_norms
+
+
+def backward_steps(dhs: np.ndarray | None, dh_final: np.ndarray | None, hs: np.ndarray, W_hh: np.ndarray,
+                   rmask: np.ndarray | None, padded: np.ndarray | None, nonlinearity: str,
+                   da: np.ndarray, dh_norms: np.ndarray) -> np.ndarray:
+    """The time loop of backward: fills da (T, B, H) with dL/da_t and dh_norms (T,) with |dL/dh_t|,
+    and returns dL/dh0 (B, H).
+
+    A GPU backend replaces this loop with fused kernels (rnncli/accel); this is their reference.
+    """
+    xp = array_module(hs)
+    T, B, H = hs.shape
+    dtype = hs.dtype
     valid = None if padded is None else ~padded  # (T, B, 1)
     passthrough = None if padded is None else padded.astype(dtype)
     dh = xp.empty((B, H), dtype=dtype)  # dL/dh_t, reused by every step
     d_next = xp.empty((B, H), dtype=dtype)  # dL/dh_{t-1} through W_hh, reused by every step
-    da = xp.empty((T, B, H), dtype=dtype)  # dL/da_t, the pre-activation gradient
-    if dfinal is None or dfinal[0] is None:
+    if dh_final is None:
         d_next[...] = 0.0
     else:
-        d_next[...] = dfinal[0]
+        d_next[...] = dh_final
     for t in range(T - 1, -1, -1):
         if dhs is None:
             dh, d_next = d_next, dh  # dh_t is just what came back from step t+1
@@ -200,11 +236,4 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
         if passthrough is not None:
             dh *= passthrough[t]  # a padded step copied h_{t-1}: its gradient goes straight back
             d_next += dh
-    da2 = da.reshape(T * B, H)
-    grads = {"W_xh": da2.T @ u.reshape(T * B, -1)}
-    prev = recurrent_inputs(buf, rmask)  # what W_hh multiplied: (m *) h_{t-1}
-    grads["W_hh"] = da2.T @ prev.reshape(T * B, H)  # pairs (da_t, h_{t-1}), h_{-1} = h0
-    del prev  # (a masked copy is as big as the states: never kept while the next layer runs)
-    grads["b_h"] = bias_grads(da)  # over the batch, then time: float32 round-off grows with B + T
-    du = (da2 @ W_xh).reshape(T, B, -1)
-    return grads, du, (d_next,), dh_norms
+    return d_next
