@@ -9,8 +9,9 @@ module of an array it was given, so the same code runs on host and device arrays
 
 The device layer outside the core (rnncli/device.py) registers the device's array type once,
 with `register_array_type(cupy.ndarray, cupy)`, and may register fused kernels for a routine of
-the core (`register_fused`): the readable NumPy routine stays the reference they are tested against. An array type that carries the array-API's
-`__array_namespace__` (a test double) is recognised without registration. Anything else is NumPy,
+the core (`register_fused`): the readable NumPy routine stays the reference they are tested against.
+An array type that carries the array-API's `__array_namespace__` (a test double) is recognised
+without registration. Anything else is NumPy,
 so the host path is the NumPy code it always was.
 """
 
