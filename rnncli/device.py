@@ -8,6 +8,8 @@ running on a GPU means handing it device arrays. This module is the one place th
 - `Device.to_device` / `to_host` move arrays (dicts of them, None passes through), the only
   transfers training makes: each batch in, values read back once per log interval, host copies
   for every file written (weights files are the same on every device);
+- on a GPU the Elman cell's time loops run as fused kernels (rnncli/accel; RNN_FUSED=0 turns them
+  off to compare);
 - `Device.random(seed_words)`: the dropout generator. On the CPU it is NumPy's, saved in
   checkpoints, so a resumed run is bit-identical. On CUDA it is CuPy's generator on the device,
   seeded from the run's seed and the step the run (re)started at: the same config and seed repeat
@@ -19,6 +21,7 @@ device.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -98,7 +101,11 @@ def cuda_problem() -> str | None:
 def _cuda_device() -> Device:
     import cupy
 
+    from rnncli.accel import install_fused_kernels
+
     register_array_type(cupy.ndarray, cupy)
+    if os.environ.get("RNN_FUSED", "1") != "0":  # RNN_FUSED=0: the unfused NumPy loops, to compare
+        install_fused_kernels(cupy)
     props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     name = props.get("name", b"GPU")
     return Device("cuda", cupy, name.decode() if isinstance(name, bytes) else str(name))

@@ -288,3 +288,38 @@ def test_gradcheck_on_a_device_compares_with_numpy_and_fails_when_they_differ(mo
     result = CliRunner().invoke(app, ["gradcheck", "--device", "cuda"])
     assert result.exit_code == 1
     assert "rnn: error: cuda (fake GPU) differs from NumPy for" in result.stderr
+
+
+# -- the fused loops' bookkeeping (rnncli/accel), on the plain primitives ---------------------------
+
+@pytest.mark.parametrize("options", [
+    {}, {"nonlinearity": "relu"}, {"bidirectional": True}, {"output": "last"}, {"ragged": True},
+    {"recurrent_dropout": 0.3, "dropout": 0.2, "ragged": True, "bidirectional": True},
+    {"output": "last", "ragged": True, "recurrent_dropout": 0.3, "nonlinearity": "relu"},
+])
+def test_fused_loops_equal_the_reference_loops(options, monkeypatch, rng):
+    """The two-launches-per-step drivers, run on NumpyPrimitives over device arrays, equal the
+    reference loops to 1e-12 in float64 (tests/test_cuda.py does the same with the CUDA kernels)."""
+    import rnncli.core.xp as xpmod
+    from rnncli.accel import install_fused_kernels
+    from rnncli.accel.elman_fused import NumpyPrimitives
+    from rnncli.tools.device_check import device_agreement
+
+    opts = dict(options)
+    ragged = opts.pop("ragged", False)
+    drop = {k: opts.pop(k) for k in ("dropout", "recurrent_dropout") if k in opts}
+    spec = ModelSpec(input_size=3, hidden_size=5, output_size=2, num_layers=2,
+                     output=opts.pop("output", "sequence"), **opts)
+    params = init_params(spec, rng, init="uniform", dtype=np.float64)
+    x = rng.standard_normal((4, 6, 3))
+    y = rng.standard_normal((4, 6, 2) if spec.output == "sequence" else (4, 2))
+    lengths = np.array([6, 2, 5, 1]) if ragged else None
+    monkeypatch.setattr(xpmod, "_FUSED", {})
+    calls = []
+    prims = NumpyPrimitives(FAKE_MODULE)
+    monkeypatch.setattr(prims, "gemm", lambda a, b, out: calls.append(1) or FAKE_MODULE.matmul(a, b, out=out))
+    install_fused_kernels(FAKE_MODULE, prims)
+    agreement = device_agreement(params, spec, x, y, loss="mse", device=DEV, lengths=lengths, **drop)
+    assert calls, "the fused backward never ran"
+    worst = max(agreement, key=lambda a: a.rel_error)
+    assert all(a.passed for a in agreement), (worst.name, worst.rel_error)
