@@ -323,3 +323,32 @@ def test_fused_loops_equal_the_reference_loops(options, monkeypatch, rng):
     assert calls, "the fused backward never ran"
     worst = max(agreement, key=lambda a: a.rel_error)
     assert all(a.passed for a in agreement), (worst.name, worst.rel_error)
+
+
+# -- rnn bench --device cuda -------------------------------------------------------------------------
+
+def test_bench_on_a_device_times_our_steps(monkeypatch):
+    """The timing code on the fake device (torch here has no CUDA: no cuDNN column)."""
+    import rnncli.tools.bench_cuda as bc
+
+    monkeypatch.setattr(bc, "_torch_cuda", lambda tf32: None)
+    sizes = [{"kind": "layer", "batch": 4, "seq_len": 5, "input": 3, "hidden": 6, "layers": 2},
+             {"kind": "text", "batch": 4, "seq_len": 5, "hidden": 6, "layers": 1, "embedding": 3, "vocab": 7}]
+    result = bc.run_cuda_bench(DEV, sizes, tf32=False, warmup=1, repeats=2)
+    assert [r["size"] for r in result["rows"]] == [
+        "layer B=4 T=5 I=3 H=6 L=2", "text step B=4 T=5 H=6 L=1 E=3 V=7"]
+    assert all(r["ours_ms"] > 0 and r["torch_ms"] is None for r in result["rows"])
+    assert result["precision"]["ours"] == "float32, FP32 products"
+    assert [s["hidden"] for s in bc.ISSUE_SIZES] == [512, 256, 256, 512, 2048]
+
+
+@pytest.mark.skipif(cuda_problem() is None, reason="a CUDA GPU is present here")
+@pytest.mark.parametrize("command", [["bench"], ["eval", "nowhere"], ["gradcheck"], ["sample", "x"]])
+def test_every_command_refuses_cuda_without_a_gpu_in_one_line(command):
+    result = CliRunner().invoke(app, [*command, "--device", "cuda"])
+    lines = result.stderr.strip().splitlines()
+    if command[0] == "bench" or command[0] == "gradcheck":
+        assert result.exit_code == 2 and len(lines) == 1, result.stderr
+        assert lines[0].startswith("rnn: error: --device: cuda:") and "rnncli[cuda12]" in lines[0]
+    else:  # a missing weights file is named first
+        assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("rnn: error: ")

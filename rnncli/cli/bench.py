@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, SetOverrides, Threads
+from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, SetOverrides, Threads
 from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
 from rnncli.wording import plural
@@ -119,6 +119,11 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
         typer.Option("--memory-window", min=1, metavar="K",
                      help="Also report peak memory of full BPTT against windows of K steps."),
     ] = None,
+    device: DeviceOption = None,
+    tf32: Annotated[
+        bool, typer.Option("--tf32/--no-tf32", help="With --device cuda: let both sides use TF32 "
+                           "tensor cores (torch's cuDNN default) instead of full FP32.")
+    ] = False,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -138,11 +143,16 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
       rnn bench -c configs/adding.yaml --dtype float64 --scaling \\
         --memory-window 20
       rnn bench --cell lstm --threads 1
+      rnn bench --device cuda
     """
     from rnncli.core.cells import CELLS
     from rnncli.threads import resolve_threads
     from rnncli.tools.bench import DTYPES, check_bench_memory, run_bench
 
+    if device not in (None, "cpu"):
+        given = {"batch": batch, "seq_len": seq_len, "input": input_size, "hidden": hidden, "layers": layers}
+        _bench_device(device, given, cell or "rnn", tf32, (repeats, warmup), quiet, json_)
+        return
     sizes = dict(DEFAULTS)
     if config:
         sizes.update(_sizes_from_config(config, set_ or []))
@@ -175,3 +185,37 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
         console.print("note: other processes were using the CPUs; timings are not comparable")
     if torch and env["torch"] is None:
         console.print("torch is not installed: no comparison (pip install 'rnncli[torch]')", markup=False)
+
+
+def _bench_device(device: str, given: dict, cell: str, tf32: bool, counts: tuple[int, int], quiet: bool,
+                  json_: bool) -> None:
+    """`--device cuda`: the issue's sizes (or the one given) against torch's cuDNN in the same run."""
+    from rnncli.device import resolve_device
+    from rnncli.tools.bench_cuda import ISSUE_SIZES, run_cuda_bench, set_tf32
+
+    set_tf32(tf32)  # before CuPy is first imported
+    dev = resolve_device(device)
+    if dev.is_host:
+        raise UsageError("--device auto found no GPU: rnn bench without --device times the CPU")
+    repeats, warmup = counts
+    sizes = [{**s, "cell": cell} for s in ISSUE_SIZES]
+    if any(v is not None for v in given.values()):
+        base = {"kind": "layer", "batch": 64, "seq_len": 100, "input": 64, "hidden": 256, "layers": 1,
+                "cell": cell}
+        sizes = [{**base, **{k: v for k, v in given.items() if v is not None}}]
+    console = err_console(is_quiet(quiet))
+    console.print(f"timing {plural(repeats, 'step')} per size on {dev.label} ...")
+    result = run_cuda_bench(dev, sizes, tf32=tf32, warmup=warmup, repeats=repeats)
+    if json_:
+        echo_json(result)
+    table = Table(title=f"rnn bench --device cuda: {dev.label}", title_justify="left")
+    for name, justify in (("size", "left"), ("ours ms", "right"), ("cuDNN ms", "right"),
+                          ("ours/cuDNN", "right")):
+        table.add_column(name, justify=justify)
+    for r in result["rows"]:
+        table.add_row(r["size"], fmt_num(r["ours_ms"], 4), fmt_num(r["torch_ms"], 4), fmt_num(r["ratio"], 3))
+    print_table(console, table)
+    p = result["precision"]
+    console.print(f"precision: ours {p['ours']}; torch {p['torch'] or '-'}", markup=False)
+    if result["torch"] is None:
+        console.print("torch with CUDA is not installed: no cuDNN comparison", markup=False)
