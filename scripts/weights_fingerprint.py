@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,10 @@ def main() -> int:
     args = parser.parse_args()
     configs = args.configs or sorted((ROOT / "configs").glob("*.yaml"))
     for cfg in configs:
+        device = ((yaml.safe_load(cfg.read_text()) or {}).get("train") or {}).get("device", "cpu")
+        if device != "cpu":  # bit-identity is promised per device; a GPU config is not run here
+            print(f"{cfg.name} skipped: train.device {device}", flush=True)
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             run = Path(tmp) / "run"
             cmd = [sys.executable, "-m", "rnncli", "-q", "train", "-c", str(cfg), "--out", str(run)]

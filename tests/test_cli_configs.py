@@ -19,6 +19,8 @@ def tiny_overrides(path: Path) -> list[str]:
     data = (yaml.safe_load(path.read_text()) or {}).get("data") or {}
     source = data.get("source", "sine")
     sets = ["train.epochs=1", "model.hidden_size=4"]
+    if ((yaml.safe_load(path.read_text()) or {}).get("train") or {}).get("device") == "cuda":
+        sets.append("train.device=cpu")  # a GPU config's model and data, checked on the host
     if source in GENERATORS_WITH_SAMPLES:
         sets.append(f"data.num_samples={min(int(data.get('num_samples', 1000)), 40)}")
     if source not in ("copy",) and "seq_len" in data:

@@ -46,6 +46,10 @@ CASES = [
     ("shakespeare.yaml", ["train.epochs=5", "model.hidden_size=32", "train.lr=0.01", "data.seq_len=16",
                           "train.batch_size=8", "train.warmup_steps=5"],
      "val_bpc", "min", lambda b: b["unigram_bits_per_char"] - 0.5),
+    # the GPU config on the host, shrunk the same way (embedding, 2 layers, dropout stay on)
+    ("shakespeare_gpu.yaml", ["train.device=cpu", "train.epochs=5", "model.hidden_size=32", "train.lr=0.01",
+                              "data.seq_len=16", "train.batch_size=8", "train.warmup_steps=5"],
+     "val_bpc", "min", lambda b: b["unigram_bits_per_char"] - 0.5),
 ]
 
 
