@@ -343,12 +343,24 @@ def test_bench_on_a_device_times_our_steps(monkeypatch):
 
 
 @pytest.mark.skipif(cuda_problem() is None, reason="a CUDA GPU is present here")
-@pytest.mark.parametrize("command", [["bench"], ["eval", "nowhere"], ["gradcheck"], ["sample", "x"]])
+@pytest.mark.parametrize("command", [["bench"], ["eval", "nowhere"], ["gradcheck"], ["sample", "x"],
+                                     ["diagnose"], ["sweep", "-p", "train.lr=loguniform:1e-3:1e-1"]])
 def test_every_command_refuses_cuda_without_a_gpu_in_one_line(command):
     result = CliRunner().invoke(app, [*command, "--device", "cuda"])
     lines = result.stderr.strip().splitlines()
-    if command[0] == "bench" or command[0] == "gradcheck":
+    if command[0] in ("bench", "gradcheck", "diagnose", "sweep"):
         assert result.exit_code == 2 and len(lines) == 1, result.stderr
         assert lines[0].startswith("rnn: error: --device: cuda:") and "rnncli[cuda12]" in lines[0]
     else:  # a missing weights file is named first
         assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("rnn: error: ")
+
+
+def test_diagnose_on_a_device_reports_what_the_host_does():
+    from rnncli.tools.diagnose import diagnose_config
+
+    cfg = load_config([], ["model.num_layers=2", "data.num_samples=32", "data.seq_len=10"])
+    host, dev = diagnose_config(cfg, batch_size=8), diagnose_config(cfg, batch_size=8, device=DEV)
+    assert dev["verdict"] == host["verdict"]
+    assert dev["loss"] == pytest.approx(host["loss"], rel=1e-6)
+    np.testing.assert_allclose(dev["dh_norms"], host["dh_norms"], rtol=1e-5)
+    np.testing.assert_allclose(dev["probe_dh_norms"], host["probe_dh_norms"], rtol=1e-5)

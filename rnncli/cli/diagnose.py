@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from rnncli.cli._common import cell_words, echo_json, err_console, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, Threads
+from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, Seed, SetOverrides, Threads
 from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
 
@@ -41,6 +41,7 @@ def diagnose(  # noqa: PLR0913 - a Typer command: one parameter per option
                      help="With --map: draw the map as a PNG heatmap (needs matplotlib, the plot extra)."),
     ] = None,
     threads: Threads = None,
+    device: DeviceOption = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -63,6 +64,7 @@ def diagnose(  # noqa: PLR0913 - a Typer command: one parameter per option
       rnn diagnose runs/adding-1 --json | jq .verdict
     """
     from rnncli.core.cells import get_cell
+    from rnncli.device import resolve_device
     from rnncli.threads import set_threads
     from rnncli.tools.diagnose import diagnose_config, diagnose_weights
     from rnncli.use.model_io import load_model
@@ -71,14 +73,16 @@ def diagnose(  # noqa: PLR0913 - a Typer command: one parameter per option
     if weights is not None:
         spec = load_model(weights).spec
         set_threads(threads, batch=batch_size, hidden=spec.hidden_size, gates=spec.gates)
-        report = diagnose_weights(weights, batch_size=batch_size, steps=steps, attribution=attribution)
+        report = diagnose_weights(weights, batch_size=batch_size, steps=steps, attribution=attribution,
+                                  device=resolve_device(device))
     else:
         from rnncli.config import load_config
 
         cfg = load_config(config or [], set_ or [], seed=seed)
         set_threads(threads, batch=batch_size, hidden=cfg.model.hidden_size, input_size=cfg.model.input_size,
                     gates=len(get_cell(cfg.model.cell).GATES))
-        report = diagnose_config(cfg, batch_size=batch_size, steps=steps, attribution=attribution)
+        report = diagnose_config(cfg, batch_size=batch_size, steps=steps, attribution=attribution,
+                                 device=resolve_device(device))
     console = err_console(is_quiet(quiet))
     drawn = attribution and out is not None and _draw_png(report, out, console)
     if json_:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
-from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides, threads_value
+from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, Seed, SetOverrides, threads_value
 from rnncli.errors import UsageError
 
 SAMPLERS = ("tpe", "random", "grid")
@@ -80,6 +80,7 @@ def sweep(  # noqa: PLR0913 - a Typer command: one parameter per option
         typer.Option("--threads", metavar="auto|N", callback=threads_value,
                      help="BLAS threads of each worker (default 1: workers share the cores)."),
     ] = None,
+    device: DeviceOption = None,
     quiet: Quiet = False,
     json_: Json = False,
 ) -> None:
@@ -107,6 +108,11 @@ def sweep(  # noqa: PLR0913 - a Typer command: one parameter per option
     if summary is not None:
         _show_summary(console, summary, storage, study, json_)
         return
+    if device is not None:  # every trial trains there: refused now if it cannot
+        from rnncli.device import resolve_device
+
+        resolve_device(device, "--device")
+        set_ = [*(set_ or []), f"train.device={device}"]
     out_dir = Path(out) if out is not None else None
     created = out_dir is not None and not out_dir.exists()
     try:

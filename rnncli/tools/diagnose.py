@@ -33,6 +33,7 @@ from rnncli.core.losses import LOSSES
 from rnncli.core.model import ModelSpec, backward, forward, sequence_mask
 from rnncli.core.optim import Optimizer, clip_gradients, make_optimizer
 from rnncli.data.types import Batch, TaskInfo
+from rnncli.device import CPU, Device
 from rnncli.errors import UsageError, WeightsError
 from rnncli.run_layout import CHECKPOINT
 from rnncli.tools.attribution import attribution_map
@@ -129,7 +130,7 @@ def verdict(dh_ratios: list[float], T: int, recurrent: list[dict] | None = None)
 
 def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task: TaskInfo, *,
              optimizer: str | Optimizer = "adam", lr: float = 1e-3, clip_norm: float | None = None,
-             optimizer_options: dict | None = None) -> dict:
+             optimizer_options: dict | None = None, device: Device = CPU) -> dict:
     """Gradient flow of `params` on one batch (see the module docstring for every field).
 
     Args:
@@ -138,6 +139,7 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
         optimizer: a name (a fresh optimizer with `lr` and `optimizer_options`) or an Optimizer,
             e.g. one restored from a checkpoint; it is deep-copied, never changed.
         clip_norm: clip the gradient's global norm before the update step, as training does.
+        device: where the forward and backward passes run (their results come back to the host).
 
     Returns:
         dict with T, batch_size, loss, grad_norm, dh_norms and probe_dh_norms ((L, T) lists),
@@ -147,15 +149,8 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
     if spec.bidirectional:
         raise UsageError("rnn diagnose does not support bidirectional models yet (its per-layer "
                          "gradient flow and W_hh statistics read one direction per layer)")
-    x, y, lengths = batch.x, batch.y, batch.lengths
-    B, T = x.shape[0], x.shape[1]
-    out, _, cache = forward(params, spec, x, lengths)
-    loss, dout = LOSSES[task.loss](out, y, sequence_mask(spec, lengths, T))
-    grads, _, _, dh_norms = backward(dout, cache)
-    if spec.output == "last":
-        probe = dh_norms
-    else:
-        _, _, _, probe = backward(_last_step_probe(dout, spec, lengths, T), cache)
+    B, T = batch.x.shape[0], batch.x.shape[1]
+    loss, grads, dh_norms, probe = _passes(params, spec, batch, task, device)
     probe = np.asarray(probe, dtype=np.float64)
     ratios = []
     for l in range(spec.num_layers):
@@ -186,22 +181,38 @@ def diagnose(params: dict[str, np.ndarray], spec: ModelSpec, batch: Batch, task:
     }
 
 
+def _passes(params, spec: ModelSpec, batch: Batch, task: TaskInfo, device: Device) -> tuple:
+    """(loss, grads, dh_norms, probe dh_norms) of one batch, computed on `device`, on the host."""
+    on = device.to_device
+    lengths, T = on(batch.lengths), batch.x.shape[1]
+    out, _, cache = forward(on(params), spec, on(batch.x), lengths)
+    loss, dout = LOSSES[task.loss](out, on(batch.y), sequence_mask(spec, lengths, T))
+    grads, _, _, dh_norms = backward(dout, cache)
+    if spec.output == "last":
+        probe = dh_norms
+    else:
+        probe_dy = _last_step_probe(device.to_host(dout), spec, batch.lengths, T)
+        _, _, _, probe = backward(on(probe_dy), cache)
+    host = device.to_host
+    return float(host(loss)), host(grads), host(dh_norms), host(probe)
+
+
 def diagnose_config(cfg: Config, *, batch_size: int = 32, steps: int | None = None,
-                    base_dir: Path | None = None, attribution: bool = False) -> dict:
+                    base_dir: Path | None = None, attribution: bool = False, device: Device = CPU) -> dict:
     """Diagnose the config's model at initialisation (the same weights `rnn train` starts from)
     on the first sequences of its training data, with one step of its optimizer; `attribution` adds
     the attribution map and unit saturation (tools/attribution.py) as "map"."""
     cfg, spec, task, batch = config_batch(cfg, batch_size=batch_size, steps=steps, base_dir=base_dir)
     params = initial_params(cfg, spec)
     report = diagnose(params, spec, batch, task, optimizer=optimizer_from_config(cfg),
-                      clip_norm=cfg.train.clip_norm)
+                      clip_norm=cfg.train.clip_norm, device=device)
     if attribution:
         report["map"] = attribution_map(params, spec, batch, task, seed=cfg.seed)
     return {"source": "config (weights at initialisation)", "model": spec.to_dict(), **report}
 
 
 def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | None = None,
-                     base_dir: Path | None = None, attribution: bool = False) -> dict:
+                     base_dir: Path | None = None, attribution: bool = False, device: Device = CPU) -> dict:
     """Diagnose saved weights (a .npz or a run directory) on validation sequences of their training
     data. For a run directory with checkpoint.npz, the update ratios use the optimizer state saved
     there (the step training would take next); otherwise a fresh optimizer of the run's config."""
@@ -230,7 +241,7 @@ def diagnose_weights(path: str | Path, *, batch_size: int = 32, steps: int | Non
             source = (f"weights {model.path} (epoch {model.meta.get('epoch')}), optimizer "
                       f"state of {run_dir / 'checkpoint.npz'} (epoch {state.epoch})")
     report = diagnose(params, model.spec, batch, model.task, optimizer=optimizer,
-                      clip_norm=model.cfg.train.clip_norm)
+                      clip_norm=model.cfg.train.clip_norm, device=device)
     if attribution:
         report["map"] = attribution_map(params, model.spec, batch, model.task)
     return {"source": source, "model": model.spec.to_dict(), **report}
