@@ -364,3 +364,12 @@ def test_diagnose_on_a_device_reports_what_the_host_does():
     assert dev["loss"] == pytest.approx(host["loss"], rel=1e-6)
     np.testing.assert_allclose(dev["dh_norms"], host["dh_norms"], rtol=1e-5)
     np.testing.assert_allclose(dev["probe_dh_norms"], host["probe_dh_norms"], rtol=1e-5)
+
+
+def test_the_run_header_names_a_gpu_and_leaves_the_cpu_line_as_it_was():
+    from rnncli.cli.render import start_line
+
+    info = {"run_dir": "runs/x", "epochs": 2, "steps_per_epoch": 3}
+    assert start_line({**info, "device": "cpu"}) == "training runs/x: 3 steps/epoch, 2 epochs"
+    assert start_line({**info, "device": "cuda", "device_name": "NVIDIA H200"}).endswith(
+        "2 epochs, on cuda (NVIDIA H200)")

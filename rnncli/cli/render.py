@@ -89,6 +89,8 @@ def start_line(info: Mapping[str, Any]) -> str:
         parts[-1] += f" ({info['chosen']})"
     if info.get("start_epoch"):
         parts.append(f"resuming after epoch {info['start_epoch']}")
+    if info.get("device") and info["device"] != "cpu":  # the host is the default; a GPU is named
+        parts.append(f"on {info['device']} ({info.get('device_name', 'GPU')})")
     head = f"training {info['run_dir']}" if info.get("run_dir") else "training"
     src = info.get("init_from") or {}  # fine-tuning: where the weights came from, what was adapted
     return "\n".join([head + (": " + ", ".join(parts) if parts else ""),
