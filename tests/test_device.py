@@ -46,9 +46,10 @@ def test_the_fake_device_refuses_host_arrays_like_cupy():
         DEV.to_device(np.ones(3)) + np.ones(3)
 
 
-def _case(bidirectional, embedding, output, rng):
+def _case(bidirectional, embedding, output, rng, cell="rnn"):
     spec = ModelSpec(input_size=7, hidden_size=6, output_size=7 if output == "sequence" else 3,
-                     num_layers=2, output=output, bidirectional=bidirectional, embedding_size=embedding)
+                     num_layers=2, output=output, bidirectional=bidirectional, embedding_size=embedding,
+                     cell=cell)
     params = init_params(spec, rng, dtype=np.float64)
     x = rng.integers(0, 7, (3, 5)) if embedding else rng.standard_normal((3, 5, 7))
     y = rng.integers(0, spec.output_size, (3, 5) if output == "sequence" else (3,))
@@ -58,8 +59,9 @@ def _case(bidirectional, embedding, output, rng):
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("embedding", [None, 4])
 @pytest.mark.parametrize("output", ["sequence", "last"])
-def test_core_on_device_arrays_equals_numpy_without_a_read_back(bidirectional, embedding, output, rng):
-    spec, params, x, y, lengths = _case(bidirectional, embedding, output, rng)
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_core_on_device_arrays_equals_numpy_without_a_read_back(bidirectional, embedding, output, cell, rng):
+    spec, params, x, y, lengths = _case(bidirectional, embedding, output, rng, cell)
     drop = {"dropout": 0.3, "recurrent_dropout": 0.2}
     loss0, g0, aux0 = loss_and_grads(params, spec, x, y, loss="cross_entropy", lengths=lengths,
                                      rng=np.random.default_rng([5]), **drop)
@@ -200,11 +202,13 @@ def test_a_device_trained_model_predicts_on_the_cpu(tmp_path, monkeypatch):
     assert '"loss"' in result.stdout
 
 
-def test_text_model_with_dropout_trains_on_a_device_without_read_backs(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])  # the LSTM carries (h, c) from batch to batch
+def test_text_model_with_dropout_trains_on_a_device_without_read_backs(tmp_path, monkeypatch, cell):
     text = tmp_path / "t.txt"
     text.write_text("the quick brown fox jumps over the lazy dog. " * 40)
     sets = ["data.source=text", f"data.path={text}", "data.seq_len=16", "model.embedding_size=8",
-            "model.dropout=0.2", "model.num_layers=2", "model.recurrent_dropout=0.1", "train.epochs=1"]
+            "model.dropout=0.2", "model.num_layers=2", "model.recurrent_dropout=0.1", "train.epochs=1",
+            f"model.cell={cell}", "train.checkpoint_every=3"]
     COUNTS.reset()
     cfg = load_config([], ["model.hidden_size=8", "train.batch_size=4", *sets])
     monkeypatch.setattr(loop, "resolve_device", lambda setting, where: DEV)

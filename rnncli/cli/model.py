@@ -198,7 +198,7 @@ def predict(  # noqa: PLR0913 - a Typer command: one parameter per option
     say_weights(weights, model)
 
 
-def sample(
+def sample(  # noqa: PLR0913 - a Typer command: one parameter per option
     weights: Weights,
     prime: Annotated[
         str, typer.Option("--prime", "-p", help="Text to start from (printed first).")

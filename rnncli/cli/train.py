@@ -13,7 +13,7 @@ from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, Seed, Set
 from rnncli.errors import UsageError
 
 
-def train(
+def train(  # noqa: PLR0913 - a Typer command: one parameter per option
     config: ConfigFiles = None,
     set_: SetOverrides = None,
     seed: Seed = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnncli.core.initializers import draw, recurrent_block
+from rnncli.core.xp import array_module
 
 TORCH_NAMES = {"W_ih": "weight_ih", "W_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
@@ -51,6 +52,6 @@ def hidden_size(p: dict[str, np.ndarray]) -> int:
 def sigmoid_(a: np.ndarray) -> None:
     """The logistic function in place, as 0.5 * (1 + tanh(a / 2)): no overflow for large |a|, one buffer."""
     a *= 0.5
-    np.tanh(a, out=a)
+    array_module(a).tanh(a, out=a)
     a *= 0.5
     a += 0.5

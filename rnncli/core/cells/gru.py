@@ -25,6 +25,7 @@ import numpy as np
 from rnncli.core.cells import gated
 from rnncli.core.cells.common import bias_grads, recurrent_inputs, start
 from rnncli.core.cells.gated import TORCH_NAMES, hidden_size, sigmoid_
+from rnncli.core.xp import array_module
 
 __all__ = ["TORCH_NAMES", "backward", "forward", "hidden_size", "init_layer", "param_shapes"]
 
@@ -63,36 +64,37 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     T, B = u.shape[:2]
     H = W_hh.shape[1]
     dtype = u.dtype
-    gates = np.empty((T, B, 3 * H), dtype=dtype)  # pre-activations, then r | z | n in place
-    np.matmul(u.reshape(T * B, -1), W_ih.T, out=gates.reshape(T * B, 3 * H))
+    xp = array_module(u)
+    gates = xp.empty((T, B, 3 * H), dtype=dtype)  # pre-activations, then r | z | n in place
+    xp.matmul(u.reshape(T * B, -1), W_ih.T, out=gates.reshape(T * B, 3 * H))
     bias = b_ih.copy()
     bias[: 2 * H] += b_hh[: 2 * H]  # r and z add b_hh outside the product; n's sits inside r * (.)
     gates += bias  # one pass over the (T, B, 3H) buffer
     b_hn = b_hh[2 * H:]
-    hn = np.empty((T, B, H), dtype=dtype)  # W_hn (m * h_{t-1}) + b_hn, kept for backward
-    buf = np.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
+    hn = xp.empty((T, B, H), dtype=dtype)  # W_hn (m * h_{t-1}) + b_hn, kept for backward
+    buf = xp.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
     start(state0, 0, buf[0])
-    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, 3H)
-    rec = np.empty((B, 3 * H), dtype=dtype)  # the step's recurrent product, reused
-    tmp = np.empty((B, H), dtype=dtype)
-    dropped = np.empty((B, H), dtype=dtype) if rmask is not None else None
+    W_hh_T = xp.ascontiguousarray(W_hh.T)  # (H, 3H)
+    rec = xp.empty((B, 3 * H), dtype=dtype)  # the step's recurrent product, reused
+    tmp = xp.empty((B, H), dtype=dtype)
+    dropped = xp.empty((B, H), dtype=dtype) if rmask is not None else None
     for t in range(T):
         h_prev, g = buf[t], gates[t]
-        hm = h_prev if rmask is None else np.multiply(h_prev, rmask, out=dropped)
-        np.matmul(hm, W_hh_T, out=rec)
+        hm = h_prev if rmask is None else xp.multiply(h_prev, rmask, out=dropped)
+        xp.matmul(hm, W_hh_T, out=rec)
         g[:, : 2 * H] += rec[:, : 2 * H]
         sigmoid_(g[:, : 2 * H])  # r, z
         r, z, n = g[:, :H], g[:, H: 2 * H], g[:, 2 * H:]
-        np.add(rec[:, 2 * H:], b_hn, out=hn[t])
-        np.multiply(r, hn[t], out=tmp)
+        xp.add(rec[:, 2 * H:], b_hn, out=hn[t])
+        xp.multiply(r, hn[t], out=tmp)
         n += tmp
-        np.tanh(n, out=n)
+        xp.tanh(n, out=n)
         h_t = buf[t + 1]  # h_t = n + z * (h_{t-1} - n)
-        np.subtract(h_prev, n, out=tmp)
+        xp.subtract(h_prev, n, out=tmp)
         tmp *= z
-        np.add(n, tmp, out=h_t)
+        xp.add(n, tmp, out=h_t)
         if padded is not None:
-            np.copyto(h_t, h_prev, where=padded[t])
+            xp.copyto(h_t, h_prev, where=padded[t])
     cache = {"p": p, "u": u, "buf": buf, "hs": buf[1:], "gates": gates, "hn": hn, "rmask": rmask,
              "padded": padded}
     return buf[1:], (buf[T],), cache
@@ -106,47 +108,48 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
     W_ih, W_hh = p["W_ih"], p["W_hh"]
     T, B, H = hn.shape
     dtype = hn.dtype
+    xp = array_module(hn)
     valid = None if padded is None else ~padded
     passthrough = None if padded is None else padded.astype(dtype)
-    dR = np.empty((T, B, 3 * H), dtype=dtype)  # d(recurrent pre-activations): da_r | da_z | da_n * r
-    dan = np.empty((T, B, H), dtype=dtype)  # d(n's pre-activation)
-    dh_norms = np.empty(T, dtype=np.float64)
-    dh, d_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
-    dhv = np.empty((B, H), dtype=dtype) if valid is not None else None
-    tmp = np.empty((B, H), dtype=dtype)
+    dR = xp.empty((T, B, 3 * H), dtype=dtype)  # d(recurrent pre-activations): da_r | da_z | da_n * r
+    dan = xp.empty((T, B, H), dtype=dtype)  # d(n's pre-activation)
+    dh_norms = xp.empty(T, dtype=np.float64)
+    dh, d_next = xp.empty((B, H), dtype=dtype), xp.empty((B, H), dtype=dtype)
+    dhv = xp.empty((B, H), dtype=dtype) if valid is not None else None
+    tmp = xp.empty((B, H), dtype=dtype)
     start(dfinal, 0, d_next)
     for t in range(T - 1, -1, -1):
         if dhs is None:
             dh, d_next = d_next, dh
         else:
-            np.add(dhs[t], d_next, out=dh)
-        dh_norms[t] = np.sqrt(np.vdot(dh, dh))
+            xp.add(dhs[t], d_next, out=dh)
+        dh_norms[t] = xp.sqrt(xp.vdot(dh, dh))
         if valid is None:
             dhv = dh  # read only below: no copy needed
         else:
-            np.multiply(dh, valid[t], out=dhv)  # a padded step has no gate gradients of its own
+            xp.multiply(dh, valid[t], out=dhv)  # a padded step has no gate gradients of its own
         g, d = gates[t], dR[t]
         r, z, n = g[:, :H], g[:, H: 2 * H], g[:, 2 * H:]
         dr, dz, dnr = d[:, :H], d[:, H: 2 * H], d[:, 2 * H:]
-        np.subtract(buf[t], n, out=dz)  # dL/dz = dh * (h_{t-1} - n), times z (1 - z)
+        xp.subtract(buf[t], n, out=dz)  # dL/dz = dh * (h_{t-1} - n), times z (1 - z)
         dz *= dhv
-        np.subtract(1.0, z, out=tmp)
+        xp.subtract(1.0, z, out=tmp)
         tmp *= z
         dz *= tmp
-        np.subtract(1.0, z, out=tmp)  # dL/d(n pre) = dh * (1 - z) * (1 - n^2)
-        np.multiply(dhv, tmp, out=dan[t])
-        np.multiply(n, n, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
+        xp.subtract(1.0, z, out=tmp)  # dL/d(n pre) = dh * (1 - z) * (1 - n^2)
+        xp.multiply(dhv, tmp, out=dan[t])
+        xp.multiply(n, n, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
         dan[t] *= tmp
-        np.multiply(dan[t], hn[t], out=dr)  # dL/dr = dan * (W_hn h + b_hn), times r (1 - r)
-        np.subtract(1.0, r, out=tmp)
+        xp.multiply(dan[t], hn[t], out=dr)  # dL/dr = dan * (W_hn h + b_hn), times r (1 - r)
+        xp.subtract(1.0, r, out=tmp)
         tmp *= r
         dr *= tmp
-        np.multiply(dan[t], r, out=dnr)  # what reaches W_hn h + b_hn
-        np.matmul(d, W_hh, out=d_next)
+        xp.multiply(dan[t], r, out=dnr)  # what reaches W_hn h + b_hn
+        xp.matmul(d, W_hh, out=d_next)
         if rmask is not None:
             d_next *= rmask
-        np.multiply(dhv, z, out=tmp)  # the z * h_{t-1} term
+        xp.multiply(dhv, z, out=tmp)  # the z * h_{t-1} term
         d_next += tmp
         if passthrough is not None:
             dh *= passthrough[t]  # a padded step copied h_{t-1}: its gradient goes straight back

@@ -28,6 +28,7 @@ import numpy as np
 from rnncli.core.cells import gated
 from rnncli.core.cells.common import bias_grads, recurrent_inputs, start
 from rnncli.core.cells.gated import TORCH_NAMES, hidden_size, sigmoid_
+from rnncli.core.xp import array_module
 
 __all__ = ["TORCH_NAMES", "backward", "forward", "hidden_size", "init_layer", "param_shapes"]
 
@@ -69,37 +70,38 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     T, B = u.shape[:2]
     H = W_hh.shape[1]
     dtype = u.dtype
-    gates = np.empty((T, B, 4 * H), dtype=dtype)  # pre-activations, then i | f | g | o in place
-    np.matmul(u.reshape(T * B, -1), W_ih.T, out=gates.reshape(T * B, 4 * H))
+    xp = array_module(u)
+    gates = xp.empty((T, B, 4 * H), dtype=dtype)  # pre-activations, then i | f | g | o in place
+    xp.matmul(u.reshape(T * B, -1), W_ih.T, out=gates.reshape(T * B, 4 * H))
     gates += b_ih + b_hh  # (4H,): one pass over the (T, B, 4H) buffer
-    buf = np.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
-    cbuf = np.empty((T + 1, B, H), dtype=dtype)  # cbuf[0] = c0, cbuf[t + 1] = c_t
+    buf = xp.empty((T + 1, B, H), dtype=dtype)  # buf[0] = h0, buf[t + 1] = h_t
+    cbuf = xp.empty((T + 1, B, H), dtype=dtype)  # cbuf[0] = c0, cbuf[t + 1] = c_t
     start(state0, 0, buf[0])
     start(state0, 1, cbuf[0])
-    tanh_c = np.empty((T, B, H), dtype=dtype)
-    W_hh_T = np.ascontiguousarray(W_hh.T)  # (H, 4H)
-    rec = np.empty((B, 4 * H), dtype=dtype)
-    tmp = np.empty((B, H), dtype=dtype)
-    dropped = np.empty((B, H), dtype=dtype) if rmask is not None else None
+    tanh_c = xp.empty((T, B, H), dtype=dtype)
+    W_hh_T = xp.ascontiguousarray(W_hh.T)  # (H, 4H)
+    rec = xp.empty((B, 4 * H), dtype=dtype)
+    tmp = xp.empty((B, H), dtype=dtype)
+    dropped = xp.empty((B, H), dtype=dtype) if rmask is not None else None
     for t in range(T):
         g = gates[t]
-        hm = buf[t] if rmask is None else np.multiply(buf[t], rmask, out=dropped)
-        np.matmul(hm, W_hh_T, out=rec)
+        hm = buf[t] if rmask is None else xp.multiply(buf[t], rmask, out=dropped)
+        xp.matmul(hm, W_hh_T, out=rec)
         g += rec
         sigmoid_(g[:, : 2 * H])  # i, f
-        np.tanh(g[:, 2 * H: 3 * H], out=g[:, 2 * H: 3 * H])  # g
+        xp.tanh(g[:, 2 * H: 3 * H], out=g[:, 2 * H: 3 * H])  # g
         sigmoid_(g[:, 3 * H:])  # o
         i, f, gg, o = g[:, :H], g[:, H: 2 * H], g[:, 2 * H: 3 * H], g[:, 3 * H:]
         c_t = cbuf[t + 1]
-        np.multiply(f, cbuf[t], out=c_t)
-        np.multiply(i, gg, out=tmp)
+        xp.multiply(f, cbuf[t], out=c_t)
+        xp.multiply(i, gg, out=tmp)
         c_t += tmp
         if padded is not None:
-            np.copyto(c_t, cbuf[t], where=padded[t])
-        np.tanh(c_t, out=tanh_c[t])
-        np.multiply(o, tanh_c[t], out=buf[t + 1])
+            xp.copyto(c_t, cbuf[t], where=padded[t])
+        xp.tanh(c_t, out=tanh_c[t])
+        xp.multiply(o, tanh_c[t], out=buf[t + 1])
         if padded is not None:
-            np.copyto(buf[t + 1], buf[t], where=padded[t])
+            xp.copyto(buf[t + 1], buf[t], where=padded[t])
     cache = {"p": p, "u": u, "buf": buf, "cbuf": cbuf, "hs": buf[1:], "cs": cbuf[1:], "gates": gates,
              "tanh_c": tanh_c, "rmask": rmask, "padded": padded}
     return buf[1:], (buf[T], cbuf[T]), cache
@@ -114,54 +116,55 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
     W_ih, W_hh = p["W_ih"], p["W_hh"]
     T, B, H = tanh_c.shape
     dtype = tanh_c.dtype
+    xp = array_module(tanh_c)
     valid = None if padded is None else ~padded
     passthrough = None if padded is None else padded.astype(dtype)
-    dG = np.empty((T, B, 4 * H), dtype=dtype)  # d(gate pre-activations): di | df | dg | do
-    dh_norms = np.empty(T, dtype=np.float64)
-    dh, d_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
-    dc, dc_next = np.empty((B, H), dtype=dtype), np.empty((B, H), dtype=dtype)
-    dhv = np.empty((B, H), dtype=dtype) if valid is not None else None
-    tmp = np.empty((B, H), dtype=dtype)
+    dG = xp.empty((T, B, 4 * H), dtype=dtype)  # d(gate pre-activations): di | df | dg | do
+    dh_norms = xp.empty(T, dtype=np.float64)
+    dh, d_next = xp.empty((B, H), dtype=dtype), xp.empty((B, H), dtype=dtype)
+    dc, dc_next = xp.empty((B, H), dtype=dtype), xp.empty((B, H), dtype=dtype)
+    dhv = xp.empty((B, H), dtype=dtype) if valid is not None else None
+    tmp = xp.empty((B, H), dtype=dtype)
     start(dfinal, 0, d_next)
     start(dfinal, 1, dc_next)
     for t in range(T - 1, -1, -1):
         if dhs is None:
             dh, d_next = d_next, dh
         else:
-            np.add(dhs[t], d_next, out=dh)
-        dh_norms[t] = np.sqrt(np.vdot(dh, dh))
+            xp.add(dhs[t], d_next, out=dh)
+        dh_norms[t] = xp.sqrt(xp.vdot(dh, dh))
         if valid is None:
             dhv = dh  # read only below: no copy needed
-            np.copyto(dc, dc_next)
+            xp.copyto(dc, dc_next)
         else:
-            np.multiply(dh, valid[t], out=dhv)  # a padded step has no gate gradients of its own
-            np.multiply(dc_next, valid[t], out=dc)
+            xp.multiply(dh, valid[t], out=dhv)  # a padded step has no gate gradients of its own
+            xp.multiply(dc_next, valid[t], out=dc)
         g, d = gates[t], dG[t]
         i, f, gg, o = g[:, :H], g[:, H: 2 * H], g[:, 2 * H: 3 * H], g[:, 3 * H:]
         di, df, dg, do = d[:, :H], d[:, H: 2 * H], d[:, 2 * H: 3 * H], d[:, 3 * H:]
         tc = tanh_c[t]
-        np.multiply(dhv, tc, out=do)  # dL/do = dh * tanh(c), times o (1 - o)
-        np.subtract(1.0, o, out=tmp)
+        xp.multiply(dhv, tc, out=do)  # dL/do = dh * tanh(c), times o (1 - o)
+        xp.subtract(1.0, o, out=tmp)
         tmp *= o
         do *= tmp
-        np.multiply(tc, tc, out=tmp)  # dL/dc_t += dh * o * (1 - tanh(c)^2)
-        np.subtract(1.0, tmp, out=tmp)
+        xp.multiply(tc, tc, out=tmp)  # dL/dc_t += dh * o * (1 - tanh(c)^2)
+        xp.subtract(1.0, tmp, out=tmp)
         tmp *= o
         tmp *= dhv
         dc += tmp
-        np.multiply(dc, gg, out=di)  # dL/di = dc * g, times i (1 - i)
-        np.subtract(1.0, i, out=tmp)
+        xp.multiply(dc, gg, out=di)  # dL/di = dc * g, times i (1 - i)
+        xp.subtract(1.0, i, out=tmp)
         tmp *= i
         di *= tmp
-        np.multiply(dc, cbuf[t], out=df)  # dL/df = dc * c_{t-1}, times f (1 - f)
-        np.subtract(1.0, f, out=tmp)
+        xp.multiply(dc, cbuf[t], out=df)  # dL/df = dc * c_{t-1}, times f (1 - f)
+        xp.subtract(1.0, f, out=tmp)
         tmp *= f
         df *= tmp
-        np.multiply(gg, gg, out=tmp)  # dL/dg = dc * i * (1 - g^2)
-        np.subtract(1.0, tmp, out=tmp)
+        xp.multiply(gg, gg, out=tmp)  # dL/dg = dc * i * (1 - g^2)
+        xp.subtract(1.0, tmp, out=tmp)
         tmp *= i
-        np.multiply(dc, tmp, out=dg)
-        np.matmul(d, W_hh, out=d_next)
+        xp.multiply(dc, tmp, out=dg)
+        xp.matmul(d, W_hh, out=d_next)
         if rmask is not None:
             d_next *= rmask
         dc *= f  # dL/dc_{t-1} through c_t = f * c_{t-1} + ...
