@@ -209,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", action="store_true", default=os.environ.get("RNN_GPU_CHECK_CPU") == "1",
                         help="run the checks on the host through the test double (no GPU needed)")
-    parser.add_argument("--text-seconds", type=float, default=200.0,
-                        help="time limit of the text config's run (default 200)")
+    parser.add_argument("--text-seconds", type=float, default=180.0,
+                        help="time limit of the text config's run (default 180)")
     parser.add_argument("--parts", default="grad,bench,config,text", help="comma-separated subset")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))

@@ -300,6 +300,8 @@ def test_gradcheck_on_a_device_compares_with_numpy_and_fails_when_they_differ(mo
     {}, {"nonlinearity": "relu"}, {"bidirectional": True}, {"output": "last"}, {"ragged": True},
     {"recurrent_dropout": 0.3, "dropout": 0.2, "ragged": True, "bidirectional": True},
     {"output": "last", "ragged": True, "recurrent_dropout": 0.3, "nonlinearity": "relu"},
+    {"cell": "lstm"}, {"cell": "lstm", "output": "last", "ragged": True},
+    {"cell": "lstm", "recurrent_dropout": 0.3, "dropout": 0.2, "ragged": True, "bidirectional": True},
 ])
 def test_fused_loops_equal_the_reference_loops(options, monkeypatch, rng):
     """The two-launches-per-step drivers, run on NumpyPrimitives over device arrays, equal the

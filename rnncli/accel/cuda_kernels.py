@@ -29,6 +29,37 @@ da = pad ? (T)0 : {deriv} * gg;
 """
 
 
+# The LSTM: one thread per (b, j) of (B, H) reads its four gates from the step's (B, 4H) row
+# (flat: k = b * 4H + j) and writes them back activated. sigmoid(a) = 0.5 tanh(a / 2) + 0.5.
+_SIG = "((T)0.5 * tanh((T)0.5 * {a}) + (T)0.5)"
+_LSTM_STEP = """
+ptrdiff_t k = (ptrdiff_t)(i / H) * 4 * H + i % H;
+T gi = {si}, gf = {sf}, gg = tanh(gates[k + 2 * H]), go = {so};
+gates[k] = gi; gates[k + H] = gf; gates[k + 2 * H] = gg; gates[k + 3 * H] = go;
+T cv = pad ? cprev : gf * cprev + gi * gg;
+c = cv;
+T t = tanh(cv);
+tc = t;
+T hv = pad ? hprev : go * t;
+h = hv;
+""".format(si=_SIG.format(a="gates[k]"), sf=_SIG.format(a="gates[k + H]"),
+           so=_SIG.format(a="gates[k + 3 * H]"))
+_LSTM_BACK = """
+ptrdiff_t k = (ptrdiff_t)(i / H) * 4 * H + i % H;
+T dh = dabove + (prod * m + (pad_next ? g_next : (T)0));
+g = dh;
+T keep = pad ? (T)0 : (T)1;
+T dhv = dh * keep, dcv = dc * keep;
+T gi = gates[k], gf = gates[k + H], gg = gates[k + 2 * H], go = gates[k + 3 * H];
+dG[k + 3 * H] = dhv * tc * (((T)1 - go) * go);
+dcv = dcv + ((T)1 - tc * tc) * go * dhv;
+dG[k] = dcv * gg * (((T)1 - gi) * gi);
+dG[k + H] = dcv * cprev * (((T)1 - gf) * gf);
+dG[k + 2 * H] = dcv * (((T)1 - gg * gg) * gi);
+dc = dcv * gf + (pad ? dc : (T)0);
+"""
+
+
 class CupyPrimitives:
     """One cuBLAS call or one ElementwiseKernel per method."""
 
@@ -44,6 +75,13 @@ class CupyPrimitives:
         self._back = {nl: ek("T dabove, T prod, T m, bool pad_next, T g_next, T h, bool pad", "T g, T da",
                              _BACK.format(deriv=deriv), f"rnncli_elman_back_{nl}")
                       for nl, deriv in _DERIV.items()}
+        self._lstm_step = ek("raw T gates, T cprev, T hprev, bool pad, int32 H", "T c, T tc, T h",
+                             _LSTM_STEP, "rnncli_lstm_step")
+        self._lstm_step_masked = ek("raw T gates, T cprev, T hprev, bool pad, T m, int32 H",
+                                    "T c, T tc, T h, T hm", _LSTM_STEP + "hm = hv * m;\n",
+                                    "rnncli_lstm_step_masked")
+        self._lstm_back = ek("T dabove, T prod, T m, bool pad_next, T g_next, raw T gates, T cprev, T tc, "
+                             "bool pad, int32 H", "T g, raw T dG, T dc", _LSTM_BACK, "rnncli_lstm_back")
         self._combine = ek("T prod, T m, bool pad, T g", "T out", "out = prod * m + (pad ? g : (T)0)",
                            "rnncli_elman_combine")
 
@@ -71,3 +109,21 @@ class CupyPrimitives:
         self._combine(prod, 1.0 if m is None else m, False if pad is None else pad,
                       0.0 if g is None else g, out)
         return out
+
+    def lstm_step(self, gates, cprev, hprev, pad, m, c, tc, h, hm):
+        """One LSTM step after its product (see lstm_fused.py): gates (B, 4H) activated in place."""
+        H = c.shape[1]
+        flat, pad = gates.reshape(-1), False if pad is None else pad
+        if hm is None:
+            self._lstm_step(flat, cprev, hprev, pad, H, c, tc, h)
+        else:
+            self._lstm_step_masked(flat, cprev, hprev, pad, m, H, c, tc, h, hm)
+
+    def lstm_back(self, dabove, incoming, gates, cprev, tc, pad, g, dG, dc):
+        """One LSTM backward step before its product: dL/dh_t into g, the gates' gradients into dG
+        (B, 4H), and dc carried in place from c_t to c_{t-1}."""
+        prod, m, pad_next, g_next = incoming  # what step t+1's product and kernel handed back
+        self._lstm_back(0.0 if dabove is None else dabove, prod, 1.0 if m is None else m,
+                        False if pad_next is None else pad_next, 0.0 if g_next is None else g_next,
+                        gates.reshape(-1), cprev, tc, False if pad is None else pad, tc.shape[1],
+                        g, dG.reshape(-1), dc)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.accel.lstm_fused import NumpyLstmPrimitives, lstm_routines
+
 
 def fused_routines(prims) -> dict:
     """name -> routine, for core/xp.register_fused."""
@@ -45,10 +47,11 @@ def fused_routines(prims) -> dict:
         dh_norms[...] = xp.sqrt((g * g).sum(axis=2).sum(axis=1))
         return dh0
 
-    return {"elman.forward_steps": forward_steps, "elman.backward_steps": backward_steps}
+    return {"elman.forward_steps": forward_steps, "elman.backward_steps": backward_steps,
+            **lstm_routines(prims)}
 
 
-class NumpyPrimitives:
+class NumpyPrimitives(NumpyLstmPrimitives):
     """The primitives in array-module code (any module: numpy, or a test double): what each CUDA
     kernel computes, written plainly. Tests run the fused drivers on these."""
 

@@ -28,7 +28,7 @@ import numpy as np
 from rnncli.core.cells import gated
 from rnncli.core.cells.common import bias_grads, recurrent_inputs, start
 from rnncli.core.cells.gated import TORCH_NAMES, hidden_size, sigmoid_
-from rnncli.core.xp import array_module
+from rnncli.core.xp import array_module, fused
 
 __all__ = ["TORCH_NAMES", "backward", "forward", "hidden_size", "init_layer", "param_shapes"]
 
@@ -80,9 +80,24 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
     start(state0, 1, cbuf[0])
     tanh_c = xp.empty((T, B, H), dtype=dtype)
     W_hh_T = xp.ascontiguousarray(W_hh.T)  # (H, 4H)
-    rec = xp.empty((B, 4 * H), dtype=dtype)
-    tmp = xp.empty((B, H), dtype=dtype)
-    dropped = xp.empty((B, H), dtype=dtype) if rmask is not None else None
+    fused(xp, "lstm.forward_steps", forward_steps)(gates, buf, cbuf, tanh_c, W_hh_T, rmask, padded)
+    cache = {"p": p, "u": u, "buf": buf, "cbuf": cbuf, "hs": buf[1:], "cs": cbuf[1:], "gates": gates,
+             "tanh_c": tanh_c, "rmask": rmask, "padded": padded}
+    return buf[1:], (buf[T], cbuf[T]), cache
+
+
+def forward_steps(gates: np.ndarray, buf: np.ndarray, cbuf: np.ndarray, tanh_c: np.ndarray,
+                  W_hh_T: np.ndarray, rmask: np.ndarray | None, padded: np.ndarray | None) -> None:
+    """The time loop of forward, in place: gates[t] holds step t's input terms and becomes the
+    activated i | f | g | o; buf[t + 1], cbuf[t + 1], tanh_c[t] get h_t, c_t, tanh(c_t).
+
+    A GPU backend replaces this loop with fused kernels (rnncli/accel); this is their reference.
+    """
+    xp = array_module(gates)
+    T, B, H = tanh_c.shape
+    rec = xp.empty((B, 4 * H), dtype=gates.dtype)
+    tmp = xp.empty((B, H), dtype=gates.dtype)
+    dropped = xp.empty((B, H), dtype=gates.dtype) if rmask is not None else None
     for t in range(T):
         g = gates[t]
         hm = buf[t] if rmask is None else xp.multiply(buf[t], rmask, out=dropped)
@@ -102,9 +117,6 @@ def forward(p: dict[str, np.ndarray], u: np.ndarray, state0: tuple | None, *, pa
         xp.multiply(o, tanh_c[t], out=buf[t + 1])
         if padded is not None:
             xp.copyto(buf[t + 1], buf[t], where=padded[t])
-    cache = {"p": p, "u": u, "buf": buf, "cbuf": cbuf, "hs": buf[1:], "cs": cbuf[1:], "gates": gates,
-             "tanh_c": tanh_c, "rmask": rmask, "padded": padded}
-    return buf[1:], (buf[T], cbuf[T]), cache
 
 
 def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
@@ -117,10 +129,33 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
     T, B, H = tanh_c.shape
     dtype = tanh_c.dtype
     xp = array_module(tanh_c)
-    valid = None if padded is None else ~padded
-    passthrough = None if padded is None else padded.astype(dtype)
     dG = xp.empty((T, B, 4 * H), dtype=dtype)  # d(gate pre-activations): di | df | dg | do
     dh_norms = xp.empty(T, dtype=np.float64)
+    dh0, dc0 = fused(xp, "lstm.backward_steps", backward_steps)(
+        dhs, dfinal, gates, cbuf, tanh_c, W_hh, rmask, padded, dG, dh_norms)
+    prev = recurrent_inputs(buf, rmask)  # what W_hh multiplied: (m *) h_{t-1}
+    dG2 = dG.reshape(T * B, 4 * H)
+    grads = {"W_ih": dG2.T @ u.reshape(T * B, -1), "W_hh": dG2.T @ prev.reshape(T * B, H)}
+    del prev
+    b = bias_grads(dG)
+    grads.update(b_ih=b, b_hh=b.copy())  # both biases enter every gate's pre-activation alike
+    du = (dG2 @ W_ih).reshape(T, B, -1)
+    return grads, du, (dh0, dc0), dh_norms
+
+
+def backward_steps(dhs: np.ndarray | None, dfinal: tuple | None, gates: np.ndarray, cbuf: np.ndarray,
+                   tanh_c: np.ndarray, W_hh: np.ndarray, rmask: np.ndarray | None,
+                   padded: np.ndarray | None, dG: np.ndarray, dh_norms: np.ndarray) -> tuple:
+    """The time loop of backward: fills dG (T, B, 4H) with the gates' pre-activation gradients and
+    dh_norms (T,) with |dL/dh_t|; returns (dL/dh0, dL/dc0).
+
+    A GPU backend replaces this loop with fused kernels (rnncli/accel); this is their reference.
+    """
+    xp = array_module(tanh_c)
+    T, B, H = tanh_c.shape
+    dtype = tanh_c.dtype
+    valid = None if padded is None else ~padded
+    passthrough = None if padded is None else padded.astype(dtype)
     dh, d_next = xp.empty((B, H), dtype=dtype), xp.empty((B, H), dtype=dtype)
     dc, dc_next = xp.empty((B, H), dtype=dtype), xp.empty((B, H), dtype=dtype)
     dhv = xp.empty((B, H), dtype=dtype) if valid is not None else None
@@ -174,11 +209,4 @@ def backward(dhs: np.ndarray | None, cache: dict, dfinal: tuple | None = None
             dc_next *= passthrough[t]
             dc += dc_next
         dc, dc_next = dc_next, dc
-    prev = recurrent_inputs(buf, rmask)  # what W_hh multiplied: (m *) h_{t-1}
-    dG2 = dG.reshape(T * B, 4 * H)
-    grads = {"W_ih": dG2.T @ u.reshape(T * B, -1), "W_hh": dG2.T @ prev.reshape(T * B, H)}
-    del prev
-    b = bias_grads(dG)
-    grads.update(b_ih=b, b_hh=b.copy())  # both biases enter every gate's pre-activation alike
-    du = (dG2 @ W_ih).reshape(T, B, -1)
-    return grads, du, (d_next, dc_next), dh_norms
+    return d_next, dc_next
