@@ -339,10 +339,11 @@ def test_bench_on_a_device_times_our_steps(monkeypatch):
 
     monkeypatch.setattr(bc, "_torch_cuda", lambda tf32: None)
     sizes = [{"kind": "layer", "batch": 4, "seq_len": 5, "input": 3, "hidden": 6, "layers": 2},
-             {"kind": "text", "batch": 4, "seq_len": 5, "hidden": 6, "layers": 1, "embedding": 3, "vocab": 7}]
+             {"kind": "text", "batch": 4, "seq_len": 5, "hidden": 6, "layers": 1, "embedding": 3, "vocab": 7,
+              "cell": "lstm"}]
     result = bc.run_cuda_bench(DEV, sizes, tf32=False, warmup=1, repeats=2)
     assert [r["size"] for r in result["rows"]] == [
-        "layer B=4 T=5 I=3 H=6 L=2", "text step B=4 T=5 H=6 L=1 E=3 V=7"]
+        "rnn layer B=4 T=5 I=3 H=6 L=2", "lstm text step B=4 T=5 H=6 L=1 E=3 V=7"]
     assert all(r["ours_ms"] > 0 and r["torch_ms"] is None for r in result["rows"])
     assert result["precision"]["ours"] == "float32, FP32 products"
     assert [s["hidden"] for s in bc.ISSUE_SIZES] == [512, 256, 256, 512, 2048]

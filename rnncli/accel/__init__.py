@@ -2,10 +2,11 @@
 core/xp.register_fused when rnncli/device.py picks a CUDA device.
 
 elman_fused.py and lstm_fused.py drive a sequence with two calls per step (one product, one
-elementwise kernel), written against a small set of primitives (the GRU runs the plain loops); cuda_kernels.py gives them as cuBLAS calls and CuPy
-ElementwiseKernels. `NumpyPrimitives` gives the same primitives in array-module code, so the fused
-drivers' bookkeeping is tested on a machine without a GPU, and the kernels against the NumPy
-reference on one with a GPU (tests/test_cuda.py, scripts/gpu_check.sh).
+elementwise kernel), written against a small set of primitives (the GRU runs its plain loops);
+cuda_kernels.py gives them as cuBLAS calls and CuPy ElementwiseKernels. `NumpyPrimitives` gives the
+same primitives in array-module code, so the fused drivers' bookkeeping is tested on a machine
+without a GPU, and the kernels against the NumPy reference on one with a GPU (tests/test_cuda.py,
+scripts/gpu_check.sh).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 `train(cfg, run_dir, ...)` loads and checks the data and model (training/build.py), hands small
 sequence files to cross-validation first (training/crossval.py), claims the run directory
-(training/rundir.py) and runs `_run_epochs`. The phases share one `_Run` (config, spec, data,
-TrainState, generators, saver, callbacks): `_begin` (initial or resumed weights, the run's files),
+(training/rundir.py) and runs `_run_epochs`. The phases share one `Run` (training/run.py: config, spec, data,
+TrainState, generators, saver, callbacks, device): `_begin` (initial or resumed weights, the run's files),
 `_run_epochs` -> `_train_epoch` (the epoch's batch order, resumable mid-epoch) -> `_train_batch`
 (the scheduled lr; the stateful carry) -> `_train_window` (one truncated-BPTT window: forward and
 backward, clip, the non-finite check, the update), then `_end_epoch` (validation, the epoch's
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from rnncli.core.model import ModelSpec, forward, loss_and_grads
 from rnncli.core.optim import clip_gradients
 from rnncli.data import Batch, DataBundle, iterate_batches, num_batches
 from rnncli.data.batching import bptt_windows
-from rnncli.device import Device, resolve_device
+from rnncli.device import resolve_device
 from rnncli.errors import Interrupted, NonFiniteError
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
@@ -43,8 +43,9 @@ from rnncli.training.checkpoint import RunSaver, load_checkpoint
 from rnncli.training.crossval import CV_DIR, CV_JSON, cross_validate, plan, planned_folds
 from rnncli.training.evaluation import compute_metrics, main_metric
 from rnncli.training.init_from import check_architecture, load_run_data, read_init_source, transfer_params
-from rnncli.training.placement import device_info, place_state, window_on_device
+from rnncli.training.placement import device_info, start_on_device, window_on_device
 from rnncli.training.resume import resume_changes
+from rnncli.training.run import Run
 from rnncli.training.rundir import (
     append_metrics,
     argv_list,
@@ -58,43 +59,14 @@ from rnncli.training.rundir import (
     versions,
     write_run_json,
 )
-from rnncli.training.schedules import Schedule, plateau_update, schedule_from_config, scheduled_lr
+from rnncli.training.schedules import plateau_update, schedule_from_config
 from rnncli.training.state import EpochSums, TrainState
-from rnncli.training.steplog import StepLog
 from rnncli.training.stopping import StopRequest, count_patience
 
 __all__ = ["TrainCallbacks", "TrainState", "train"]
 
 
 SAVES_PER_RUN = 50  # epoch-end checkpoints of a run at most (plus Ctrl-C and train.checkpoint_every)
-
-
-@dataclass
-class _Run:
-    """One training run in progress: what the loop's phases share."""
-
-    cfg: object
-    spec: ModelSpec
-    data: DataBundle
-    state: TrainState
-    order_rng: np.random.Generator  # data order
-    dropout_rng: np.random.Generator
-    saver: RunSaver
-    cb: TrainCallbacks
-    stop: StopRequest | None  # set when the epochs start
-    steps: int  # batches per epoch
-    chosen: dict  # train keys chosen for the data (training/adaptive.py), shown at the start
-    schedule: Schedule | None = None
-    device: Device | None = None  # where parameters, optimizer state and masks live
-    log: StepLog | None = None  # the steps' values not yet read back from the device
-
-    def lr(self, step: int, epoch: int) -> float:
-        """The lr of global step `step` (0-based) in epoch `epoch` (1-based)."""
-        return scheduled_lr(self.schedule, step, epoch - 1, self.state.plateau)
-
-    @property
-    def run_dir(self) -> Path:
-        return self.saver.run_dir
 
 
 def train(cfg: Config, run_dir: Path, *, callbacks: TrainCallbacks | None = None, resume: bool = False,
@@ -132,7 +104,7 @@ def train(cfg: Config, run_dir: Path, *, callbacks: TrainCallbacks | None = None
     with hold_run_dir(run_dir, resume=resume, keep=(CV_DIR, CV_JSON, CONFIG) if after_cv else ()):
         run, run_info = _begin(cfg, spec, data, run_dir, cb, argv, changes if resume else None, threads,
                                chosen, source)
-        _to_device(run, run_info, device)
+        start_on_device(run, run_info, device)
         try:
             # Overflow when training diverges is caught by the finiteness check, with a useful message.
             with StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -152,7 +124,7 @@ def train(cfg: Config, run_dir: Path, *, callbacks: TrainCallbacks | None = None
 
 def _begin(cfg: Config, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: TrainCallbacks,
            argv: list[str] | None, changes: dict | None, threads, chosen: dict, source=None
-           ) -> tuple[_Run, dict]:
+           ) -> tuple[Run, dict]:
     """The run's state (fresh, or from the checkpoint when resuming: `changes` not None) and its
     run.json, written as "running"."""
     dtype = np.dtype(cfg.train.dtype)
@@ -182,20 +154,11 @@ def _begin(cfg: Config, spec: ModelSpec, data: DataBundle, run_dir: Path, cb: Tr
     write_run_json(run_dir, run_info)
     steps = num_batches(data.train, cfg.train.batch_size, cfg.train.drop_last)
     saver = RunSaver(run_dir, cfg, spec, data.task)
-    return _Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, None, steps,
+    return Run(cfg, spec, data, state, order_rng, dropout_rng, saver, cb, None, steps,
                 chosen, schedule_from_config(cfg.train, steps)), run_info
 
 
-def _to_device(run: _Run, run_info: dict, device: Device) -> None:
-    """Put what changes during training on `device` (the CPU: nothing moves); run.json says which."""
-    run.device, run.log = device, StepLog(device, run.cfg.train, run.run_dir)
-    run_info.update(device_info(device))
-    write_run_json(run.run_dir, run_info)
-    if not device.is_host:
-        run.dropout_rng, run.saver = place_state(run.state, run.saver, device, run.cfg.seed)
-
-
-def _run_epochs(run: _Run) -> dict:
+def _run_epochs(run: Run) -> dict:
     """Epochs from the state's next one to train.epochs (or early stopping); the run's summary."""
     tc, state, task = run.cfg.train, run.state, run.data.task
     run.cb.on_train_start({"epochs": tc.epochs, "steps_per_epoch": run.steps, "start_epoch": state.epoch,
@@ -226,7 +189,7 @@ def _run_epochs(run: _Run) -> dict:
     return summary
 
 
-def _train_epoch(run: _Run, epoch: int) -> None:
+def _train_epoch(run: Run, epoch: int) -> None:
     """Every batch of one epoch (from where a resumed run stopped), checkpointing as configured."""
     tc, state, data = run.cfg.train, run.state, run.data
     # -- data order: replay the epoch's permutation from its saved start state (resume-exact)
@@ -260,7 +223,7 @@ def _train_epoch(run: _Run, epoch: int) -> None:
     sums.seconds += time.perf_counter() - t_epoch
 
 
-def _train_batch(run: _Run, epoch: int, step: int, batch: Batch) -> None:
+def _train_batch(run: Run, epoch: int, step: int, batch: Batch) -> None:
     """One batch: its truncated-BPTT windows in order, the hidden state carried between them."""
     state, stateful = run.state, run.data.train.stateful
     state.optimizer.lr = run.lr(state.global_step, epoch)  # every window of the batch uses it
@@ -272,7 +235,7 @@ def _train_batch(run: _Run, epoch: int, step: int, batch: Batch) -> None:
     state.h_carry = h if stateful else None
 
 
-def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, step: int):
+def _train_window(run: Run, window: tuple, h: np.ndarray | None, epoch: int, step: int):
     """Forward, backward, clip and update over one window; returns the state it hands on (no gradient)."""
     x, y, lengths, has_loss = window
     x, y, lengths = window_on_device(run.device, run.spec, x, y, lengths)
@@ -296,7 +259,7 @@ def _train_window(run: _Run, window: tuple, h: np.ndarray | None, epoch: int, st
     return aux["h_final"]
 
 
-def _end_epoch(run: _Run, epoch: int) -> dict:
+def _end_epoch(run: Run, epoch: int) -> dict:
     """Validate, log the epoch's record, keep the best weights, checkpoint; returns the record."""
     tc, state, data = run.cfg.train, run.state, run.data
     t_val = time.perf_counter()
@@ -324,13 +287,13 @@ def _end_epoch(run: _Run, epoch: int) -> dict:
     return record
 
 
-def _out_of_patience(run: _Run) -> bool:
+def _out_of_patience(run: Run) -> bool:
     """Early stopping: train.patience epochs in a row without a better score."""
     patience = run.cfg.train.patience
     return patience is not None and run.state.bad_epochs >= patience
 
 
-def _save_progress(run: _Run, t_epoch: float | None) -> None:
+def _save_progress(run: Run, t_epoch: float | None) -> None:
     """Checkpoint (and model.npz) now; mid-epoch, the epoch's time so far goes into the saved sums."""
     elapsed = 0.0 if t_epoch is None else time.perf_counter() - t_epoch
     run.log.flush(run.state.sums)  # raises if a step not yet read back diverged

@@ -14,7 +14,10 @@ from rnncli.core.embedding import check_ids, is_token_input
 from rnncli.core.model import ModelSpec
 from rnncli.device import Device
 from rnncli.training.checkpoint import RunSaver
+from rnncli.training.run import Run
+from rnncli.training.rundir import write_run_json
 from rnncli.training.state import TrainState
+from rnncli.training.steplog import StepLog
 
 
 def window_on_device(device: Device, spec: ModelSpec, x, y, lengths) -> tuple:
@@ -44,3 +47,12 @@ def place_state(state: TrainState, saver: RunSaver, device: Device, seed: int) -
 def device_info(device: Device) -> dict:
     """What run.json records about the device that ran: its kind and, for a GPU, its name."""
     return {"device": device.name, **({"device_name": device.label} if not device.is_host else {})}
+
+
+def start_on_device(run: Run, run_info: dict, device: Device) -> None:
+    """Put what changes during training on `device` (the CPU: nothing moves); run.json says which."""
+    run.device, run.log = device, StepLog(device, run.cfg.train, run.run_dir)
+    run_info.update(device_info(device))
+    write_run_json(run.run_dir, run_info)
+    if not device.is_host:
+        run.dropout_rng, run.saver = place_state(run.state, run.saver, device, run.cfg.seed)
