@@ -147,11 +147,11 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
     """
     from rnncli.core.cells import CELLS
     from rnncli.threads import resolve_threads
-    from rnncli.tools.bench import DTYPES, check_bench_memory, run_bench
+    from rnncli.tools.bench import check_bench_memory, run_bench
 
     if device not in (None, "cpu"):
         given = {"batch": batch, "seq_len": seq_len, "input": input_size, "hidden": hidden, "layers": layers}
-        _bench_device(device, given, cell or "rnn", tf32, (repeats, warmup), quiet, json_)
+        _bench_device(device, given, cell, tf32, (repeats, warmup), quiet, json_)
         return
     sizes = dict(DEFAULTS)
     if config:
@@ -161,10 +161,7 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
     given = {"batch": batch, "seq_len": seq_len, "input_size": input_size, "hidden": hidden,
              "layers": layers, "cell": cell, "dtype": dtype}
     sizes.update({k: v for k, v in given.items() if v is not None})
-    if sizes["dtype"] not in DTYPES:
-        raise UsageError(f"--dtype: {sizes['dtype']!r} is not one of {', '.join(DTYPES)}")
-    if sizes["cell"] not in CELLS:
-        raise UsageError(f"--cell: {sizes['cell']!r} is not one of {', '.join(CELLS)}")
+    _check_choices(sizes)
     check_bench_memory(sizes["batch"], sizes["seq_len"], sizes["input_size"], sizes["hidden"],
                        sizes["layers"], sizes["dtype"], scaling=scaling, use_torch=torch, cell=sizes["cell"])
     count = resolve_threads(threads, batch=sizes["batch"], hidden=sizes["hidden"],
@@ -187,35 +184,58 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
         console.print("torch is not installed: no comparison (pip install 'rnncli[torch]')", markup=False)
 
 
-def _bench_device(device: str, given: dict, cell: str, tf32: bool, counts: tuple[int, int], quiet: bool,
-                  json_: bool) -> None:
+def _check_choices(sizes: dict) -> None:
+    """--dtype and --cell name one of the choices."""
+    from rnncli.core.cells import CELLS
+    from rnncli.tools.bench import DTYPES
+
+    if sizes["dtype"] not in DTYPES:
+        raise UsageError(f"--dtype: {sizes['dtype']!r} is not one of {', '.join(DTYPES)}")
+    if sizes["cell"] not in CELLS:
+        raise UsageError(f"--cell: {sizes['cell']!r} is not one of {', '.join(CELLS)}")
+
+
+def _bench_device(device: str, given: dict, cell: str | None, tf32: bool, counts: tuple[int, int],
+                  quiet: bool, json_: bool) -> None:
     """`--device cuda`: the issue's sizes (or the one given) against torch's cuDNN in the same run."""
     from rnncli.device import resolve_device
-    from rnncli.tools.bench_cuda import ISSUE_SIZES, run_cuda_bench, set_tf32
+    from rnncli.tools.bench_cuda import run_cuda_bench, set_tf32
 
     set_tf32(tf32)  # before CuPy is first imported
     dev = resolve_device(device)
     if dev.is_host:
         raise UsageError("--device auto found no GPU: rnn bench without --device times the CPU")
     repeats, warmup = counts
-    sizes = [{**s, "cell": cell} for s in ISSUE_SIZES]
-    if any(v is not None for v in given.values()):
-        base = {"kind": "layer", "batch": 64, "seq_len": 100, "input": 64, "hidden": 256, "layers": 1,
-                "cell": cell}
-        sizes = [{**base, **{k: v for k, v in given.items() if v is not None}}]
     console = err_console(is_quiet(quiet))
     console.print(f"timing {plural(repeats, 'step')} per size on {dev.label} ...")
-    result = run_cuda_bench(dev, sizes, tf32=tf32, warmup=warmup, repeats=repeats)
+    result = run_cuda_bench(dev, _device_sizes(given, cell), tf32=tf32, warmup=warmup, repeats=repeats)
     if json_:
         echo_json(result)
-    table = Table(title=f"rnn bench --device cuda: {dev.label}", title_justify="left")
+    print_table(console, _device_table(result))
+    p = result["precision"]
+    console.print(f"precision: ours {p['ours']}; torch {p['torch'] or '-'}", markup=False)
+    if result["torch"] is None:
+        console.print("torch with CUDA is not installed: no cuDNN comparison", markup=False)
+
+
+def _device_sizes(given: dict, cell: str | None) -> list[dict]:
+    """The issue's five sizes, or one layer of the sizes given (the rest from the default size)."""
+    from rnncli.tools.bench_cuda import ISSUE_SIZES
+
+    cell = cell or "rnn"
+    _check_choices({"dtype": "float32", "cell": cell})
+    if all(v is None for v in given.values()):
+        return [{**s, "cell": cell} for s in ISSUE_SIZES]
+    base = {"kind": "layer", "batch": 64, "seq_len": 100, "input": 64, "hidden": 256, "layers": 1,
+            "cell": cell}
+    return [{**base, **{k: v for k, v in given.items() if v is not None}}]
+
+
+def _device_table(result: dict) -> Table:
+    table = Table(title=f"rnn bench --device cuda: {result['device']}", title_justify="left")
     for name, justify in (("size", "left"), ("ours ms", "right"), ("cuDNN ms", "right"),
                           ("ours/cuDNN", "right")):
         table.add_column(name, justify=justify)
     for r in result["rows"]:
         table.add_row(r["size"], fmt_num(r["ours_ms"], 4), fmt_num(r["torch_ms"], 4), fmt_num(r["ratio"], 3))
-    print_table(console, table)
-    p = result["precision"]
-    console.print(f"precision: ours {p['ours']}; torch {p['torch'] or '-'}", markup=False)
-    if result["torch"] is None:
-        console.print("torch with CUDA is not installed: no cuDNN comparison", markup=False)
+    return table

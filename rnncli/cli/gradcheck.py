@@ -75,18 +75,7 @@ def gradcheck(  # noqa: PLR0913 - a Typer command: one parameter per option
     ]
     report_atol = getattr(report, "atol", None)
     if json_:
-        echo_json({
-            "passed": report.passed,
-            "tol": report.tol,
-            "atol": report_atol,
-            "model": spec.to_dict(),
-            "results": [
-                {"name": n, "rel_error": e, "abs_error": a, "worst_index": list(w),
-                 "passed": p, "checked": c}
-                for n, e, a, w, p, c in rows
-            ],
-            **({"device": _agreement_json(dev, agreement)} if agreement is not None else {}),
-        })
+        echo_json(_report_json(report, spec, rows, dev, agreement))
     console = err_console(is_quiet(quiet))
     if not json_:
         print_table(console, gradcheck_table(rows, report.tol, report_atol))
@@ -100,6 +89,21 @@ def gradcheck(  # noqa: PLR0913 - a Typer command: one parameter per option
     console.print(f"gradient check passed: {plural(len(rows), 'tensor')} within {report.tol:.1e}")
     if agreement is not None:
         _device_verdict(console, dev, agreement)
+
+
+def _report_json(report, spec, rows: list, dev, agreement) -> dict:
+    """--json: the verdict, every tensor's row, and the device's comparison with NumPy if one ran."""
+    return {
+        "passed": report.passed,
+        "tol": report.tol,
+        "atol": getattr(report, "atol", None),
+        "model": spec.to_dict(),
+        "results": [
+            {"name": n, "rel_error": e, "abs_error": a, "worst_index": list(w), "passed": p, "checked": c}
+            for n, e, a, w, p, c in rows
+        ],
+        **({"device": _agreement_json(dev, agreement)} if agreement is not None else {}),
+    }
 
 
 def _agreement_json(dev, agreement) -> dict:

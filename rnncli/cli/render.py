@@ -89,12 +89,19 @@ def start_line(info: Mapping[str, Any]) -> str:
         parts[-1] += f" ({info['chosen']})"
     if info.get("start_epoch"):
         parts.append(f"resuming after epoch {info['start_epoch']}")
-    if info.get("device") and info["device"] != "cpu":  # the host is the default; a GPU is named
-        parts.append(f"on {info['device']} ({info.get('device_name', 'GPU')})")
+    parts += _device_words(info)
     head = f"training {info['run_dir']}" if info.get("run_dir") else "training"
     src = info.get("init_from") or {}  # fine-tuning: where the weights came from, what was adapted
     return "\n".join([head + (": " + ", ".join(parts) if parts else ""),
                       *([f"initialised from {src['path']}", *src.get("notes", [])] if src else [])])
+
+
+def _device_words(info: Mapping[str, Any]) -> list[str]:
+    """`on cuda (NVIDIA H200)` for a GPU; nothing for the host, the default."""
+    device = info.get("device")
+    if not device or device == "cpu":
+        return []
+    return [f"on {device} ({info.get('device_name', 'GPU')})"]
 
 
 class ProgressReporter(TrainCallbacks):  # type: ignore[misc,valid-type]

@@ -108,11 +108,7 @@ def sweep(  # noqa: PLR0913 - a Typer command: one parameter per option
     if summary is not None:
         _show_summary(console, summary, storage, study, json_)
         return
-    if device is not None:  # every trial trains there: refused now if it cannot
-        from rnncli.device import resolve_device
-
-        resolve_device(device, "--device")
-        set_ = [*(set_ or []), f"train.device={device}"]
+    set_ = _on_device(set_, device)
     out_dir = Path(out) if out is not None else None
     created = out_dir is not None and not out_dir.exists()
     try:
@@ -349,3 +345,13 @@ def _summary_renderables(result: dict, best_yaml: Path | None, top: int = 10) ->
         out.append(f"best: trial {b['trial']}, {metric} {fmt_num(b['value'])}, {b['run_dir']}; "
                    f"its config: {best_yaml} (rnn train -c {best_yaml})")
     return out
+
+
+def _on_device(set_: list[str] | None, device: str | None) -> list[str] | None:
+    """--device as the trials' train.device (refused now, before the sweep starts, if it cannot run)."""
+    if device is None:
+        return set_
+    from rnncli.device import resolve_device
+
+    resolve_device(device, "--device")
+    return [*(set_ or []), f"train.device={device}"]

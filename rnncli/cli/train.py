@@ -92,11 +92,7 @@ def train(  # noqa: PLR0913 - a Typer command: one parameter per option
         cfg = load_config(config or [], set_ or [], seed=seed)
         run_dir = Path(out) if out is not None else default_run_dir(cfg, config_paths=config or [])
     console = err_console(is_quiet(quiet))
-    if device is not None:
-        from rnncli.device import resolve_device
-
-        resolve_device(device, "--device")  # refused here, before any data is read
-        cfg.train.device = device
+    _use_device(cfg, device)
     if threads is not None:
         cfg.train.threads = threads
         if resume is not None:
@@ -153,3 +149,13 @@ def _warn_thread_change(console, run_dir: Path, threads: int | str) -> None:
     if threads != "auto" and recorded is not None and recorded != threads:
         console.print(f"rnn: warning: {run_dir} ran with {recorded} BLAS threads; resuming with {threads} "
                       "gives weights that differ from an uninterrupted run", markup=False, highlight=False)
+
+
+def _use_device(cfg, device: str | None) -> None:
+    """--device sets train.device; refused here, before any data is read, when it cannot run."""
+    if device is None:
+        return
+    from rnncli.device import resolve_device
+
+    resolve_device(device, "--device")
+    cfg.train.device = device

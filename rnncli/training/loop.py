@@ -203,9 +203,7 @@ def _train_epoch(run: Run, epoch: int) -> None:
             continue  # resumed mid-epoch: these batches were done before the interruption
         _train_batch(run, epoch, step, batch)
         state.step_in_epoch, state.global_step = step + 1, state.global_step + 1
-        if run.log.due(step + 1 == run.steps):
-            run.log.flush(state.sums)
-            run.cb.on_step_end(epoch, step + 1, run.steps, state.sums.mean_loss())
+        _report_step(run, epoch, step)
         if run.stop.signum:
             _save_progress(run, t_epoch)
             raise Interrupted(f"interrupted at epoch {epoch} step {step + 1}; checkpoint saved, "
@@ -221,6 +219,13 @@ def _train_epoch(run: Run, epoch: int) -> None:
             f"skipped (train.on_nonfinite: skip); try a lower train.lr (now {tc.lr:g}) or "
             "gradient clipping (train.clip_norm)")
     sums.seconds += time.perf_counter() - t_epoch
+
+
+def _report_step(run: Run, epoch: int, step: int) -> None:
+    """A step's progress: on the host at once; on a device at each read-back (training/steplog.py)."""
+    if run.log.due(step + 1 == run.steps):
+        run.log.flush(run.state.sums)
+        run.cb.on_step_end(epoch, step + 1, run.steps, run.state.sums.mean_loss())
 
 
 def _train_batch(run: Run, epoch: int, step: int, batch: Batch) -> None:
