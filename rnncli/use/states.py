@@ -45,8 +45,9 @@ def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
         x = x.astype(model.dtype, copy=False)
     dev = model.device
     _, _, cache = forward(model.params, model.spec, dev.to_device(x), dev.to_device(batch.lengths))
-    # time-major (T, B, H) "hs" per layer (per direction), on the host
-    records = [{"hs": dev.to_host(r["hs"])} for r in cache["rnn"]["layers"]]
+    # time-major (T, B, H) states per layer (per direction) and part ("hs"; "cs" for the LSTM), on the host
+    records = [{k: dev.to_host(r[k]) for k in _CACHE_KEYS.values() if k in r}
+               for r in cache["rnn"]["layers"]]
     B, T = x.shape[:2]
     layers = []
     D = model.spec.directions
