@@ -31,6 +31,12 @@ def state_columns(model: LoadedModel) -> list[str]:
     return [f"{part}{j}" for part in model.spec.state_names for j in range(width)]
 
 
+def _host_records(layers: list[dict], dev) -> list[dict]:
+    """Each layer's (and direction's) time-major (T, B, H) states by part ("hs"; "cs" for the LSTM),
+    on the host."""
+    return [{k: dev.to_host(r[k]) for k in _CACHE_KEYS.values() if k in r} for r in layers]
+
+
 def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
     """(L, B, T, S*D*H) states of every layer for one batch (S state parts: h, and c for the LSTM,
     in state_columns' order); steps past a sequence's length are NaN.
@@ -45,9 +51,7 @@ def hidden_states(model: LoadedModel, batch: Batch) -> np.ndarray:
         x = x.astype(model.dtype, copy=False)
     dev = model.device
     _, _, cache = forward(model.params, model.spec, dev.to_device(x), dev.to_device(batch.lengths))
-    # time-major (T, B, H) states per layer (per direction) and part ("hs"; "cs" for the LSTM), on the host
-    records = [{k: dev.to_host(r[k]) for k in _CACHE_KEYS.values() if k in r}
-               for r in cache["rnn"]["layers"]]
+    records = _host_records(cache["rnn"]["layers"], dev)
     B, T = x.shape[:2]
     layers = []
     D = model.spec.directions
