@@ -63,7 +63,7 @@ DeviceOption = Annotated[
     typer.Option(
         "--device", metavar="cpu|cuda|auto", show_default=False,
         help="Where to compute: cpu (default), cuda (a GPU through CuPy: pip install "
-        "'rnncli[cuda12]' or 'rnncli[cuda13]'), auto = cuda when a GPU is found, else cpu.",
+        "'rnncli\\[cuda12]' or 'rnncli\\[cuda13]'), auto = cuda when a GPU is found, else cpu.",
     ),
 ]
 Context = Annotated[
