@@ -117,7 +117,7 @@ def resolve_device(setting: str | None, where: str = "--device") -> Device:
     Raises UsageError (exit 2) for an unknown name, and for "cuda" where CuPy or a GPU is missing,
     naming the extra to install.
     """
-    setting = setting or "cpu"
+    setting = "cpu" if setting is None else setting  # "" is no device, not the default
     if setting not in DEVICES:
         raise UsageError(f"{where}: {setting!r} is not a device; expected one of {', '.join(DEVICES)}")
     if setting == "cpu":

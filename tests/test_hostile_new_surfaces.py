@@ -122,3 +122,26 @@ def test_lstm_checkpoint_carry_tampered(name, lstm_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert_error(rnn("train", "--resume", run, "--set", "train.epochs=3", "-q"), 2, *needles,
                  unchanged=before)
+
+
+BENCH = ["bench", "--batch", "2", "--seq-len", "3", "--input", "1", "--hidden", "4", "--repeats", "1",
+         "--warmup", "0", "--no-torch"]
+OTHER = {
+    # --device "" was the default (cpu) for predict & co. and an internal error (4 lines) for train
+    "device-empty-train": Case([*TRAIN, "--device", "", *OUT], ("--device", "''", "cpu, cuda, auto")),
+    "device-empty-predict": Case(["predict", "{w}", "{d}/x.csv", "--device", ""], ("--device", "''"),
+                                 {"x.csv": "0.1\n0.2\n"}),
+    "device-unknown": Case(["predict", "{w}", "{d}/x.csv", "--device", "tpu"], ("--device", "'tpu'"),
+                           {"x.csv": "0.1\n0.2\n"}),
+    # bench sizes past what a model may have: 10^9 layers listed 10^9 layers' names, 10^15 repeats
+    # grew the list of step times without end
+    "bench-layers-1e9": Case([*BENCH, "--cell", "lstm", "--layers", "1000000000"], ("--layers", "1024")),
+    "bench-repeats-1e15": Case([*BENCH, "--cell", "gru", "--repeats", "1000000000000000"], ("--repeats",)),
+    "bench-warmup-1e15": Case([*BENCH, "--warmup", "1000000000000000"], ("--warmup",)),
+    "bench-cell-empty": Case([*BENCH, "--cell", ""], ("--cell", "''")),
+}
+
+
+@pytest.mark.parametrize("name", OTHER)
+def test_other(name, trained, tmp_path, monkeypatch):
+    run_case(OTHER[name], tmp_path, trained, monkeypatch)

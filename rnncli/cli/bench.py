@@ -11,10 +11,14 @@ from rich.table import Table
 from rnncli.cli._common import echo_json, err_console, fmt_num, is_quiet
 from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, SetOverrides, Threads
 from rnncli.cli.tables import print_table
+from rnncli.core.model import MAX_LAYERS, MAX_SIZE
 from rnncli.errors import UsageError
 from rnncli.wording import plural
 
 # The headline size: a batch of 64 sequences of 100 steps, 64 features, 256 hidden units.
+# Each timed step's seconds are kept for the median: 10^15 repeats once grew that list (and ran)
+# without end; 100,000 steps time any size this code can run to well under a percent.
+MAX_REPEATS = 100_000
 DEFAULTS = {"batch": 64, "seq_len": 100, "input_size": 64, "hidden": 256, "layers": 1, "cell": "rnn",
             "dtype": "float32"}
 
@@ -92,9 +96,12 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
     set_: SetOverrides = None,
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="Sequences per step B.")] = None,
     seq_len: Annotated[int | None, typer.Option("--seq-len", min=1, help="Time steps T.")] = None,
-    input_size: Annotated[int | None, typer.Option("--input", min=1, help="Input features I.")] = None,
-    hidden: Annotated[int | None, typer.Option("--hidden", min=1, help="Hidden units H.")] = None,
-    layers: Annotated[int | None, typer.Option("--layers", min=1, help="Stacked layers L.")] = None,
+    input_size: Annotated[int | None, typer.Option("--input", min=1, max=MAX_SIZE,
+                                                   help="Input features I.")] = None,
+    hidden: Annotated[int | None, typer.Option("--hidden", min=1, max=MAX_SIZE,
+                                               help="Hidden units H.")] = None,
+    layers: Annotated[int | None, typer.Option("--layers", min=1, max=MAX_LAYERS,
+                                               help="Stacked layers L.")] = None,
     cell: Annotated[
         str | None, typer.Option("--cell", help="rnn, gru or lstm (default rnn), against torch.nn.RNN, "
                                  "GRU or LSTM.")
@@ -103,8 +110,9 @@ def bench(  # noqa: PLR0913 - a Typer command: one parameter per option
         str | None, typer.Option("--dtype", help="float32 or float64 (default float32).")
     ] = None,
     threads: Threads = None,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed steps (median reported).")] = 20,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 3,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, max=MAX_REPEATS,
+                                         help="Timed steps (median reported).")] = 20,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, max=MAX_REPEATS, help="Untimed steps first.")] = 3,
     torch: Annotated[
         bool, typer.Option("--torch/--no-torch", help="Compare with torch.nn.RNN if torch is installed.")
     ] = True,
