@@ -64,6 +64,10 @@ def test_the_epoch_is_where_the_mean_validation_curve_is_lowest():
     # a fold that stopped early counts at its last value: the longer fold's later gain decides
     longer = [({"best_epoch": 2}, [1.0, 0.5, 0.6]), ({"best_epoch": 6}, [1.0, 0.9, 0.8, 0.6, 0.4, 0.2])]
     assert choose(cfg, longer)[0].train.epochs == 6  # (0.6 + 0.2) / 2 beats (0.5 + 0.9) / 2
+    # the refit takes the same optimisation steps: 2 batches an epoch on all the data where the
+    # folds had 1 (36 sequences against 29 in batches of 32)
+    refit, rec = choose(cfg, longer, fold_steps=1.0, all_steps=2)
+    assert refit.train.epochs == 3 and rec["steps"] == 6 and rec["fold_epochs_chosen"] == 6
     assert final.data.val_fraction == 0.0 and final.train.patience is None and final.train.cv_folds == 0
     assert record["fold_best_epochs"] == [2, 5] and record["mean_val_loss"] == pytest.approx(0.6)
 

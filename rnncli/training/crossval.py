@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from rnncli.config import Config, config_to_yaml
-from rnncli.data import DataBundle
+from rnncli.data import DataBundle, load_dataset, num_batches
 from rnncli.fsutil import atomic_write_text
 from rnncli.run_layout import CHECKPOINT, CONFIG
 from rnncli.training.adaptive import adapt_to_data
@@ -89,7 +89,9 @@ def cross_validate(plan_cfg, run_dir: Path, *, resume: bool, train_fn: Callable,
             if not resume and getattr(e, "exit_code", None) == 2:  # nothing of a refused run is kept
                 shutil.rmtree(run_dir / CV_DIR, ignore_errors=True)
             raise
-        final, record = choose(plan_cfg, results)
+        fold_steps = float(np.mean([_steps_per_epoch(run_dir / CV_DIR / f"fold-{i + 1}")
+                                    for i in range(len(results))]))
+        final, record = choose(plan_cfg, results, fold_steps, _all_steps(plan_cfg, kw.get("base_dir")))
         atomic_write_text(run_dir / CV_JSON, json.dumps(record, indent=1) + "\n")
         atomic_write_text(run_dir / CONFIG, config_to_yaml(final))
     summary = train_fn(final, run_dir, after_cv=True, **kw)
@@ -118,21 +120,39 @@ def _fold(plan_cfg, i: int, run_dir: Path, train_fn: Callable, kw: dict) -> tupl
     return summary, curve
 
 
-def choose(plan_cfg, results: list[tuple[dict, list[float]]]):
-    """The refit's config (epochs where the folds' mean validation loss is lowest, a fold that
-    stopped early counted at its last value after it; all the data; no early stopping) and the
-    record of the folds."""
+def _steps_per_epoch(fold_dir: Path) -> float:
+    records = read_metrics(fold_dir)
+    return float(records[0]["step"]) if records else 1.0
+
+
+def _all_steps(plan_cfg, base_dir: Path | None) -> int:
+    """Batches per epoch of the refit (all the data)."""
+    data = plan_cfg.data.model_copy(update={"val_fraction": 0.0, "fold": None})
+    bundle = load_dataset(data, seed=plan_cfg.seed, base_dir=base_dir or Path.cwd())
+    return max(1, num_batches(bundle.train, plan_cfg.train.batch_size, plan_cfg.train.drop_last))
+
+
+def choose(plan_cfg, results: list[tuple[dict, list[float]]], fold_steps: float = 1.0,
+           all_steps: int = 1):
+    """The refit's config (the optimisation steps at which the folds' mean validation loss is
+    lowest, a fold that stopped early counted at its last value after it; all the data, so as
+    many epochs as make those steps with `all_steps` batches an epoch where the folds had
+    `fold_steps`: 36 sequences in batches of 32 take 2 steps an epoch, 29 take 1; no early
+    stopping) and the record of the folds."""
     curves = [np.asarray(c, dtype=np.float64) for _, c in results]
     # a fold that stopped early (patience) had stopped improving: its last value carries on, so
     # one early stop does not cut short the others' longer training
     reached = max(len(c) for c in curves)
     mean = np.mean([np.pad(c, (0, reached - len(c)), mode="edge") for c in curves], axis=0)
-    epochs = int(np.nanargmin(mean)) + 1 if np.isfinite(mean).any() else reached
+    best = int(np.nanargmin(mean)) + 1 if np.isfinite(mean).any() else reached
+    epochs = max(1, round(best * fold_steps / all_steps))
     tc, d = plan_cfg.train, plan_cfg.data
     final = plan_cfg.model_copy(update={
         "train": tc.model_copy(update={"epochs": epochs, "patience": None, "cv_folds": 0}),
         "data": d.model_copy(update={"val_fraction": 0.0, "fold": None})})
-    return final, _record(results, epochs, float(mean[epochs - 1]))
+    record = _record(results, epochs, float(mean[best - 1]))
+    record.update(fold_epochs_chosen=best, steps=round(best * fold_steps))
+    return final, record
 
 
 def _record(results: list[tuple[dict, list[float]]], epochs: int, mean_loss: float) -> dict:
