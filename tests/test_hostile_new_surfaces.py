@@ -145,3 +145,55 @@ OTHER = {
 @pytest.mark.parametrize("name", OTHER)
 def test_other(name, trained, tmp_path, monkeypatch):
     run_case(OTHER[name], tmp_path, trained, monkeypatch)
+
+
+SERIES = "v\n" + "".join(f"{1 + 0.5 * np.sin(i / 3):.4f}\n" for i in range(60))
+CSV = ["train", "--set", "data.source={d}/s.csv", "--set", "data.seq_len=5", "--set", "model.hidden_size=4",
+       "--set", "train.epochs=1", "-q"]
+EIGHT = "".join(f'{{"x": [0.1, 0.{i}], "y": 0.5}}\n' for i in range(8))
+FORECAST = {
+    # the error named train.cv_folds, a key the user had not set
+    "fold-k-past-the-windows": Case([*CSV, "--set", "data.fold=[0,1000]", *OUT],
+                                    ("data.fold [0, 1000]", "55 windows", "at most 27"), {"s.csv": SERIES}),
+    "fold-k-1e12": Case([*CSV, "--set", "data.fold=[0,1000000000000]", *OUT], ("data.fold",),
+                        {"s.csv": SERIES}),
+    "fold-k-past-the-sequences": Case(["train", "--set", "data.source={d}/r.jsonl", "--set",
+                                       "data.fold=[0,1000]", "--set", "model.hidden_size=4", "-q", *OUT],
+                                      ("data.fold [0, 1000]", "8 sequences", "at most 8"),
+                                      {"r.jsonl": EIGHT}),
+    # a season the series cannot look back: its baseline was left out without a word, exit 0
+    "season-past-the-series": Case([*CSV, "--set", "data.season=61", *OUT], ("data.season 61", "at most"),
+                                   {"s.csv": SERIES}),
+    "season-1e9": Case([*CSV, "--set", "data.season=1000000000", *OUT], ("data.season 1000000000",),
+                       {"s.csv": SERIES}),
+    "log-of-zero": Case([*CSV, "--set", "data.transform=log", *OUT], ("s.csv", "data.transform"),
+                        {"s.csv": "v\n" + "".join(f"{i % 7}\n" for i in range(60))}),
+    "time-budget-0": Case([*CSV, "--set", "train.time_budget=0", *OUT], ("train.time_budget",),
+                          {"s.csv": SERIES}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FORECAST)
+def test_forecast(name, tmp_path, monkeypatch):
+    run_case(FORECAST[name], tmp_path, None, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def series_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("series")
+    (d / "s.csv").write_text(SERIES)
+    result = rnn(*[a.format(d=d) for a in CSV], "-o", d / "run")
+    assert result.exit_code == 0, result.stderr
+    return d / "run"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [1, 4])
+def test_context_shorter_than_the_window(rows, series_run, tmp_path, monkeypatch):
+    """--context of fewer rows than the window: every forecast was shifted off its row, exit 0."""
+    (tmp_path / "c.csv").write_text("v\n" + "1.0\n" * rows)
+    (tmp_path / "x.csv").write_text(SERIES)
+    case = Case(["predict", "{w}", "{d}/x.csv", "--context", "{d}/c.csv"],
+                ("c.csv", "--context", "window's 5 rows", f"has {rows}"))
+    run_case(case, tmp_path, series_run, monkeypatch)

@@ -16,6 +16,15 @@ def check_alloc(nbytes: int, what: str) -> None:
     check_fits({"data": nbytes}, memory_budget(), what, "make it smaller", DataError)
 
 
+def check_folds(fold: tuple[int, int], most: int, items: str) -> None:
+    """Refuse data.fold [i, k] when the data holds fewer than k folds (`most`, of `items`, e.g.
+    "12 windows"). It names data.fold, which the user or cross-validation (train.cv_folds) set."""
+    i, k = fold
+    if k > most:
+        raise DataError(f"data.fold [{i}, {k}]: {items} make at most {most} folds; lower k "
+                        "(or train.cv_folds, when cross-validation chose it)")
+
+
 def check_file(path: Path, name: str) -> int:
     """Existence, kind and readability of a data file; returns its size in bytes."""
     try:

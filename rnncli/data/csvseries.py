@@ -24,7 +24,7 @@ from typing import IO
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view as swv
 
-from rnncli.data.checks import check_alloc
+from rnncli.data.checks import check_alloc, check_folds
 from rnncli.data.csvtable import Columns, choose_columns, has_header, parse_cells
 from rnncli.data.forecast import forecast_plan, seasonal_baseline
 from rnncli.data.readers import cell_lines, read_source_bytes
@@ -32,6 +32,7 @@ from rnncli.data.scaling import column_stats, log_values, scale_inputs, scale_ta
 from rnncli.data.types import DataBundle, SequenceData, TaskInfo
 from rnncli.errors import DataError
 from rnncli.notices import warn
+from rnncli.wording import plural
 
 # data.seq_len's default; a series shorter than WINDOW_ROWS of them gets a fifth of its rows.
 DEFAULT_WINDOW = 50
@@ -154,8 +155,7 @@ def split_windows(n: int, cfg, split: bool, w: int, h: int) -> tuple[np.ndarray,
         n_val = int(n * cfg.val_fraction)
         return np.arange(n - n_val), np.arange(n - n_val, n)
     i, k = cfg.fold
-    if n < 2 * k:
-        raise DataError(f"{n} window(s) cannot make {k} folds; lower train.cv_folds")
+    check_folds(cfg.fold, n // 2, plural(n, "window"))  # a block and the windows after it
     val = np.array_split(np.arange(n), k)[i]
     gap = -(-(w + h) // cfg.stride)  # windows after the block that read its rows
     keep = (np.arange(n) < val[0]) | (np.arange(n) > val[-1] + gap)
@@ -215,11 +215,23 @@ def _baselines(raw: Series, X: np.ndarray, y: np.ndarray, starts: np.ndarray, re
     if cfg.output != "last":
         return out
     season = cfg.season
+    if fitted is None:  # training: the season was asked for this series (eval may read a shorter one)
+        _check_season(season, starts[ref], w)
     if season is None and fitted is not None:
         season = int(fitted.baselines.get("seasonal_period", 0)) or None
     targets = raw.part(raw.cols.targets)
     out.update(seasonal_baseline(targets, starts[ref], w, h, season, targets[fit]))
     return out
+
+
+def _check_season(season: int | None, starts: np.ndarray, w: int) -> None:
+    """A data.season the series cannot look back (its seasonal-naive baseline, what the season is
+    for, was once left out without a word): the first forecast row of the windows compared,
+    starts[0] + w, must lie at least a season into the series."""
+    if season is not None and len(starts) and season > starts.min() + w:
+        raise DataError(f"data.season {season}: the series' first compared forecast is row "
+                        f"{starts.min() + w}, so a season can be at most {starts.min() + w} rows "
+                        "(lower data.season, or leave it unset to detect one)")
 
 
 def _window(cfg, fitted: TaskInfo | None, rows: int, name: str) -> int:

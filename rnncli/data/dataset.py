@@ -10,7 +10,7 @@ from typing import IO
 import numpy as np
 
 from rnncli.core.rnn import length_mask
-from rnncli.data.checks import check_labels
+from rnncli.data.checks import check_folds, check_labels
 from rnncli.data.formats.base import Records, Request
 from rnncli.data.formats.registry import get as get_format
 from rnncli.data.generators import MAKERS, class_baselines, generate, regression_baselines
@@ -39,8 +39,7 @@ def fold_indices(n: int, fold: tuple[int, int], seed: int) -> tuple[np.ndarray, 
     """(train, val) index arrays of cross-validation fold i of k: the seeded shuffle of
     `split_indices` cut into k near-equal parts, part i validating."""
     i, k = fold
-    if n < k:
-        raise DataError(f"{n} sequence(s) cannot make {k} folds; lower train.cv_folds")
+    check_folds(fold, n, plural(n, "sequence"))
     parts = np.array_split(np.random.default_rng([seed, 0x5EED]).permutation(n), k)
     return np.sort(np.concatenate(parts[:i] + parts[i + 1:])), np.sort(parts[i])
 

@@ -61,6 +61,9 @@ def _context_rows(context, task: TaskInfo, base_dir) -> list[np.ndarray]:
         raise DataError(f"{context}: --context applies to models trained on a csv series")
     lines, name = text_lines(context, base_dir, None)
     rows = [x[-1] for x, _ in csv_windows(lines, replace(task, seq_len=1), name)]
+    if len(rows) < task.seq_len:  # fewer rows would shift every forecast off its row, silently
+        raise DataError(f"{name}: --context needs at least the window's {task.seq_len} rows, it "
+                        f"has {len(rows)}")
     return rows[-task.seq_len:]
 
 
