@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 from battery import TINY, Case, npz_bytes, run_case, weights_with
-from conftest import Tree, assert_error, rnn
+from conftest import Tree, assert_error, needs, rnn
 
 OUT = ["-o", "{d}/out"]
 TRAIN = ["train", *TINY, "-q"]
@@ -197,3 +197,58 @@ def test_context_shorter_than_the_window(rows, series_run, tmp_path, monkeypatch
     case = Case(["predict", "{w}", "{d}/x.csv", "--context", "{d}/c.csv"],
                 ("c.csv", "--context", "window's 5 rows", f"has {rows}"))
     run_case(case, tmp_path, series_run, monkeypatch)
+
+
+def _panel(ts) -> str:
+    """A long-format panel of 8 samples, each with steps t = ts."""
+    return "sample,t,x0,y\n" + "".join(f"{s},{t},0.{s},{s % 2 + 0.5}\n" for s in range(8) for t in ts)
+
+
+# t was never read: steps were taken in file order, so a shuffled, gapped or repeated t trained on
+# (and predicted) another sequence than the one written, exit 0
+PANEL = {
+    "t-gap": ((0, 5), ("p.csv", "line 3", "t 5 follows t 0")),
+    "t-backwards": ((1, 0), ("p.csv", "line 3", "t 0 follows t 1")),
+    "t-repeated": ((0, 0), ("p.csv", "t 0 follows t 0")),
+    "t-fraction": ((0.5, 1.5), ("p.csv", "line 2", "'0.5' is not a step number")),
+}
+
+
+@pytest.mark.parametrize("name", PANEL)
+def test_long_panel_steps(name, tmp_path, monkeypatch):
+    ts, needles = PANEL[name]
+    case = Case(["train", "--set", "data.source={d}/p.csv", "--set", "model.hidden_size=4", "-q", *OUT],
+                needles, {"p.csv": _panel(ts)})
+    run_case(case, tmp_path, None, monkeypatch)
+
+
+@pytest.mark.slow
+def test_long_panel_steps_at_predict(tmp_path, monkeypatch):
+    (tmp_path / "ok.csv").write_text(_panel((0, 1)))
+    assert rnn("train", "--set", f"data.source={tmp_path / 'ok.csv'}", "--set", "model.hidden_size=4",
+               "--set", "train.epochs=1", "-q", "-o", tmp_path / "run").exit_code == 0
+    case = Case(["predict", "{d}/run", "{d}/p.csv"], ("p.csv", "t 0 follows t 1"), {"p.csv": _panel((1, 0))})
+    run_case(case, tmp_path, None, monkeypatch)
+
+
+def test_parquet_row_of_nulls(tmp_path, monkeypatch):
+    """A one-column series' null row became a blank csv line, skipped: a step dropped, exit 0."""
+    pa = needs("pyarrow")
+    import pyarrow.parquet as pq
+
+    values = [1.0 + i % 5 if i != 7 else None for i in range(60)]
+    pq.write_table(pa.table({"v": values}), tmp_path / "s.parquet")
+    case = Case([*CSV[:2], "data.source={d}/s.parquet", *CSV[3:], *OUT], ("s.parquet", "line 9", "null"))
+    run_case(case, tmp_path, None, monkeypatch)
+
+
+def test_parquet_long_table_steps(tmp_path, monkeypatch):
+    pa = needs("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = {"sample": [s for s in range(8) for _ in range(2)], "t": [0, 3] * 8, "x0": [0.1] * 16,
+             "y": [0.5, 1.5] * 8}
+    pq.write_table(pa.table(table), tmp_path / "l.parquet")
+    case = Case(["train", "--set", "data.source={d}/l.parquet", "--set", "model.hidden_size=4", "-q", *OUT],
+                ("l.parquet", "line 3", "t 3 follows t 0"))
+    run_case(case, tmp_path, None, monkeypatch)

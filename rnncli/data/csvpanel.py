@@ -1,7 +1,8 @@
 """Long-format CSV panels: one row per (sequence, step), as `rnn data -f csv` writes them and as
 a pandas DataFrame of many series is often saved.
 
-Columns: `sample` (the sequence's id), `t` (its step), the inputs (`x`, `x0`, `x1`, ...), the
+Columns: `sample` (the sequence's id), `t` (its step: whole numbers counting up by one within
+a sample, checked, since the steps are read in row order), the inputs (`x`, `x0`, `x1`, ...), the
 targets (`y`, or `y0`, `y1`, ...). Rows of one sample are consecutive. With `data.output: last`
 (the default) a sequence's target is its last row's y (other rows may leave y empty); with
 `sequence`, every row holds its step's target.
@@ -31,6 +32,19 @@ def _number(cell: str, name: str, line: int, col: str) -> float:
     return v
 
 
+def step_number(cell: str, previous: int | None, name: str, line: int) -> int:
+    """A row's t: a whole number, one more than the previous row's of its sample (the first row
+    of a sample may start anywhere). Steps were once taken in file order whatever t said, so a
+    shuffled, gapped or repeated t trained on a sequence other than the one written, exit 0."""
+    v = _number(cell, name, line, "t")
+    if not v.is_integer():
+        raise DataError(f"{name}: line {line}, column 't': {cell!r} is not a step number")
+    if previous is not None and v != previous + 1:
+        raise DataError(f"{name}: line {line}: t {cell} follows t {previous} of the same sample; a "
+                        "sample's rows must be its steps in order (sort by sample, t)")
+    return int(v)
+
+
 def _target(cells: list[str], ycols: list[int], names: list[str], name: str, line: int):
     """One row's y: a label/value (one y column, text allowed) or a vector of numbers."""
     if len(ycols) == 1:
@@ -54,9 +68,11 @@ def long_records(names: list[str], rows: list[tuple[int, list[str]]], name: str,
         raise DataError(f"{name}: a long-format CSV (sample, t, ...) needs x and y columns, "
                         f"got {', '.join(names)}")
     groups: dict[str, list[tuple[int, list[str]]]] = {}
+    last_t: dict[str, int] = {}
     for line, cells in rows:
         if len(cells) != len(names):
             raise DataError(f"{name}: line {line} has {len(cells)} columns, expected {len(names)}")
+        last_t[cells[0]] = step_number(cells[1], last_t.get(cells[0]), name, line)
         groups.setdefault(cells[0], []).append((line, cells))
     xs, ys, lines = [], [], []
     for group in groups.values():

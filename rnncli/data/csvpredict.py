@@ -17,7 +17,7 @@ from itertools import chain
 
 import numpy as np
 
-from rnncli.data.csvpanel import is_long_format
+from rnncli.data.csvpanel import is_long_format, step_number
 from rnncli.data.csvtable import Columns, cell_rows, has_header, is_number, next_index, parse_cells
 from rnncli.data.types import TaskInfo
 from rnncli.errors import DataError
@@ -72,12 +72,13 @@ def _long_sequences(names: list[str], rows, task: TaskInfo, name: str):
     if len(xcols) != task.input_size:
         raise DataError(f"{name}: {len(xcols)} x column(s) but the model expects {task.input_size}")
     cols = Columns(names, None, xcols, xcols)
-    current, steps = None, []
+    current, steps, t = None, [], None
     for line, cells in rows:
         if cells[0] != current and steps:
             yield np.stack(steps), None
-            steps = []
+            steps, t = [], None
         current = cells[0]
+        t = step_number(cells[1] if len(cells) > 1 else "", t, name, line)
         steps.append(parse_cells(cells, cols, len(names), line, name))
     if steps:
         yield np.stack(steps), None

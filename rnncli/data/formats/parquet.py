@@ -82,6 +82,9 @@ def _csv_text(table, name: str) -> str:
     """The table as csv text (header first); cells hold no comma, quote or line break."""
     rows = [table.column_names] + [[_cell(v) for v in row.values()] for row in table.to_pylist()]
     for r, row in enumerate(rows):
+        if not any(row):  # csv would read a blank line and skip it: a step dropped without a word
+            raise DataError(f"{name}: line {r + 1}: every cell of the row is null (a missing step); "
+                            "fill or drop the row")
         for c, cell in enumerate(row):
             if any(ch in cell for ch in ',"\r\n'):
                 raise DataError(f"{name}: row {r}, column {table.column_names[c]!r}: a text cell holds "
