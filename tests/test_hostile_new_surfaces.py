@@ -161,6 +161,10 @@ FORECAST = {
                                        "data.fold=[0,1000]", "--set", "model.hidden_size=4", "-q", *OUT],
                                       ("data.fold [0, 1000]", "8 sequences", "at most 8"),
                                       {"r.jsonl": EIGHT}),
+    # cross-validation set data.fold itself for each fold: the user's was dropped, exit 0
+    "fold-and-cv-folds": Case(["train", "--set", "data.source={d}/r.jsonl", "--set", "data.fold=[0,4]",
+                               "--set", "train.cv_folds=3", "-q", *OUT],
+                              ("data.fold [0, 4]", "train.cv_folds 3"), {"r.jsonl": EIGHT}),
     # a season the series cannot look back: its baseline was left out without a word, exit 0
     "season-past-the-series": Case([*CSV, "--set", "data.season=61", *OUT], ("data.season 61", "at most"),
                                    {"s.csv": SERIES}),

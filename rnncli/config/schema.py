@@ -195,6 +195,10 @@ class Config(Section):
             raise ValueError("train.bptt cannot be used with model.bidirectional: the reverse direction "
                              "starts from the end of the whole sequence, so it cannot be cut into "
                              "windows; set train.bptt: null")
+        if self.data.fold is not None and self.train.cv_folds:  # 0 (the folds' own runs) and null agree
+            # cross-validation sets data.fold itself for each fold: the user's was once dropped
+            raise ValueError(f"data.fold {list(self.data.fold)} and train.cv_folds {self.train.cv_folds} "
+                             "both choose folds (cross-validation runs every fold itself); set one")
         return self
 
     @model_validator(mode="before")
