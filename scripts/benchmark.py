@@ -213,7 +213,7 @@ def table_row(prep: Prepared, runs: list[dict], torch_runs: list[dict], naive: d
 
     def scores(rs: list[dict]) -> str:
         ok = [r["score"] for r in rs if "score" in r]
-        return _cell(ok, fmt) if ok else ("error" if rs else "-")
+        return _cell(ok, fmt) if ok else ("error" if any("error" in r for r in rs) else "-")
 
     if prep.kind == "classification":
         base = f"majority {naive['majority']:.1%}, 1-NN {naive['nn1']:.1%}"
