@@ -243,7 +243,7 @@ def table_from_logs(logs: list[Path], before: Path | None, work: Path) -> None:
 
 
 def _header(before: bool) -> None:
-    old = " defaults before |" if before else ""
+    old = " before |" if before else ""
     print(f"| dataset |{old} defaults | tuned torch.nn.RNN | naive | defaults wall | torch wall |")
     print("|---|" + "---|" * (5 + before), flush=True)
 
