@@ -167,6 +167,7 @@ def _npz(**arrays) -> bytes:
     return npz_bytes(**arrays)
 
 
+@pytest.mark.slow  # ~70 cases, each a command run: the whole battery is a few seconds
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name, tmp_path, trained, monkeypatch):
     run_case(CASES[name], tmp_path, trained, monkeypatch)
