@@ -78,6 +78,7 @@ def test_bench_compares_with_torch_on_the_same_weights(tiny_peak):
     assert "train_step" not in r
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cell", "gates"), [("gru", 3), ("lstm", 4)])
 def test_bench_gated_cell_against_its_torch_class(tiny_peak, cell, gates):
     needs("torch")

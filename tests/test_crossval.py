@@ -72,6 +72,7 @@ def test_the_epoch_is_where_the_mean_validation_curve_is_lowest():
     assert record["fold_best_epochs"] == [2, 5] and record["mean_val_loss"] == pytest.approx(0.6)
 
 
+@pytest.mark.slow
 def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):
     path = _npz(tmp_path)
     res = rnn("train", "--set", f"data.source={path}", *(f"--set={s}" for s in SMALL),
@@ -93,6 +94,7 @@ def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):
     assert _same(_weights(tmp_path / "r"), _weights(tmp_path / "again"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("explicit", ["data.val_fraction=0.1", "train.cv_folds=0", "train.epochs=3"])
 def test_an_explicit_holdout_or_length_is_honoured_exactly(tmp_path, explicit):
     path = _npz(tmp_path)
@@ -102,6 +104,7 @@ def test_an_explicit_holdout_or_length_is_honoured_exactly(tmp_path, explicit):
     assert yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["data"]["val_fraction"] == 0.1
 
 
+@pytest.mark.slow
 def test_cv_folds_asks_for_it_on_any_data(tmp_path):
     path = _npz(tmp_path, n=80)
     summary = train(load_config([], [f"data.source={path}", *SMALL, "train.cv_folds=2"]), tmp_path / "r")
@@ -141,6 +144,7 @@ def test_a_series_folds_into_blocks_leaving_out_the_windows_that_read_the_block(
         list(range(18)), [18, 19]]
 
 
+@pytest.mark.slow
 def test_a_short_series_is_cross_validated_by_blocks_when_asked(tmp_path):
     t = np.arange(60)
     (tmp_path / "s.csv").write_text("v\n" + "".join(f"{float(v)!r}\n" for v in 10 + np.sin(t / 3) + t / 20))

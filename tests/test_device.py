@@ -272,6 +272,7 @@ def test_saved_models_compute_the_same_on_a_device(tmp_path, monkeypatch):
     assert COUNTS.syncs == 0
 
 
+@pytest.mark.slow
 def test_gradcheck_on_a_device_compares_with_numpy_and_fails_when_they_differ(monkeypatch):
     from rnncli.tools.probe import gradcheck_config
 

@@ -23,6 +23,7 @@ def _op_types(graph) -> list[str]:
     return [n.op_type for n in onnx.load(str(graph)).graph.node]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("layers, bidirectional, output, kind", [
     (1, False, "last", "regression"),

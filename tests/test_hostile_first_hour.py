@@ -186,6 +186,7 @@ def _commands():
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(_commands()))
 def test_help_at_80_columns(name, monkeypatch):
     import inspect
