@@ -83,9 +83,9 @@ def test_compare_names_two_similar_runs_apart(runs, width):
 def _bench_result() -> dict:
     side = {"step_ms": 9.526, "seq_per_s": 6718.4, "gflops": 55.1, "peak_fraction": 0.134}
     return {
-        "size": {"batch": 64, "seq_len": 100, "input": 64, "hidden": 256, "layers": 1,
+        "size": {"cell": "rnn", "batch": 64, "seq_len": 100, "input": 64, "hidden": 256, "layers": 1,
                  "dtype": "float32"},
-        "threads": 2, "peak": {"gflops": 411.0}, "numpy": side,
+        "torch_class": "RNN", "threads": 2, "peak": {"gflops": 411.0}, "numpy": side,
         "torch": {**side, "step_ms": 27.2, "peak_fraction": 0.05},
         "train_step": {"numpy": {"step_ms": 12.1}, "torch": {"step_ms": 30.5}, "ratio": 0.397},
         "scaling": {"2T": {"step_ms": 19.61, "ratio": 2.0587}, "2B": {"step_ms": 18.3, "ratio": 1.93},

@@ -46,6 +46,17 @@ CASES = [
     ("shakespeare.yaml", ["train.epochs=5", "model.hidden_size=32", "train.lr=0.01", "data.seq_len=16",
                           "train.batch_size=8", "train.warmup_steps=5"],
      "val_bpc", "min", lambda b: b["unigram_bits_per_char"] - 0.5),
+    # the gated cells' configs, shrunk like their Elman twins (the cell, its forget bias and the
+    # optimizer settings stay as shipped)
+    ("copy_long.yaml", ["data.num_samples=1000", "data.delay=2", "data.copy_len=2", "model.hidden_size=32",
+                        "train.epochs=15", "train.lr=0.01"],
+     "val_loss", "min", lambda b: b["memoryless_ce"] / 4),
+    ("adding_long_lstm.yaml", ["data.num_samples=2000", "data.seq_len=10", "model.hidden_size=32",
+                               "train.epochs=8", "train.lr=0.003"],
+     "val_mse", "min", lambda b: 0.05),
+    ("shakespeare_lstm.yaml", ["train.epochs=8", "model.hidden_size=32", "train.lr=0.02", "data.seq_len=16",
+                               "train.batch_size=8", "train.warmup_steps=5"],
+     "val_bpc", "min", lambda b: b["unigram_bits_per_char"] - 0.5),
     # the GPU config on the host, shrunk the same way (embedding, 2 layers, dropout stay on)
     ("shakespeare_gpu.yaml", ["train.device=cpu", "train.epochs=5", "model.hidden_size=32", "train.lr=0.01",
                               "data.seq_len=16", "train.batch_size=8", "train.warmup_steps=5"],
