@@ -48,10 +48,12 @@ def _table(r: dict) -> Table:
     s, n, t = r["size"], r["numpy"], r.get("torch")
     title = (f"{s['cell']} B={s['batch']} T={s['seq_len']} I={s['input']} H={s['hidden']} L={s['layers']} "
              f"{s['dtype']}, {plural(r['threads'], 'thread')}")
+    if t is not None:  # the class in the title: a wide column header would squeeze the row labels
+        title += f", torch = torch.nn.{r['torch_class']}"
     table = Table(title=f"rnn bench: {title}", title_justify="left")
     table.add_column("forward+backward")
     table.add_column("numpy", justify="right")
-    table.add_column(f"torch.nn.{r['torch_class']}" if t is not None else "torch", justify="right")
+    table.add_column("torch", justify="right")
     table.add_column("numpy/torch", justify="right")
 
     def row(label, key, digits=4, ratio=False):
