@@ -39,6 +39,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_writer",
+    "check_not_read",
     "check_path_text",
     "check_readable_file",
     "is_stream",
@@ -57,6 +58,20 @@ def check_path_text(
     if "\x00" in os.fspath(path):
         shown = os.fspath(path).replace("\x00", "\\0")
         raise error(f"{what} {shown[:200]!r}: a path cannot contain a NUL byte")
+
+
+def check_not_read(output: str | os.PathLike[str] | None, reads: dict[str, object]) -> None:
+    """Refuse an -o that names a file the command reads (`reads`: what it is -> its path, None
+    or "-" for none): the finished output would replace it (predict -o RUN/best.npz once turned a
+    model into a csv of predictions)."""
+    if output is None or is_stream(output) or not Path(output).exists():
+        return
+    for what, path in reads.items():
+        if path is None or os.fspath(path) == "-" or not Path(path).exists():
+            continue
+        if os.path.samefile(output, path):
+            raise UsageError(f"-o {os.fspath(output)}: is the {what} this command reads "
+                             f"({os.fspath(path)}); write under another name")
 
 
 def _fsync_dir(directory: Path) -> None:

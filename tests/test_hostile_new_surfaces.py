@@ -256,3 +256,26 @@ def test_parquet_long_table_steps(tmp_path, monkeypatch):
     case = Case(["train", "--set", "data.source={d}/l.parquet", "--set", "model.hidden_size=4", "-q", *OUT],
                 ("l.parquet", "line 3", "t 3 follows t 0"))
     run_case(case, tmp_path, None, monkeypatch)
+
+
+# -o naming a file the command reads: the finished output replaced it (predict -o RUN/best.npz
+# turned the model into a csv of predictions; states -o INPUT replaced the input), exit 0
+READS = {
+    "predict-o-weights": (["predict", "{d}/run", "{d}/x.npy", "-o", "{d}/run/best.npz"],
+                          ("run/best.npz", "weights file")),
+    "predict-o-input": (["predict", "{d}/run", "{d}/x.npy", "-o", "{d}/x.npy"], ("x.npy", "the input")),
+    "states-o-input": (["states", "{d}/run", "{d}/x.npy", "-o", "{d}/x.npy"], ("x.npy", "the input")),
+    "states-o-weights": (["states", "{d}/run/best.npz", "{d}/x.npy", "-o", "{d}/run/best.npz"],
+                         ("best.npz", "weights file")),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", READS)
+def test_output_never_replaces_what_the_command_reads(name, lstm_run, tmp_path, monkeypatch):
+    args, needles = READS[name]
+    shutil.copytree(lstm_run, tmp_path / "run")
+    np.save(tmp_path / "x.npy", np.zeros((2, 4, 1)))
+    files = {p: p.read_bytes() for p in (tmp_path / "x.npy", tmp_path / "run" / "best.npz")}
+    run_case(Case(args, needles), tmp_path, None, monkeypatch)
+    assert all(p.read_bytes() == data for p, data in files.items())

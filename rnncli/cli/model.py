@@ -152,7 +152,7 @@ def predict(  # noqa: PLR0913 - a Typer command: one parameter per option
     from rnncli.cli.writers import FORMATS, PredictionWriter, output_names
     from rnncli.data import iter_predict_inputs
     from rnncli.data.csvpredict import index_name
-    from rnncli.fsutil import atomic_writer
+    from rnncli.fsutil import atomic_writer, check_not_read
     from rnncli.use.model_io import load_model
     from rnncli.use.predict import last_step_outputs, predict_outputs
 
@@ -187,6 +187,7 @@ def predict(  # noqa: PLR0913 - a Typer command: one parameter per option
                          batch.index)
         writer.close()
 
+    check_not_read(output, {"weights file": model.path, "input": input_, "--context file": context})
     say_reading_stdin(input_, input_format)
     if output is None:
         run(sys.stdout.buffer if binary else sys.stdout)

@@ -137,7 +137,7 @@ def states(
     """
     from rnncli.data import iter_predict_inputs
     from rnncli.device import resolve_device
-    from rnncli.fsutil import atomic_writer
+    from rnncli.fsutil import atomic_writer, check_not_read
     from rnncli.threads import set_threads
     from rnncli.use.model_io import load_model
     from rnncli.use.states import iter_states, state_columns
@@ -150,6 +150,7 @@ def states(
     if to_stdout and binary and sys.stdout.isatty():
         raise UsageError(f"refusing to write binary .{fmt} to a terminal; use -o FILE or a pipe")
     model = load_model(weights)
+    check_not_read(output, {"weights file": model.path, "input": input_})
     set_threads(threads, batch=batch_size, hidden=model.spec.hidden_size, input_size=model.spec.input_size,
                 gates=model.spec.gates)
     model = model.on_device(resolve_device(device))

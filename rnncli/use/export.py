@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.errors import RunFailure, UsageError
-from rnncli.fsutil import atomic_write_bytes
+from rnncli.fsutil import atomic_write_bytes, check_not_read
 from rnncli.use.export_check import reference_and_feeds
 from rnncli.use.export_onnx import build_onnx
 from rnncli.use.model_io import LoadedModel
@@ -164,9 +164,7 @@ def export_model(model: LoadedModel, path: str | os.PathLike[str], fmt: str, *,
         raise UsageError(f"--lengths and --state apply to onnx; the format is {fmt}")
     if not path.parent.is_dir():
         raise UsageError(f"-o {path}: directory {str(path.parent)!r} does not exist")
-    if model.path is not None and path.exists() and os.path.samefile(path, model.path):
-        raise UsageError(f"-o {path}: is the weights file being exported ({model.path}); "
-                         "write the export under another name")
+    check_not_read(path, {"weights file": model.path})
     check = None
     if fmt == "onnx":
         data = build_onnx(model, lengths=lengths, state=state).SerializeToString()
