@@ -60,7 +60,8 @@ def check_path_text(
         raise error(f"{what} {shown[:200]!r}: a path cannot contain a NUL byte")
 
 
-def check_not_read(output: str | os.PathLike[str] | None, reads: dict[str, object]) -> None:
+def check_not_read(output: str | os.PathLike[str] | None, reads: dict[str, object],
+                   option: str = "-o") -> None:
     """Refuse an -o that names a file the command reads (`reads`: what it is -> its path, None
     or "-" for none): the finished output would replace it (predict -o RUN/best.npz once turned a
     model into a csv of predictions)."""
@@ -70,7 +71,7 @@ def check_not_read(output: str | os.PathLike[str] | None, reads: dict[str, objec
         if path is None or os.fspath(path) == "-" or not Path(path).exists():
             continue
         if os.path.samefile(output, path):
-            raise UsageError(f"-o {os.fspath(output)}: is the {what} this command reads "
+            raise UsageError(f"{option} {os.fspath(output)}: is the {what} this command reads "
                              f"({os.fspath(path)}); write under another name")
 
 

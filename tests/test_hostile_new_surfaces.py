@@ -279,3 +279,17 @@ def test_output_never_replaces_what_the_command_reads(name, lstm_run, tmp_path, 
     files = {p: p.read_bytes() for p in (tmp_path / "x.npy", tmp_path / "run" / "best.npz")}
     run_case(Case(args, needles), tmp_path, None, monkeypatch)
     assert all(p.read_bytes() == data for p, data in files.items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["explain", "{d}/run", "--html", "{d}/run/best.npz"],
+                                  ["explain", "{d}/run/best.npz", "--html", "{d}/run/best.npz"],
+                                  ["diagnose", "{d}/run", "--map", "-o", "{d}/run/checkpoint.npz"]])
+def test_pages_never_replace_the_weights(args, lstm_run, tmp_path, monkeypatch):
+    """explain --html / diagnose -o naming the weights read: the page replaced the model, exit 0."""
+    if args[0] == "diagnose":
+        needs("matplotlib")
+    shutil.copytree(lstm_run, tmp_path / "run")
+    before = {p: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    run_case(Case(args, ("this command reads", args[-1].split("/")[-1])), tmp_path, None, monkeypatch)
+    assert all(p.read_bytes() == data for p, data in before.items())

@@ -143,3 +143,19 @@ def say_wrote(path, what: str = "") -> None:
     """One stderr line confirming a file written with -o (stdout stays data only)."""
     err_console(is_quiet()).print(f"wrote {path}{f' ({what})' if what else ''}", markup=False,
                                   highlight=False)
+
+
+def spare_weights(output, weights, option: str = "-o") -> None:
+    """Refuse an output file (--html, -o) that is the WEIGHTS the command reads: a weights file, or
+    a run directory's best.npz, model.npz and checkpoint.npz (explain --html RUN/best.npz once
+    replaced the model with a web page)."""
+    if output is None or weights is None:
+        return
+    from pathlib import Path
+
+    from rnncli.fsutil import check_not_read
+    from rnncli.run_layout import BEST, CHECKPOINT, MODEL
+
+    run = Path(weights)
+    names = (BEST, MODEL, CHECKPOINT) if run.is_dir() else ()
+    check_not_read(output, {"weights file": run, **{f"run's {n}": run / n for n in names}}, option)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rnncli.cli._common import cell_words, echo_json, err_console, is_quiet
+from rnncli.cli._common import cell_words, echo_json, err_console, is_quiet, spare_weights
 from rnncli.cli.options import ConfigFiles, DeviceOption, Json, Quiet, Seed, SetOverrides, Threads
 from rnncli.cli.tables import print_table
 from rnncli.errors import UsageError
@@ -112,6 +112,7 @@ def _check_options(weights, config, overrides: bool, out: Path | None, attributi
         raise UsageError("give either WEIGHTS or --config, not both")
     if weights is not None and overrides:
         raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
+    spare_weights(out, weights)
 
 
 def _draw_png(report: dict, out: Path, console) -> bool:

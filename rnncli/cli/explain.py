@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rnncli.cli._common import echo_json, err_console, is_quiet
+from rnncli.cli._common import echo_json, err_console, is_quiet, spare_weights
 from rnncli.cli.options import ConfigFiles, Json, Quiet, Seed, SetOverrides
 from rnncli.core.gradcheck import DEFAULT_TOL
 from rnncli.errors import GradcheckFailed, UsageError
@@ -74,6 +74,7 @@ def explain(  # noqa: PLR0913 - a Typer command: one parameter per option
         raise UsageError("give either --json or --markdown, not both")
     if weights is not None and config:
         raise UsageError("give either WEIGHTS or --config, not both")
+    spare_weights(html, weights, "--html")
     if weights is not None:
         if set_ or seed is not None:
             raise UsageError("--set and --seed apply to --config; WEIGHTS carry their own config")
