@@ -99,9 +99,9 @@ def cross_validate(plan_cfg, run_dir: Path, *, resume: bool, train_fn: Callable,
     return summary
 
 
-def _fold(plan_cfg, i: int, run_dir: Path, train_fn: Callable, kw: dict) -> tuple[dict, list[float]]:
+def _fold(plan_cfg, i: int, run_dir: Path, train_fn: Callable, kw: dict) -> tuple[dict, dict]:
     """Fold i: read when completed, resumed when interrupted after a checkpoint, else run; its
-    summary and validation-loss curve."""
+    summary and validation curves ({"val_loss": [...], "val_accuracy": [...] if classified})."""
     k = plan_cfg.train.cv_folds
     fold_dir = run_dir / CV_DIR / f"fold-{i + 1}"
     data = plan_cfg.data.model_copy(update={"fold": (i, k)})
@@ -116,8 +116,10 @@ def _fold(plan_cfg, i: int, run_dir: Path, train_fn: Callable, kw: dict) -> tupl
         with contextlib.suppress(FileNotFoundError):  # killed before its first checkpoint
             shutil.rmtree(fold_dir)
         summary = train_fn(cfg, fold_dir, **kw)
-    curve = [r["val_loss"] for r in read_metrics(fold_dir)]
-    return summary, curve
+    records = read_metrics(fold_dir)
+    curves = {key: [r.get(key) for r in records] for key in ("val_loss", "val_accuracy")
+              if records and all(r.get(key) is not None for r in records)}
+    return summary, curves
 
 
 def _steps_per_epoch(fold_dir: Path) -> float:
@@ -132,30 +134,58 @@ def _all_steps(plan_cfg, base_dir: Path | None) -> int:
     return max(1, num_batches(bundle.train, plan_cfg.train.batch_size, plan_cfg.train.drop_last))
 
 
-def choose(plan_cfg, results: list[tuple[dict, list[float]]], fold_steps: float = 1.0,
-           all_steps: int = 1):
-    """The refit's config (the optimisation steps at which the folds' mean validation loss is
-    lowest, a fold that stopped early counted at its last value after it; all the data, so as
-    many epochs as make those steps with `all_steps` batches an epoch where the folds had
-    `fold_steps`: 36 sequences in batches of 32 take 2 steps an epoch, 29 take 1; no early
-    stopping) and the record of the folds."""
-    curves = [np.asarray(c, dtype=np.float64) for _, c in results]
-    # a fold that stopped early (patience) had stopped improving: its last value carries on, so
-    # one early stop does not cut short the others' longer training
-    reached = max(len(c) for c in curves)
-    mean = np.mean([np.pad(c, (0, reached - len(c)), mode="edge") for c in curves], axis=0)
-    best = int(np.nanargmin(mean)) + 1 if np.isfinite(mean).any() else reached
+def choose(plan_cfg, results: list[tuple[dict, dict]], fold_steps: float = 1.0, all_steps: int = 1):
+    """The refit's config (the optimisation steps of the epoch `best_epoch` picks from the folds'
+    mean curves; all the data, so as many epochs as make those steps with `all_steps` batches an
+    epoch where the folds had `fold_steps`: 36 sequences in batches of 32 take 2 steps an epoch,
+    29 take 1; no early stopping) and the record of the folds."""
+    classified = all(s.get("task") == "classification" and "val_accuracy" in c for s, c in results)
+    loss = _mean_curve([c["val_loss"] for _, c in results])
+    accuracy = _mean_curve([c["val_accuracy"] for _, c in results]) if classified else None
+    best = best_epoch(loss, accuracy)
     epochs = max(1, round(best * fold_steps / all_steps))
     tc, d = plan_cfg.train, plan_cfg.data
     final = plan_cfg.model_copy(update={
         "train": tc.model_copy(update={"epochs": epochs, "patience": None, "cv_folds": 0}),
         "data": d.model_copy(update={"val_fraction": 0.0, "fold": None})})
-    record = _record(results, epochs, float(mean[best - 1]))
-    record.update(fold_epochs_chosen=best, steps=round(best * fold_steps))
+    record = _record(results, epochs, float(loss[best - 1]))
+    record.update(fold_epochs_chosen=best, steps=round(best * fold_steps),
+                  rule=ACCURACY_RULE if classified else LOSS_RULE,
+                  metric="val_accuracy" if classified else "val_loss")
+    if classified:
+        record["mean_val_accuracy"] = float(accuracy[best - 1])
     return final, record
 
 
-def _record(results: list[tuple[dict, list[float]]], epochs: int, mean_loss: float) -> dict:
+LOSS_RULE = "lowest mean val_loss"
+ACCURACY_RULE = "highest mean val_accuracy, ties to the lowest mean val_loss"
+
+
+def _mean_curve(curves: list[list[float]]) -> np.ndarray:
+    """The folds' mean curve, epoch by epoch. A fold that stopped early (patience) had stopped
+    improving: its last value carries on, so one early stop does not cut short the others'
+    longer training."""
+    arrays = [np.asarray(c, dtype=np.float64) for c in curves]
+    reached = max(len(c) for c in arrays)
+    return np.mean([np.pad(c, (0, reached - len(c)), mode="edge") for c in arrays], axis=0)
+
+
+def best_epoch(loss: np.ndarray, accuracy: np.ndarray | None = None) -> int:
+    """The chosen epoch (1-based). Regression and forecasts: where the mean validation loss is
+    lowest. Classification (`accuracy` given): where the mean validation accuracy, the score the
+    user reads, is highest, because cross-entropy rises on a few confidently wrong sequences
+    while more of them are classified right (GunPoint's loss minimum came at a third of the
+    epochs its accuracy kept gaining in); a few sequences a fold make accuracy coarse, so of
+    the epochs tied at the highest (to rounding) the one with the lowest mean loss."""
+    if accuracy is not None and np.isfinite(accuracy).any():
+        top = np.nanmax(accuracy)
+        tied = np.flatnonzero(accuracy >= top - 1e-9)
+        finite = tied[np.isfinite(loss[tied])]
+        return int(finite[np.argmin(loss[finite])] if len(finite) else tied[0]) + 1
+    return int(np.nanargmin(loss)) + 1 if np.isfinite(loss).any() else len(loss)
+
+
+def _record(results: list[tuple[dict, dict]], epochs: int, mean_loss: float) -> dict:
     """cv.json: the choice and each fold's best epoch and validation metrics."""
     summaries = [s for s, _ in results]
     record = {"folds": len(results), "epochs": epochs, "mean_val_loss": mean_loss,
