@@ -15,7 +15,7 @@ from rnncli.data import DataConfig, load_dataset
 from rnncli.data.csvseries import split_windows
 from rnncli.data.dataset import fold_indices
 from rnncli.errors import Interrupted
-from rnncli.training.crossval import choose
+from rnncli.training.crossval import best_epoch, choose
 from rnncli.training.loop import train
 from rnncli.weights import load_weights
 
@@ -55,14 +55,19 @@ def test_a_fold_config_validates_on_its_fold(tmp_path):
         DataConfig(source=str(path), fold=(5, 5))
 
 
+def _loss(best_epoch, curve):
+    return {"best_epoch": best_epoch, "task": "forecast"}, {"val_loss": curve}
+
+
 def test_the_epoch_is_where_the_mean_validation_curve_is_lowest():
     cfg = load_config([], ["data.source=x.npz", "train.cv_folds=2"])
     # fold 1 is lowest at epoch 2, fold 2 at epoch 5; their mean at epoch 3; fold 2 ran longer
-    results = [({"best_epoch": 2}, [1.0, 0.5, 0.6, 0.9]), ({"best_epoch": 5}, [1.0, 0.9, 0.6, 0.5, 0.4])]
+    results = [_loss(2, [1.0, 0.5, 0.6, 0.9]), _loss(5, [1.0, 0.9, 0.6, 0.5, 0.4])]
     final, record = choose(cfg, results)
     assert final.train.epochs == 3 and record["epochs"] == 3
+    assert record["metric"] == "val_loss" and record["rule"] == "lowest mean val_loss"
     # a fold that stopped early counts at its last value: the longer fold's later gain decides
-    longer = [({"best_epoch": 2}, [1.0, 0.5, 0.6]), ({"best_epoch": 6}, [1.0, 0.9, 0.8, 0.6, 0.4, 0.2])]
+    longer = [_loss(2, [1.0, 0.5, 0.6]), _loss(6, [1.0, 0.9, 0.8, 0.6, 0.4, 0.2])]
     assert choose(cfg, longer)[0].train.epochs == 6  # (0.6 + 0.2) / 2 beats (0.5 + 0.9) / 2
     # the refit takes the same optimisation steps: 2 batches an epoch on all the data where the
     # folds had 1 (36 sequences against 29 in batches of 32)
@@ -71,6 +76,40 @@ def test_the_epoch_is_where_the_mean_validation_curve_is_lowest():
     assert final.data.val_fraction == 0.0 and final.train.patience is None and final.train.cv_folds == 0
     assert record["fold_best_epochs"] == [2, 5] and record["mean_val_loss"] == pytest.approx(0.6)
 
+
+
+def _classified(loss, accuracy):
+    return {"best_epoch": int(np.argmin(loss)) + 1, "task": "classification"}, {
+        "val_loss": loss, "val_accuracy": accuracy}
+
+
+def test_a_classifier_follows_the_mean_accuracy_where_the_loss_disagrees():
+    cfg = load_config([], ["data.source=x.npz", "train.cv_folds=2"])
+    # the loss is lowest at epoch 2 and rises (a few confidently wrong sequences) while the
+    # accuracy still climbs to epoch 5
+    results = [_classified([0.7, 0.5, 0.6, 0.8, 0.9, 1.0], [0.5, 0.6, 0.7, 0.8, 0.9, 0.8]),
+               _classified([0.7, 0.4, 0.5, 0.7, 0.9, 1.1], [0.5, 0.7, 0.7, 0.8, 0.9, 0.9])]
+    final, record = choose(cfg, results)
+    assert final.train.epochs == 5 and record["fold_epochs_chosen"] == 5
+    assert record["metric"] == "val_accuracy" and record["rule"].startswith("highest mean val_accuracy")
+    assert record["mean_val_accuracy"] == pytest.approx(0.9) and record["mean_val_loss"] == pytest.approx(0.9)
+    # the same curves of a regression task (no accuracy) keep the loss's minimum
+    assert choose(cfg, [_loss(2, c["val_loss"]) for _, c in results])[0].train.epochs == 2
+
+
+def test_tied_accuracy_is_broken_by_the_lowest_mean_loss():
+    cfg = load_config([], ["data.source=x.npz", "train.cv_folds=2"])
+    # the mean accuracy plateaus at 0.75 over epochs 3..6 (fold 2 stopped early at epoch 5:
+    # its last values carry on); of those the mean loss is lowest at epoch 4
+    results = [_classified([0.9, 0.7, 0.6, 0.5, 0.55, 0.7], [0.5, 0.5, 0.75, 0.75, 0.75, 0.75]),
+               _classified([0.9, 0.6, 0.5, 0.45, 0.6], [0.5, 0.5, 0.75, 0.75, 0.75])]
+    assert choose(cfg, results)[0].train.epochs == 4
+    # a higher accuracy anywhere wins over the tie, whatever its loss
+    higher = [_classified([0.9, 0.7, 0.6, 0.5, 0.55, 2.0], [0.5, 0.5, 0.75, 0.75, 0.75, 1.0]),
+              _classified([0.9, 0.6, 0.5, 0.45, 0.6, 2.0], [0.5, 0.5, 0.75, 0.75, 0.75, 0.75])]
+    assert choose(cfg, higher)[0].train.epochs == 6
+    # the same mean reached by different folds' counts is a tie (rounding aside)
+    assert best_epoch(np.array([1.0, 0.5]), np.array([0.1 + 0.2, 0.3])) == 2
 
 @pytest.mark.slow
 def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):
@@ -82,6 +121,7 @@ def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):
     record = json.loads((tmp_path / "r" / "cv.json").read_text())
     assert summary["cv"] == record and record["folds"] == 5 and len(record["fold_val_accuracy"]) == 5
     assert "cross-validation: 5 folds, val_accuracy" in res.stderr
+    assert record["metric"] == "val_accuracy" and "highest mean val_accuracy" in res.stderr
     saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
     assert saved["train"]["epochs"] == record["epochs"] == summary["epochs"]
     assert saved["data"]["val_fraction"] == 0.0 and saved["train"]["cv_folds"] == 0

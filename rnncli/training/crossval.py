@@ -9,16 +9,19 @@ given, `rnn train` runs FOLDS folds (each an ordinary run in RUN/cv/fold-i with 
 (the windows right after it left out: their inputs hold its targets; only when asked for with
 train.cv_folds), trained on the rest, with the epochs and
 patience chosen for the data within a (k+1)-th of `train.time_budget`), takes the epoch where
-the folds' mean validation loss is lowest (averaging k curves, not picking one) and trains on
-all the data for that many epochs (`data.val_fraction: 0`). What was explicit is honoured:
-`train.cv_folds: 0` turns this off, `train.cv_folds: k` asks for it whatever the data.
+the folds' mean validation curve is best (averaging k curves, not picking one: a classifier's
+mean val_accuracy highest, ties to the lowest mean val_loss; else the lowest mean val_loss; see
+`best_epoch`) and trains on all the data for that many epochs' steps (`data.val_fraction: 0`).
+What was explicit is honoured: `train.cv_folds: 0` turns this off, `train.cv_folds: k` asks
+for it whatever the data.
 
 Recorded: RUN/config.yaml is the plan while the folds run (`train.cv_folds: k`, the folds'
 epochs) and the refit's config once they are done (epochs = the choice, `cv_folds: 0`), so `rnn
-train -c RUN/config.yaml` repeats the refit bit for bit; RUN/cv.json holds each fold's best epoch
-and validation metrics. Resuming (`--resume RUN`) is defined at every point: completed folds are
-read from their run.json, an interrupted fold resumes from its checkpoint (a fold killed before
-its first checkpoint starts again), then the refit runs; an interrupted refit resumes as any run.
+train -c RUN/config.yaml` repeats the refit bit for bit; RUN/cv.json holds the rule and metric
+that chose (`rule`, `metric`), the choice, and each fold's best epoch and validation metrics.
+Resuming (`--resume RUN`) is defined at every point: completed folds are read from their
+run.json, an interrupted fold resumes from its checkpoint (a fold killed before its first
+checkpoint starts again), then the refit runs; an interrupted refit resumes as any run.
 The result is bit-identical to an uninterrupted run.
 """
 
