@@ -111,6 +111,19 @@ def test_tied_accuracy_is_broken_by_the_lowest_mean_loss():
     # the same mean reached by different folds' counts is a tie (rounding aside)
     assert best_epoch(np.array([1.0, 0.5]), np.array([0.1 + 0.2, 0.3])) == 2
 
+
+def test_a_one_epoch_spike_of_accuracy_is_smoothed_away():
+    cfg = load_config([], ["data.source=x.npz", "train.cv_folds=2"])
+    epochs = np.arange(1, 101)
+    accuracy = np.minimum(0.8, 0.3 + epochs / 120)  # a plateau at 0.8 from epoch 60 on
+    accuracy[9] = 1.0  # one lucky epoch of both folds
+    loss = 1.0 - accuracy / 2 + np.abs(epochs - 70) / 500  # lowest at 70, within the plateau
+    loss[9] = 0.1
+    curves = [_classified(loss.tolist(), accuracy.tolist()) for _ in range(2)]
+    final, record = choose(cfg, curves)
+    assert record["smoothing_epochs"] == 5 and final.train.epochs == 70
+    assert best_epoch(loss, accuracy) == 10  # the raw curves would take the spike
+
 @pytest.mark.slow
 def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):
     path = _npz(tmp_path)

@@ -10,8 +10,9 @@ given, `rnn train` runs FOLDS folds (each an ordinary run in RUN/cv/fold-i with 
 train.cv_folds), trained on the rest, with the epochs and
 patience chosen for the data within a (k+1)-th of `train.time_budget`), takes the epoch where
 the folds' mean validation curve is best (averaging k curves, not picking one: a classifier's
-mean val_accuracy highest, ties to the lowest mean val_loss; else the lowest mean val_loss; see
-`best_epoch`) and trains on all the data for that many epochs' steps (`data.val_fraction: 0`).
+mean val_accuracy highest, ties to the lowest mean val_loss, both averaged over a twentieth of
+the epochs (`smoothing_width`); else the lowest mean val_loss; see `best_epoch`) and trains
+on all the data for that many epochs' steps (`data.val_fraction: 0`).
 What was explicit is honoured: `train.cv_folds: 0` turns this off, `train.cv_folds: k` asks
 for it whatever the data.
 
