@@ -134,7 +134,7 @@ def test_small_data_is_cross_validated_then_refit_on_everything(tmp_path):
     record = json.loads((tmp_path / "r" / "cv.json").read_text())
     assert summary["cv"] == record and record["folds"] == 5 and len(record["fold_val_accuracy"]) == 5
     assert "cross-validation: 5 folds, val_accuracy" in res.stderr
-    assert record["metric"] == "val_accuracy" and "highest mean val_accuracy" in res.stderr
+    assert record["metric"] == "val_accuracy" and "mean val_accuracy over" in res.stderr
     saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
     assert saved["train"]["epochs"] == record["epochs"] == summary["epochs"]
     assert saved["data"]["val_fraction"] == 0.0 and saved["train"]["cv_folds"] == 0

@@ -55,8 +55,16 @@ def cv_line(record: Mapping[str, Any], task_kind: str) -> str:
                   f"max {fmt_num(max(values))})")
     best = ", ".join(str(e) for e in record.get("fold_best_epochs", []))
     return (f"cross-validation: {record.get('folds')} folds{spread}, best epochs {best}; trained on "
-            f"all the data for {record.get('epochs')} epochs ({record.get('steps')} steps: "
-            f"{record.get('rule', 'lowest mean val_loss')} of the folds)")
+            f"all the data for {record.get('epochs')} epochs ({record.get('steps')} steps, "
+            f"{_where(record)})")
+
+
+def _where(record: Mapping[str, Any]) -> str:
+    """Which rule chose the epoch (cv.json's metric)."""
+    if record.get("metric") == "val_accuracy":
+        return (f"where the folds' mean val_accuracy over {record.get('smoothing_epochs')} epochs is "
+                "highest")
+    return "where the folds' mean val_loss is lowest"
 
 
 def curve_lines(records: list[Mapping[str, Any]]) -> list[str]:
