@@ -53,6 +53,20 @@ def needs(module: str, what: str = ""):
     return pytest.importorskip(module, reason=f"{what + ' ' if what else ''}needs {module}: {how}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_terminal_width() -> Iterator[None]:
+    """Every test starts without COLUMNS/LINES from whoever runs pytest.
+
+    `rnn` wraps stderr at COLUMNS even when piped (cli/_common.err_console), so a check for a
+    message holding a path would pass or fail with the length of the tmp path. pytest-xdist's
+    workers export COLUMNS=80 (and so do some shells); a test of wrapping sets COLUMNS itself.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("COLUMNS", "LINES"):
+            mp.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A fresh, fixed-seed generator per test so each test is reproducible alone."""
@@ -78,6 +92,16 @@ def one_blas_thread() -> Iterator[None]:
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """The test with one BLAS thread (`pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    with one_blas_thread():
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_blas_thread_per_worker() -> Iterator[None]:
+    """The whole session with one BLAS thread: pytest-xdist runs a worker per core (pyproject's
+    addopts), and each worker's BLAS starting a thread per core as well would oversubscribe the
+    machine (see one_blas_thread). A test that wants more threads asks for them (train.threads,
+    --threads); `rnn` subprocesses get one thread through proc_env."""
     with one_blas_thread():
         yield
 

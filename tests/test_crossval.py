@@ -171,13 +171,20 @@ def _steps(run) -> int:
     return json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"]
 
 
+@pytest.fixture(scope="module")
+def cv_reference(tmp_path_factory):
+    """One uninterrupted cross-validated run (5 folds, then the refit) that both resume cases
+    compare with: its config, its run directory and its summary."""
+    d = tmp_path_factory.mktemp("cv")
+    cfg = load_config([], [f"data.source={_npz(d)}", *SMALL, "train.checkpoint_every=1"])
+    return cfg, d / "ref", train(cfg, d / "ref")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["fold 2", "refit"])
-def test_resume_mid_cross_validation_is_bit_identical(tmp_path, where):
-    path = _npz(tmp_path)
-    cfg = load_config([], [f"data.source={path}", *SMALL, "train.checkpoint_every=1"])
-    ref = train(cfg, tmp_path / "ref")
-    folds = [_steps(tmp_path / "ref" / "cv" / f"fold-{i}") for i in range(1, 6)]
+def test_resume_mid_cross_validation_is_bit_identical(tmp_path, where, cv_reference):
+    cfg, ref_dir, ref = cv_reference
+    folds = [_steps(ref_dir / "cv" / f"fold-{i}") for i in range(1, 6)]
     after = folds[0] + 3 if where == "fold 2" else sum(folds) + 3
     with pytest.raises(Interrupted):
         train(cfg, tmp_path / "run", callbacks=InterruptAfter(after))
@@ -185,7 +192,7 @@ def test_resume_mid_cross_validation_is_bit_identical(tmp_path, where):
     assert resumed.train.cv_folds == (5 if where == "fold 2" else 0)
     got = train(resumed, tmp_path / "run", resume=True)
     assert got["epochs"] == ref["epochs"] and got["cv"] == ref["cv"]
-    assert _same(_weights(tmp_path / "ref"), _weights(tmp_path / "run"))
+    assert _same(_weights(ref_dir), _weights(tmp_path / "run"))
 
 
 def test_a_series_folds_into_blocks_leaving_out_the_windows_that_read_the_block():

@@ -276,8 +276,9 @@ def test_saved_models_compute_the_same_on_a_device(tmp_path, monkeypatch):
 def test_gradcheck_on_a_device_compares_with_numpy_and_fails_when_they_differ(monkeypatch):
     from rnncli.tools.probe import gradcheck_config
 
+    # 4 units: every kind of parameter is there (the check is per parameter), few to perturb
     cfg = load_config([], ["model.num_layers=2", "model.bidirectional=true", "model.dropout=0.2",
-                           "model.recurrent_dropout=0.1", "data.num_samples=16"])
+                           "model.recurrent_dropout=0.1", "data.num_samples=16", "model.hidden_size=4"])
     report, _, agreement = gradcheck_config(cfg, device=DEV)
     assert report.passed and agreement and all(a.passed for a in agreement)
     assert {a.name for a in agreement} >= {"loss", "dx", "dh0", "rnn.1.W_hh_reverse"}
@@ -290,7 +291,7 @@ def test_gradcheck_on_a_device_compares_with_numpy_and_fails_when_they_differ(mo
     _, _, agreement = gradcheck_config(cfg, device=Off())
     assert not any(a.passed for a in agreement if a.name != "loss")
     monkeypatch.setattr("rnncli.device.resolve_device", lambda setting, where="--device": Off())
-    result = CliRunner().invoke(app, ["gradcheck", "--device", "cuda"])
+    result = CliRunner().invoke(app, ["gradcheck", "--device", "cuda", "--set", "model.hidden_size=4"])
     assert result.exit_code == 1
     assert "rnn: error: cuda (fake GPU) differs from NumPy for" in result.stderr
 

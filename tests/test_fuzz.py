@@ -20,10 +20,12 @@ import yaml
 from conftest import assert_clean, rnn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import examples
 
 pytestmark = pytest.mark.slow  # real processes / many generated examples
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+# Each example runs a command (tens of ms): 30 here, 60 in CI (.ci/run's RNN_FUZZ_SCALE=2).
+FUZZ = settings(max_examples=examples(30), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 TINY_MODEL = ["--set", "model.hidden_size=4", "--set", "train.epochs=1"]
 

@@ -23,6 +23,8 @@ import pytest
 from conftest import needs, proc_env
 
 ROOT = Path(__file__).resolve().parents[1]
+# The blocks share one directory (readme_dir) and build on each other: under pytest-xdist they all
+# run on one worker, in README's order, because pyproject's addopts say `--dist loadfile`.
 MARK = re.compile(r"<!--\s*readme-test:\s*(skip|needs)\b(.*?)-->")
 # Commands that train get one epoch; bench times a couple of steps; a sweep runs two trials (README's
 # own --trials is replaced, not overridden). The README numbers come from the commands as written;
