@@ -53,6 +53,13 @@ def needs(module: str, what: str = ""):
     return pytest.importorskip(module, reason=f"{what + ' ' if what else ''}needs {module}: {how}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """README's blocks first, then every file in its order: the longest file (about a third of the
+    suite's CPU, one block after another) starts at once on a worker of its own instead of being
+    the tail of a parallel run (pyproject's addopts: `--dist loadfile --no-loadscope-reorder`)."""
+    items.sort(key=lambda item: item.path.name != "test_readme_runs.py")  # stable: order kept
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_terminal_width() -> Iterator[None]:
     """Every test starts without COLUMNS/LINES from whoever runs pytest.
