@@ -147,24 +147,8 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
         del tensors["x"]
     report = GradcheckReport(tol=tol, atol=atol, nudged=nudged)
     for name, arr in tensors.items():
-        idx = np.arange(arr.size)  # C-order flat indices, whatever the array's memory layout
-        if sample is not None and sample < arr.size:
-            idx = np.sort(rng.choice(arr.size, size=sample, replace=False))
-        numeric = np.empty(idx.size)
-        smooth = np.ones(idx.size, dtype=bool)
-        for j, i in enumerate(idx):
-            # Index the tensor itself: reshape(-1) of a Fortran-ordered array is a copy, and
-            # perturbing a copy perturbs nothing f() reads (a check that compares with zeros).
-            at = np.unravel_index(i, arr.shape)
-            old = arr[at]
-            arr[at] = old + eps
-            plus, active_plus = f()
-            arr[at] = old - eps
-            minus, active_minus = f()
-            arr[at] = old
-            numeric[j] = (plus - minus) / (2 * eps)
-            if relu and not np.array_equal(active_plus, active_minus):
-                smooth[j] = False  # the difference straddles relu's kink: no derivative to compare
+        idx = checked_indices(arr.size, sample, rng)
+        numeric, smooth = centred_differences(f, arr, idx, eps)
         kinks = int((~smooth).sum())
         idx, numeric = idx[smooth], numeric[smooth]
         a = np.asarray(analytic[name]).reshape(-1)[idx]
@@ -175,3 +159,34 @@ def gradcheck(params, spec: ModelSpec, x, y, *, loss: str, lengths=None, h0=None
                                            err <= tol or abs_err <= atol, int(idx.size), abs_err,
                                            kinks))
     return report
+
+
+def checked_indices(size: int, sample: int | None, rng: np.random.Generator) -> np.ndarray:
+    """C-order flat indices of the entries to check: all of them, or `sample` chosen at random."""
+    if sample is not None and sample < size:
+        return np.sort(rng.choice(size, size=sample, replace=False))
+    return np.arange(size)
+
+
+def centred_differences(f, arr: np.ndarray, idx: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(f(arr + eps e_i) - f(arr - eps e_i)) / 2 eps for each flat index i in `idx`, arr perturbed in
+    place and restored. f() returns (loss, active) where `active` is None or which relu units are
+    on; an entry whose +-eps changes them straddles a kink and is marked not smooth.
+
+    Returns: (numeric (len(idx),), smooth (len(idx),) bool).
+    """
+    numeric = np.empty(idx.size)
+    smooth = np.ones(idx.size, dtype=bool)
+    for j, i in enumerate(idx):
+        # Index the tensor itself: reshape(-1) of a Fortran-ordered array is a copy, and
+        # perturbing a copy perturbs nothing f() reads (a check that compares with zeros).
+        at = np.unravel_index(i, arr.shape)
+        old = arr[at]
+        arr[at] = old + eps
+        plus, active_plus = f()
+        arr[at] = old - eps
+        minus, active_minus = f()
+        arr[at] = old
+        numeric[j] = (plus - minus) / (2 * eps)
+        smooth[j] = active_plus is None or np.array_equal(active_plus, active_minus)
+    return numeric, smooth

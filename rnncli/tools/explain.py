@@ -25,7 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncli.core.gradcheck import DEFAULT_ATOL, DEFAULT_TOL, relative_error
+from rnncli.core.gradcheck import (
+    DEFAULT_ATOL,
+    DEFAULT_TOL,
+    centred_differences,
+    checked_indices,
+    relative_error,
+)
 from rnncli.core.losses import LOSSES, softmax
 from rnncli.core.model import ModelSpec, forward
 from rnncli.errors import UsageError
@@ -267,23 +273,9 @@ def numerical_gradients(params: dict[str, np.ndarray], spec: ModelSpec, x: np.nd
 def _check_tensor(arr: np.ndarray, grad: np.ndarray, f, eps: float, max_checked: int,
                   rng: np.random.Generator) -> dict:
     """One tensor's centred differences: `arr` is perturbed in place, entry by entry."""
-    idx = np.arange(arr.size)  # C-order flat indices, whatever the array's memory layout
-    if arr.size > max_checked:
-        idx = np.sort(rng.choice(arr.size, size=max_checked, replace=False))
+    idx = checked_indices(arr.size, max_checked, rng)
     values = np.full(arr.size, np.nan)
-    smooth = np.ones(idx.size, dtype=bool)
-    for j, i in enumerate(idx):
-        # Index the array itself: reshape(-1) of a Fortran-ordered array is a copy, and perturbing
-        # a copy perturbs nothing f() reads (the check would compare backprop with zeros).
-        at = np.unravel_index(i, arr.shape)
-        old = arr[at]
-        arr[at] = old + eps
-        plus, active_plus = f()
-        arr[at] = old - eps
-        minus, active_minus = f()
-        arr[at] = old
-        values[i] = (plus - minus) / (2 * eps)
-        smooth[j] = active_plus is None or np.array_equal(active_plus, active_minus)
+    values[idx], smooth = centred_differences(f, arr, idx, eps)
     idx = idx[smooth]
     a, n = grad.reshape(-1)[idx], values[idx]
     rel, _ = relative_error(a, n)
