@@ -10,39 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import needs, rnn
+from onnx_graphs import TOL, assert_graph_equals_predict, export, predict_npy, raw_inputs, session
 from saved_models import TEXT_VOCAB, write_model
 
 onnx = needs("onnx")
 ort = needs("onnxruntime")
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-TOL = 1e-5
-
-
-def session(path: Path):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def export(weights: Path, out: Path, *extra: str) -> Path:
-    result = rnn("export", weights, "-o", out, *extra)
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""
-    assert f"wrote {out} (" in result.stderr
-    return out
-
-
-def predict_npy(weights: Path, inputs: Path, tmp_path: Path, *extra: str) -> np.ndarray:
-    out = tmp_path / "pred.npy"
-    result = rnn("predict", weights, inputs, "-f", "npy", "-o", out, *extra)
-    assert result.exit_code == 0, result.stderr
-    return np.load(out)
-
-
-def raw_inputs(rng, n: int, steps: int, features: int) -> np.ndarray:
-    # Original units around the scaler of saved_models (means ~N(0, 3), stds up to 4).
-    return (3 * rng.standard_normal((n, steps, features))).astype(np.float32)
 
 
 @pytest.mark.slow
@@ -55,15 +29,7 @@ def test_onnx_equals_rnn_predict(tmp_path, layers, nonlinearity, output, kind):
                           kind=kind, seed=layers)
     graph = export(weights, tmp_path / "m.onnx")
     onnx.checker.check_model(onnx.load(str(graph)), full_check=True)
-    rng = np.random.default_rng(layers)
-    for batch, steps in [(4, 9), (1, 2)]:  # dynamic batch and time
-        x = raw_inputs(rng, batch, steps, 3)
-        np.save(tmp_path / "x.npy", x)
-        want = predict_npy(weights, tmp_path / "x.npy", tmp_path,
-                           *(["--proba"] if kind == "classification" else []))
-        (got,) = session(graph).run(None, {"x": x})
-        assert got.dtype == np.float32 and got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
+    got = assert_graph_equals_predict(graph, weights, tmp_path, kind, seed=layers)
     if kind == "classification":
         np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-6)
 

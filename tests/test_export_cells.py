@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 from conftest import assert_error, rnn
+from onnx_graphs import TOL, assert_graph_equals_predict, export, predict_npy, raw_inputs, session
 from saved_models import TEXT_VOCAB, write_model
-from test_export import TOL, export, predict_npy, raw_inputs, session
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -38,15 +38,7 @@ def test_onnx_of_a_gated_cell_equals_rnn_predict(tmp_path, cell, layers, bidirec
     assert _op_types(graph).count(cell.upper()) == layers
     gru_nodes = [n for n in onnx.load(str(graph)).graph.node if n.op_type == "GRU"]
     assert all(a.i == 1 for n in gru_nodes for a in n.attribute if a.name == "linear_before_reset")
-    rng = np.random.default_rng(layers)
-    for batch, steps in [(4, 9), (1, 2)]:  # dynamic batch and time
-        x = raw_inputs(rng, batch, steps, 3)
-        np.save(tmp_path / "x.npy", x)
-        want = predict_npy(weights, tmp_path / "x.npy", tmp_path,
-                           *(["--proba"] if kind == "classification" else []))
-        (got,) = session(graph).run(None, {"x": x})
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=TOL, atol=TOL)
+    assert_graph_equals_predict(graph, weights, tmp_path, kind, seed=layers)
 
 
 @pytest.mark.parametrize("cell", CELLS)
