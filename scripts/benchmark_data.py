@@ -31,7 +31,7 @@ class Prepared:
     about: str = ""
 
 
-def _nan_pad(xs: list[np.ndarray]) -> np.ndarray:
+def nan_pad(xs: list[np.ndarray]) -> np.ndarray:
     """(C, T_i) arrays -> (N, C, T_max) with NaN after each series' end (NaN padding = lengths)."""
     t = max(x.shape[1] for x in xs)
     out = np.full((len(xs), xs[0].shape[0], t), np.nan)
@@ -46,7 +46,7 @@ def _aeon_panel(loader: str) -> dict:
     parts = {}
     for part in ("train", "test"):
         X, y = getattr(datasets, loader)(split=part)
-        parts[part] = (_nan_pad(list(X)) if isinstance(X, list) else np.asarray(X, float), y)
+        parts[part] = (nan_pad(list(X)) if isinstance(X, list) else np.asarray(X, float), y)
     return parts
 
 

@@ -37,6 +37,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmark_data import nan_pad  # noqa: E402  (scripts/, beside this file)
+
 from rnncli.config import load_config  # noqa: E402
 from rnncli.data import load_dataset  # noqa: E402
 from rnncli.training.loop import train  # noqa: E402
@@ -61,15 +63,6 @@ DESCRIBE = {
     "digits": "digits (scikit-learn): 10 classes, 1000 / 797, 8 steps x 8 features",
     "sunspots": "yearly sunspots (statsmodels): 250 / 59 years, windows of 20",
 }
-
-
-def _nan_pad(xs: list[np.ndarray]) -> np.ndarray:
-    """(C, T_i) arrays -> (N, C, T_max) with NaN after each series' end (NaN padding = lengths)."""
-    t = max(x.shape[1] for x in xs)
-    out = np.full((len(xs), xs[0].shape[0], t), np.nan)
-    for i, x in enumerate(xs):
-        out[i, :, : x.shape[1]] = x
-    return out
 
 
 def prepare(name: str, work: Path) -> tuple[Path, Path]:
@@ -98,7 +91,7 @@ def prepare(name: str, work: Path) -> tuple[Path, Path]:
         splits = {}
         for part in ("train", "test"):
             X, y = loader(split=part)
-            splits[part] = (_nan_pad(list(X)) if isinstance(X, list) else X, y)
+            splits[part] = (nan_pad(list(X)) if isinstance(X, list) else X, y)
     paths = []
     for part in ("train", "test"):
         path = work / f"{name}_{part}.npz"
