@@ -38,8 +38,16 @@ def _blocks(v: np.ndarray, n: int) -> list[np.ndarray]:
     return np.split(v, n)
 
 
+NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")  # a gated layer's tensors (core/cells/gated.py)
+
+
 def _params(params: dict, l: int, suffix: str) -> tuple[np.ndarray, ...]:
-    return tuple(params[f"rnn.{l}.{k}{suffix}"] for k in ("W_ih", "W_hh", "b_ih", "b_hh"))
+    return tuple(params[f"rnn.{l}.{k}{suffix}"] for k in NAMES)
+
+
+def _zero_sums(params: dict, l: int, suffix: str) -> dict[str, np.ndarray]:
+    """The summed gradients of one layer's tensors, before the first step adds to them."""
+    return {k: np.zeros_like(v) for k, v in zip(NAMES, _params(params, l, suffix), strict=True)}
 
 
 def lstm_forward(params: dict, l: int, u: np.ndarray, suffix: str = "") -> tuple[list[dict], np.ndarray]:
@@ -64,8 +72,7 @@ def lstm_backward(params: dict, l: int, u: np.ndarray, fwd: list[dict], dh_out: 
     """BPTT through one LSTM layer, last step first (see the module docstring for the two paths)."""
     W_ih, W_hh, _, _ = _params(params, l, suffix)
     T, H = dh_out.shape
-    sums = {k: np.zeros_like(v) for k, v in zip(("W_ih", "W_hh", "b_ih", "b_hh"),
-                                                  _params(params, l, suffix), strict=True)}
+    sums = _zero_sums(params, l, suffix)
     du = np.zeros_like(u)
     steps = []
     from_next, dc_next, f_next = np.zeros(H), np.zeros(H), np.zeros(H)
@@ -118,8 +125,7 @@ def gru_backward(params: dict, l: int, u: np.ndarray, fwd: list[dict], dh_out: n
     """BPTT through one GRU layer, last step first: the update gate's direct path beside the weights'."""
     W_ih, W_hh, _, _ = _params(params, l, suffix)
     T, H = dh_out.shape
-    sums = {k: np.zeros_like(v) for k, v in zip(("W_ih", "W_hh", "b_ih", "b_hh"),
-                                                  _params(params, l, suffix), strict=True)}
+    sums = _zero_sums(params, l, suffix)
     du = np.zeros_like(u)
     steps = []
     from_gate, from_weights = np.zeros(H), np.zeros(H)
